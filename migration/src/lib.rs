@@ -1,0 +1,19 @@
+//! Schema migrations of the Aeternum relational store.
+//!
+//! Every migration runs on both SQLite and PostgreSQL. Portable DDL is written with SeaQuery;
+//! where a store needs its own SQL (full-text search, triggers, SQL functions), the migration
+//! branches on [`sea_orm_migration::sea_orm::DatabaseBackend`] and keeps both versions side by side.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_create_catalog;
+
+/// Applies the migrations in order.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261122_000001_create_catalog::Migration)]
+    }
+}
