@@ -1,0 +1,333 @@
+//! Catalog use cases: lookups and validated writes.
+//!
+//! Other domains, the seeders and (later) the catalog mutations call these; nothing else
+//! touches the catalog tables.
+
+use chrono::{DateTime, Utc};
+use entity::{category, product, product_image, vendor};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr, TransactionTrait,
+};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use super::filter::PUBLIC_STATUSES;
+use super::input::{Sku, Slug, bounded_text};
+use super::types::MAX_IMAGES_PER_PRODUCT;
+use crate::db::{self, Db};
+use crate::error::{AppError, AppResult};
+use crate::money::{Currency, MAX_MINOR_UNITS};
+
+/// Most root categories returned by [`root_categories`].
+pub const MAX_ROOT_CATEGORIES: u64 = 500;
+/// Most rows written by one multi-row `INSERT` in [`insert_products`].
+const INSERT_BATCH: usize = 1_000;
+
+/// A publicly visible product by id.
+///
+/// # Errors
+/// `NOT_FOUND` when absent or not publicly visible.
+pub async fn product_by_id(db: &Db, id: Uuid) -> AppResult<product::Model> {
+    let found = product::Entity::find_by_id(id).one(db.conn()).await?;
+    found.filter(is_public).ok_or_else(|| AppError::not_found("product"))
+}
+
+/// A publicly visible product by slug.
+///
+/// # Errors
+/// `NOT_FOUND` when absent or not publicly visible.
+pub async fn product_by_slug(db: &Db, slug: &str) -> AppResult<product::Model> {
+    let found = product::Entity::find().filter(product::Column::Slug.eq(slug)).one(db.conn()).await?;
+    found.filter(is_public).ok_or_else(|| AppError::not_found("product"))
+}
+
+fn is_public(product: &product::Model) -> bool {
+    PUBLIC_STATUSES.contains(&product.status)
+}
+
+/// A vendor by id.
+///
+/// # Errors
+/// `NOT_FOUND` when absent.
+pub async fn vendor_by_id(db: &Db, id: Uuid) -> AppResult<vendor::Model> {
+    vendor::Entity::find_by_id(id).one(db.conn()).await?.ok_or_else(|| AppError::not_found("vendor"))
+}
+
+/// A vendor by slug.
+///
+/// # Errors
+/// `NOT_FOUND` when absent.
+pub async fn vendor_by_slug(db: &Db, slug: &str) -> AppResult<vendor::Model> {
+    let found = vendor::Entity::find().filter(vendor::Column::Slug.eq(slug)).one(db.conn()).await?;
+    found.ok_or_else(|| AppError::not_found("vendor"))
+}
+
+/// A category by id.
+///
+/// # Errors
+/// `NOT_FOUND` when absent.
+pub async fn category_by_id(db: &Db, id: Uuid) -> AppResult<category::Model> {
+    category::Entity::find_by_id(id).one(db.conn()).await?.ok_or_else(|| AppError::not_found("category"))
+}
+
+/// A category by slug.
+///
+/// # Errors
+/// `NOT_FOUND` when absent.
+pub async fn category_by_slug(db: &Db, slug: &str) -> AppResult<category::Model> {
+    let found = category::Entity::find().filter(category::Column::Slug.eq(slug)).one(db.conn()).await?;
+    found.ok_or_else(|| AppError::not_found("category"))
+}
+
+/// The roots of the category tree, in display order.
+///
+/// # Errors
+/// `INTERNAL` when the store fails.
+pub async fn root_categories(db: &Db) -> AppResult<Vec<category::Model>> {
+    Ok(category::Entity::find()
+        .filter(category::Column::ParentId.is_null())
+        .order_by_asc(category::Column::Position)
+        .order_by_asc(category::Column::Name)
+        .limit(MAX_ROOT_CATEGORIES)
+        .all(db.conn())
+        .await?)
+}
+
+/// A vendor to create.
+#[derive(Clone, Debug)]
+pub struct NewVendor {
+    /// Unique handle.
+    pub slug: String,
+    /// Display name, 1 to 200 characters.
+    pub name: String,
+    /// Public description, up to 5,000 characters.
+    pub description: String,
+}
+
+/// Creates a vendor.
+///
+/// # Errors
+/// `BAD_USER_INPUT` for invalid fields, `CONFLICT` when the slug is taken.
+pub async fn create_vendor(db: &Db, new: NewVendor) -> AppResult<vendor::Model> {
+    let now = db::now();
+    let model = vendor::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        slug: Set(Slug::parse(&new.slug)?.as_str().to_owned()),
+        name: Set(bounded_text("name", &new.name, 200, true)?),
+        description: Set(bounded_text("description", &new.description, 5_000, false)?),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    vendor::Entity::insert(model).exec_with_returning(db.conn()).await.map_err(unique_conflict("vendor slug"))
+}
+
+/// A category to create.
+#[derive(Clone, Debug)]
+pub struct NewCategory {
+    /// Unique handle.
+    pub slug: String,
+    /// Display name, 1 to 200 characters.
+    pub name: String,
+    /// The parent; `None` for a root.
+    pub parent_id: Option<Uuid>,
+    /// Order among siblings.
+    pub position: i32,
+}
+
+/// Most levels of the category tree.
+pub const MAX_CATEGORY_DEPTH: usize = 8;
+
+/// Creates a category under its parent.
+///
+/// # Errors
+/// `BAD_USER_INPUT` for invalid fields or a tree deeper than [`MAX_CATEGORY_DEPTH`],
+/// `NOT_FOUND` for an unknown parent, `CONFLICT` when the slug is taken.
+pub async fn create_category(db: &Db, new: NewCategory) -> AppResult<category::Model> {
+    let id = Uuid::now_v7();
+    let parent_path = match new.parent_id {
+        Some(parent) => category_by_id(db, parent).await?.path,
+        None => "/".to_owned(),
+    };
+    if parent_path.matches('/').count() > MAX_CATEGORY_DEPTH {
+        return Err(AppError::bad_input(format!("categories nest at most {MAX_CATEGORY_DEPTH} levels deep")));
+    }
+    let now = db::now();
+    let model = category::ActiveModel {
+        id: Set(id),
+        parent_id: Set(new.parent_id),
+        slug: Set(Slug::parse(&new.slug)?.as_str().to_owned()),
+        name: Set(bounded_text("name", &new.name, 200, true)?),
+        path: Set(format!("{parent_path}{id}/")),
+        position: Set(new.position),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    category::Entity::insert(model).exec_with_returning(db.conn()).await.map_err(unique_conflict("category slug"))
+}
+
+/// A product to create.
+#[derive(Clone, Debug)]
+pub struct NewProduct {
+    /// Selling vendor.
+    pub vendor_id: Uuid,
+    /// Category filed under.
+    pub category_id: Uuid,
+    /// Unique handle.
+    pub slug: String,
+    /// Unique SKU.
+    pub sku: String,
+    /// Title, 1 to 200 characters.
+    pub title: String,
+    /// Description, up to 20,000 characters.
+    pub description: String,
+    /// Structured attributes.
+    pub brand: Option<String>,
+    /// Size as labelled.
+    pub size: Option<String>,
+    /// Main colour.
+    pub colour: Option<String>,
+    /// Main material.
+    pub material: Option<String>,
+    /// Wear of the piece.
+    pub condition: Option<entity::ProductCondition>,
+    /// Era of production.
+    pub era: Option<String>,
+    /// Free-form attributes (name → value), at most 30.
+    pub attributes: Vec<(String, String)>,
+    /// Price in minor units.
+    pub price_minor: i64,
+    /// ISO 4217 code.
+    pub currency: String,
+    /// Units in stock.
+    pub stock: i32,
+    /// Initial status.
+    pub status: entity::ProductStatus,
+    /// Images in display order: URL and alt text.
+    pub images: Vec<(String, String)>,
+    /// Creation time; `None` for now.
+    pub created_at: Option<DateTime<Utc>>,
+}
+
+/// Creates a product with its images, in one transaction.
+///
+/// # Errors
+/// `BAD_USER_INPUT` for invalid fields, `NOT_FOUND` for an unknown vendor or category,
+/// `CONFLICT` when the slug or SKU is taken.
+pub async fn create_product(db: &Db, new: NewProduct) -> AppResult<product::Model> {
+    vendor_by_id(db, new.vendor_id).await?;
+    category_by_id(db, new.category_id).await?;
+    let (product, images) = validate_product(new)?;
+    let txn = db.conn().begin().await?;
+    let created = product::Entity::insert(product)
+        .exec_with_returning(&txn)
+        .await
+        .map_err(unique_conflict("product slug or SKU"))?;
+    if !images.is_empty() {
+        product_image::Entity::insert_many(images).exec_without_returning(&txn).await?;
+    }
+    txn.commit().await?;
+    Ok(created)
+}
+
+/// Inserts many products with multi-row `INSERT`s, in one transaction per batch of
+/// [`INSERT_BATCH`]. Vendors and categories must exist (foreign keys check them).
+///
+/// # Errors
+/// `BAD_USER_INPUT` for an invalid product (nothing of its batch is written), `CONFLICT` on a
+/// duplicate slug or SKU.
+pub async fn insert_products(db: &Db, products: Vec<NewProduct>) -> AppResult<u64> {
+    let mut inserted = 0;
+    let mut rows = products.into_iter().map(validate_product);
+    loop {
+        let batch: Vec<_> = rows.by_ref().take(INSERT_BATCH).collect::<AppResult<_>>()?;
+        if batch.is_empty() {
+            return Ok(inserted);
+        }
+        let count = batch.len() as u64;
+        let (products, images): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+        let txn = db.conn().begin().await?;
+        product::Entity::insert_many(products)
+            .exec_without_returning(&txn)
+            .await
+            .map_err(unique_conflict("product slug or SKU"))?;
+        for chunk in images.into_iter().flatten().collect::<Vec<_>>().chunks(INSERT_BATCH) {
+            product_image::Entity::insert_many(chunk.to_vec()).exec_without_returning(&txn).await?;
+        }
+        txn.commit().await?;
+        inserted += count;
+    }
+}
+
+fn validate_product(new: NewProduct) -> AppResult<(product::ActiveModel, Vec<product_image::ActiveModel>)> {
+    let id = Uuid::now_v7();
+    let currency = Currency::parse(&new.currency)?;
+    if !(0..=MAX_MINOR_UNITS).contains(&new.price_minor) {
+        return Err(AppError::bad_input(format!("the price must be between 0 and {MAX_MINOR_UNITS} minor units")));
+    }
+    if new.stock < 0 {
+        return Err(AppError::bad_input("stock must not be negative"));
+    }
+    if new.images.len() > MAX_IMAGES_PER_PRODUCT {
+        return Err(AppError::bad_input(format!("a product has at most {MAX_IMAGES_PER_PRODUCT} images")));
+    }
+    if new.attributes.len() > 30 {
+        return Err(AppError::bad_input("a product has at most 30 free-form attributes"));
+    }
+    let optional = |field: &str, value: Option<String>, max: usize| -> AppResult<Option<String>> {
+        value.map(|v| bounded_text(field, &v, max, true)).transpose()
+    };
+    let mut attributes = Map::new();
+    for (name, value) in new.attributes {
+        attributes.insert(
+            bounded_text("attribute name", &name, 40, true)?,
+            Value::String(bounded_text("attribute value", &value, 200, false)?),
+        );
+    }
+    let now = new.created_at.map_or_else(db::now, db::truncate_to_micros);
+    let images = new
+        .images
+        .into_iter()
+        .enumerate()
+        .map(|(position, (url, alt))| {
+            Ok(product_image::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                product_id: Set(id),
+                url: Set(bounded_text("image url", &url, 2048, true)?),
+                alt_text: Set(bounded_text("image alt text", &alt, 300, false)?),
+                position: Set(i32::try_from(position).unwrap_or(i32::MAX)),
+                created_at: Set(now),
+            })
+        })
+        .collect::<AppResult<Vec<_>>>()?;
+    let product = product::ActiveModel {
+        id: Set(id),
+        vendor_id: Set(new.vendor_id),
+        category_id: Set(new.category_id),
+        slug: Set(Slug::parse(&new.slug)?.as_str().to_owned()),
+        sku: Set(Sku::parse(&new.sku)?.as_str().to_owned()),
+        title: Set(bounded_text("title", &new.title, 200, true)?),
+        description: Set(bounded_text("description", &new.description, 20_000, false)?),
+        brand: Set(optional("brand", new.brand, 100)?),
+        size: Set(optional("size", new.size, 40)?),
+        colour: Set(optional("colour", new.colour, 60)?),
+        material: Set(optional("material", new.material, 100)?),
+        condition: Set(new.condition),
+        era: Set(optional("era", new.era, 40)?),
+        attributes: Set(Value::Object(attributes)),
+        price_minor: Set(new.price_minor),
+        currency: Set(currency.code().to_owned()),
+        stock: Set(new.stock),
+        status: Set(new.status),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    Ok((product, images))
+}
+
+/// Maps a unique-constraint violation to `CONFLICT`, anything else to `INTERNAL`.
+fn unique_conflict(what: &'static str) -> impl Fn(sea_orm::DbErr) -> AppError {
+    move |error| match error.sql_err() {
+        Some(SqlErr::UniqueConstraintViolation(_)) => AppError::conflict(format!("this {what} is already taken")),
+        _ => error.into(),
+    }
+}

@@ -1,0 +1,351 @@
+//! GraphQL types of the catalog.
+
+use async_graphql::{Context, Enum, ID, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
+use entity::{category, product, product_image, vendor};
+
+use super::loaders::CatalogLoaders;
+use crate::error::AppError;
+use crate::graphql::ids::{GlobalId, NodeType};
+use crate::graphql::scalars::Money;
+use crate::money::{self, Currency};
+
+/// Largest number of images a product can have.
+pub const MAX_IMAGES_PER_PRODUCT: usize = 20;
+
+/// Where a product is in its life cycle.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[graphql(remote = "entity::ProductStatus")]
+pub enum ProductStatus {
+    /// Being prepared; visible to its vendor and staff only.
+    Draft,
+    /// On sale.
+    Active,
+    /// Held for a checkout in progress.
+    Reserved,
+    /// Sold.
+    Sold,
+    /// Withdrawn from sale; visible to its vendor and staff only.
+    Archived,
+}
+
+/// The wear of a pre-owned piece.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[graphql(remote = "entity::ProductCondition")]
+pub enum ProductCondition {
+    /// Never worn, with its original tags.
+    NewWithTags,
+    /// Worn once or twice, no visible signs.
+    Excellent,
+    /// Light signs of wear.
+    VeryGood,
+    /// Visible but minor signs of wear.
+    Good,
+    /// Clear signs of wear, described in the listing.
+    Fair,
+}
+
+/// A product: one listing, often a one-of-a-kind piece.
+pub struct Product {
+    /// The stored row.
+    pub model: product::Model,
+    preloaded: Preloaded,
+}
+
+/// Relations of a product loaded ahead for a whole page; `None` means "not loaded".
+#[derive(Default)]
+pub struct Preloaded {
+    /// The vendor.
+    pub vendor: Option<vendor::Model>,
+    /// The category.
+    pub category: Option<category::Model>,
+    /// The images, in display order.
+    pub images: Option<Vec<product_image::Model>>,
+}
+
+impl Product {
+    /// A product whose relations were loaded ahead.
+    pub fn with_preloaded(model: product::Model, preloaded: Preloaded) -> Self {
+        Self { model, preloaded }
+    }
+}
+
+impl From<product::Model> for Product {
+    fn from(model: product::Model) -> Self {
+        Self { model, preloaded: Preloaded::default() }
+    }
+}
+
+/// A free-form attribute of a product.
+#[derive(SimpleObject)]
+pub struct ProductAttribute {
+    /// Attribute name, such as `pattern`.
+    pub name: String,
+    /// Attribute value, such as `houndstooth`.
+    pub value: String,
+}
+
+/// A product: one listing in the catalog, often a one-of-a-kind piece.
+#[Object]
+impl Product {
+    /// The product's opaque global ID.
+    pub async fn id(&self) -> ID {
+        GlobalId::encode(NodeType::Product, self.model.id)
+    }
+
+    /// URL-safe handle, unique in the catalog.
+    async fn slug(&self) -> &str {
+        &self.model.slug
+    }
+
+    /// Stock-keeping unit, unique in the catalog.
+    async fn sku(&self) -> &str {
+        &self.model.sku
+    }
+
+    /// Display title.
+    async fn title(&self) -> &str {
+        &self.model.title
+    }
+
+    /// Long description (plain text).
+    async fn description(&self) -> &str {
+        &self.model.description
+    }
+
+    /// Brand or maker.
+    async fn brand(&self) -> Option<&str> {
+        self.model.brand.as_deref()
+    }
+
+    /// Size as labelled.
+    async fn size(&self) -> Option<&str> {
+        self.model.size.as_deref()
+    }
+
+    /// Main colour.
+    async fn colour(&self) -> Option<&str> {
+        self.model.colour.as_deref()
+    }
+
+    /// Main material.
+    async fn material(&self) -> Option<&str> {
+        self.model.material.as_deref()
+    }
+
+    /// Wear of the piece.
+    async fn condition(&self) -> Option<ProductCondition> {
+        self.model.condition.map(Into::into)
+    }
+
+    /// Era or decade of production, such as `1990s`.
+    async fn era(&self) -> Option<&str> {
+        self.model.era.as_deref()
+    }
+
+    /// Free-form attributes beyond the structured ones, sorted by name.
+    async fn attributes(&self) -> Vec<ProductAttribute> {
+        let Some(object) = self.model.attributes.as_object() else { return Vec::new() };
+        let mut attributes: Vec<_> = object
+            .iter()
+            .filter_map(|(name, value)| {
+                value.as_str().map(|v| ProductAttribute { name: name.clone(), value: v.to_owned() })
+            })
+            .collect();
+        attributes.sort_by(|a, b| a.name.cmp(&b.name));
+        attributes
+    }
+
+    /// Current price.
+    async fn price(&self) -> Result<Money> {
+        let currency = Currency::parse(&self.model.currency)
+            .map_err(|_| AppError::internal(anyhow::anyhow!("product {} has an unknown currency", self.model.id)))?;
+        Ok(Money(money::Money::from_minor(self.model.price_minor, currency)))
+    }
+
+    /// Units in stock.
+    async fn stock(&self) -> i32 {
+        self.model.stock
+    }
+
+    /// Life-cycle status.
+    async fn status(&self) -> ProductStatus {
+        self.model.status.into()
+    }
+
+    /// Whether the product can be bought now: `ACTIVE` with stock.
+    async fn available(&self) -> bool {
+        self.model.status == entity::ProductStatus::Active && self.model.stock > 0
+    }
+
+    /// The vendor selling the product.
+    async fn vendor(&self, ctx: &Context<'_>) -> Result<Vendor> {
+        if let Some(vendor) = &self.preloaded.vendor {
+            return Ok(Vendor(vendor.clone()));
+        }
+        let loaders = ctx.data::<CatalogLoaders>()?;
+        let vendor = loaders.vendors.load_one(self.model.vendor_id).await?;
+        Ok(vendor.ok_or_else(|| dangling("vendor", self.model.vendor_id))?.into())
+    }
+
+    /// The category the product is filed under.
+    async fn category(&self, ctx: &Context<'_>) -> Result<Category> {
+        if let Some(category) = &self.preloaded.category {
+            return Ok(Category(category.clone()));
+        }
+        let loaders = ctx.data::<CatalogLoaders>()?;
+        let category = loaders.categories.load_one(self.model.category_id).await?;
+        Ok(category.ok_or_else(|| dangling("category", self.model.category_id))?.into())
+    }
+
+    /// The product's images in display order; the first is the main image.
+    async fn images(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Return at most this many images.", validator(minimum = 0, maximum = 20))] first: Option<i32>,
+    ) -> Result<Vec<ProductImage>> {
+        let images = match &self.preloaded.images {
+            Some(images) => images.clone(),
+            None => ctx.data::<CatalogLoaders>()?.images.load_one(self.model.id).await?.unwrap_or_default(),
+        };
+        let take = first.map_or(MAX_IMAGES_PER_PRODUCT, |n| usize::try_from(n).unwrap_or(0));
+        Ok(images.into_iter().take(take).map(ProductImage::from).collect())
+    }
+
+    /// When the product was created.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.model.created_at
+    }
+
+    /// When the product was last changed.
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.model.updated_at
+    }
+}
+
+fn dangling(what: &str, id: uuid::Uuid) -> AppError {
+    AppError::internal(anyhow::anyhow!("{what} {id} referenced by a product is missing"))
+}
+
+/// An image of a product.
+#[derive(SimpleObject)]
+pub struct ProductImage {
+    /// Public URL of the image.
+    pub url: String,
+    /// Alternative text for accessibility.
+    pub alt_text: String,
+    /// Position among the product's images, from 0.
+    pub position: i32,
+}
+
+impl From<product_image::Model> for ProductImage {
+    fn from(model: product_image::Model) -> Self {
+        Self { url: model.url, alt_text: model.alt_text, position: model.position }
+    }
+}
+
+/// A vendor: a seller on the marketplace.
+pub struct Vendor(pub vendor::Model);
+
+impl From<vendor::Model> for Vendor {
+    fn from(model: vendor::Model) -> Self {
+        Self(model)
+    }
+}
+
+/// A vendor: a seller on the marketplace that owns products.
+#[Object]
+impl Vendor {
+    /// The vendor's opaque global ID.
+    pub async fn id(&self) -> ID {
+        GlobalId::encode(NodeType::Vendor, self.0.id)
+    }
+
+    /// URL-safe handle, unique in the catalog.
+    async fn slug(&self) -> &str {
+        &self.0.slug
+    }
+
+    /// Display name.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// Public description.
+    async fn description(&self) -> &str {
+        &self.0.description
+    }
+
+    /// When the vendor joined.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+/// A category: a node of the catalog's category tree.
+pub struct Category(pub category::Model);
+
+impl From<category::Model> for Category {
+    fn from(model: category::Model) -> Self {
+        Self(model)
+    }
+}
+
+/// A category of the catalog's category tree.
+#[Object]
+impl Category {
+    /// The category's opaque global ID.
+    pub async fn id(&self) -> ID {
+        GlobalId::encode(NodeType::Category, self.0.id)
+    }
+
+    /// URL-safe handle, unique in the catalog.
+    async fn slug(&self) -> &str {
+        &self.0.slug
+    }
+
+    /// Display name.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// Order among its siblings, from 0.
+    async fn position(&self) -> i32 {
+        self.0.position
+    }
+
+    /// The parent category, or null for a root.
+    async fn parent(&self, ctx: &Context<'_>) -> Result<Option<Category>> {
+        let Some(parent_id) = self.0.parent_id else { return Ok(None) };
+        let loaders = ctx.data::<CatalogLoaders>()?;
+        Ok(loaders.categories.load_one(parent_id).await?.map(Category))
+    }
+
+    /// The path from the root down to the parent, for breadcrumbs; empty for a root.
+    async fn ancestors(&self, ctx: &Context<'_>) -> Result<Vec<Category>> {
+        let ids = ancestor_ids(&self.0);
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let loaders = ctx.data::<CatalogLoaders>()?;
+        let mut found = loaders.categories.load_many(ids.iter().copied()).await?;
+        Ok(ids.iter().filter_map(|id| found.remove(id)).map(Category).collect())
+    }
+
+    /// Direct subcategories, in display order.
+    async fn children(&self, ctx: &Context<'_>) -> Result<Vec<Category>> {
+        let loaders = ctx.data::<CatalogLoaders>()?;
+        let children = loaders.children.load_one(self.0.id).await?.unwrap_or_default();
+        Ok(children.into_iter().map(Category).collect())
+    }
+}
+
+/// The ids on a category's materialised path above itself, root first.
+fn ancestor_ids(category: &category::Model) -> Vec<uuid::Uuid> {
+    category
+        .path
+        .split('/')
+        .filter_map(|segment| uuid::Uuid::try_parse(segment).ok())
+        .filter(|id| *id != category.id)
+        .collect()
+}

@@ -1,0 +1,118 @@
+//! The command line: `serve`, `migrate`, `seed`, `export-schema`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::Settings;
+use crate::db::Db;
+use crate::startup::{Application, shutdown_signal};
+use crate::{graphql, seed, telemetry};
+
+/// Aeternum: a GraphQL backend-for-frontend for commerce.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Serve the GraphQL API.
+    Serve(ServeArgs),
+    /// Apply pending database migrations.
+    Migrate,
+    /// Load data into the catalog.
+    Seed(SeedArgs),
+    /// Print the GraphQL schema (SDL).
+    ExportSchema {
+        /// Write to this file instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+/// Options of `serve`.
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on (default 127.0.0.1:8080, or `bind` from the configuration).
+    #[arg(long)]
+    pub bind: Option<SocketAddr>,
+    /// Do not apply pending migrations on start.
+    #[arg(long)]
+    pub no_migrate: bool,
+    /// Load the demo catalog first when the catalog is empty.
+    #[arg(long)]
+    pub demo: bool,
+}
+
+/// Options of `seed`.
+#[derive(Args, Debug)]
+#[group(required = true, multiple = false)]
+pub struct SeedArgs {
+    /// The demo catalog: a deterministic circular-fashion marketplace.
+    #[arg(long)]
+    pub demo: bool,
+    /// A synthetic catalog of this many products, for load tests.
+    #[arg(long, value_name = "N")]
+    pub products: Option<u64>,
+}
+
+/// Runs a parsed command line.
+///
+/// # Errors
+/// Whatever the command failed on.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut settings = Settings::load()?;
+    telemetry::init(&settings.log);
+    match cli.command {
+        Command::Serve(args) => {
+            if let Some(bind) = args.bind {
+                settings.bind = bind;
+            }
+            if args.no_migrate {
+                settings.migrate_on_start = false;
+            }
+            let db = Db::connect(&settings.database).await?;
+            if settings.migrate_on_start || args.demo {
+                db.migrate().await?;
+            }
+            if args.demo {
+                seed::demo::load_if_empty(&db).await?;
+            }
+            Application::build_with_db(settings, db).await?.run_until_stopped(shutdown_signal()).await
+        }
+        Command::Migrate => {
+            let db = Db::connect(&settings.database).await?;
+            db.migrate().await?;
+            tracing::info!("migrations applied");
+            Ok(())
+        }
+        Command::Seed(args) => {
+            let db = Db::connect(&settings.database).await?;
+            db.migrate().await?;
+            if args.demo {
+                seed::demo::load(&db).await?;
+            }
+            if let Some(count) = args.products {
+                seed::synthetic::load(&db, count).await?;
+            }
+            Ok(())
+        }
+        Command::ExportSchema { out } => {
+            let sdl = graphql::sdl();
+            match out {
+                Some(path) => std::fs::write(&path, sdl).with_context(|| format!("cannot write {}", path.display())),
+                None => {
+                    use std::io::Write;
+                    std::io::stdout().write_all(sdl.as_bytes()).context("cannot write the schema")
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! Layered configuration: built-in defaults, then an optional `aeternum.toml`, then the
+//! environment.
+//!
+//! `DATABASE_URL` chooses the relational store; every other setting is read from variables
+//! prefixed `AETERNUM_`, with `__` separating sections (`AETERNUM_GRAPHQL__MAX_DEPTH=10`).
+//! Values that may hold credentials are wrapped in [`Secret`] so they never reach a log line.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::Path;
+
+use anyhow::Context;
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// The default relational store: a SQLite file under `./data/`.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/aeternum.db?mode=rwc";
+
+/// Everything the service can be told.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Settings {
+    /// Address the HTTP server binds to.
+    pub bind: SocketAddr,
+    /// Relational store.
+    pub database: DatabaseSettings,
+    /// GraphQL limits.
+    pub graphql: GraphqlSettings,
+    /// Logging.
+    pub log: LogSettings,
+    /// Apply pending migrations when `serve` starts.
+    pub migrate_on_start: bool,
+    /// Seconds in-flight requests get to finish after a shutdown signal.
+    pub shutdown_grace_seconds: u64,
+}
+
+/// Relational store settings.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DatabaseSettings {
+    /// `sqlite://…` or `postgres://…`; read from `DATABASE_URL`.
+    pub url: Secret,
+    /// Largest number of pooled connections.
+    pub max_connections: u32,
+    /// Seconds to wait for a pooled connection before failing.
+    pub acquire_timeout_seconds: u64,
+}
+
+/// Limits that protect the GraphQL endpoint.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct GraphqlSettings {
+    /// Page size used when a connection is asked for without `first` or `last`.
+    pub default_page_size: u32,
+    /// Largest `first` or `last` a connection accepts.
+    pub max_page_size: u32,
+    /// Deepest selection nesting accepted.
+    pub max_depth: usize,
+    /// Largest query cost accepted (each field costs 1, lists multiply by their page size).
+    pub max_complexity: usize,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Serve GraphiQL to browsers that ask for `/graphql`.
+    pub graphiql: bool,
+}
+
+/// How logs are written.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct LogSettings {
+    /// `pretty` for people, `json` for machines.
+    pub format: LogFormat,
+    /// A `tracing` filter such as `info,aeternum=debug`; `RUST_LOG` overrides it.
+    pub filter: String,
+}
+
+/// Log output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database: DatabaseSettings {
+                url: Secret::new(DEFAULT_DATABASE_URL),
+                max_connections: 16,
+                acquire_timeout_seconds: 5,
+            },
+            graphql: GraphqlSettings {
+                default_page_size: 20,
+                max_page_size: 100,
+                max_depth: 12,
+                max_complexity: 5_000,
+                max_body_bytes: 256 * 1024,
+                graphiql: true,
+            },
+            log: LogSettings { format: LogFormat::Pretty, filter: "info".to_owned() },
+            migrate_on_start: true,
+            shutdown_grace_seconds: 20,
+        }
+    }
+}
+
+impl Settings {
+    /// Reads the layered configuration, with `aeternum.toml` looked up in `dir`.
+    ///
+    /// # Errors
+    /// When the file or a variable holds a value of the wrong type.
+    pub fn load_from(dir: &Path) -> anyhow::Result<Self> {
+        Figment::from(Serialized::defaults(Settings::default()))
+            .merge(Toml::file(dir.join("aeternum.toml")))
+            .merge(Env::prefixed("AETERNUM_").split("__"))
+            .merge(Env::raw().only(&["DATABASE_URL"]).map(|_| "database.url".into()))
+            .extract()
+            .context("invalid configuration")
+    }
+
+    /// Reads the layered configuration from the working directory.
+    ///
+    /// # Errors
+    /// See [`Settings::load_from`].
+    pub fn load() -> anyhow::Result<Self> {
+        Self::load_from(Path::new("."))
+    }
+}
+
+/// A string that may hold a credential: `Debug` and `Display` show it redacted.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The value, for the one place that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's test jail fixes the error type
+    fn layers_override_defaults_in_order() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("aeternum.toml", "bind = \"0.0.0.0:9000\"\n[graphql]\nmax_depth = 7\n")?;
+            jail.set_env("AETERNUM_GRAPHQL__MAX_DEPTH", "9");
+            jail.set_env("DATABASE_URL", "postgres://u:p@127.0.0.1/db");
+            let settings = Settings::load_from(jail.directory()).map_err(|e| e.to_string())?;
+            assert_eq!(settings.bind, SocketAddr::from(([0, 0, 0, 0], 9000)));
+            assert_eq!(settings.graphql.max_depth, 9);
+            assert_eq!(settings.database.url.expose(), "postgres://u:p@127.0.0.1/db");
+            assert_eq!(settings.graphql.max_page_size, 100);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_debug_output() {
+        let settings = Settings {
+            database: DatabaseSettings {
+                url: Secret::new("postgres://user:hunter2@db/app"),
+                ..Settings::default().database
+            },
+            ..Settings::default()
+        };
+        assert!(!format!("{settings:?}").contains("hunter2"));
+    }
+}

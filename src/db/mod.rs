@@ -1,0 +1,127 @@
+//! The relational store: connecting, migrating, and counting statements.
+//!
+//! The same code runs on SQLite (the embedded default) and PostgreSQL; `DATABASE_URL` decides.
+//! SQL that differs between the two lives in [`dialect`] and in the migrations, nowhere else.
+
+pub mod dialect;
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use migration::{Migrator, MigratorTrait};
+use sea_orm::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, SqlxPostgresConnector, SqlxSqliteConnector};
+
+use crate::config::DatabaseSettings;
+
+/// A pooled connection to the relational store, cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Db {
+    conn: DatabaseConnection,
+    statements: Arc<AtomicU64>,
+}
+
+impl Db {
+    /// Connects to the store named by the settings, creating a SQLite file (and its folder) when
+    /// missing.
+    ///
+    /// # Errors
+    /// When the URL is malformed or the store cannot be reached.
+    pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<Self> {
+        let url = settings.url.expose();
+        let acquire_timeout = Duration::from_secs(settings.acquire_timeout_seconds);
+        let mut conn = if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)
+                .context("DATABASE_URL is not a valid SQLite URL")?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10));
+            if let Some(dir) = options.get_filename().parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("cannot create the database folder {}", dir.display()))?;
+            }
+            let pool = SqlitePoolOptions::new()
+                .max_connections(settings.max_connections)
+                .acquire_timeout(acquire_timeout)
+                .connect_with(options)
+                .await
+                .context("cannot open the SQLite database")?;
+            SqlxSqliteConnector::from_sqlx_sqlite_pool(pool)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let options = PgConnectOptions::from_str(url).context("DATABASE_URL is not a valid PostgreSQL URL")?;
+            let pool = PgPoolOptions::new()
+                .max_connections(settings.max_connections)
+                .acquire_timeout(acquire_timeout)
+                .connect_with(options)
+                .await
+                .context("cannot connect to PostgreSQL")?;
+            SqlxPostgresConnector::from_sqlx_postgres_pool(pool)
+        } else {
+            anyhow::bail!("DATABASE_URL must start with sqlite: or postgres:");
+        };
+
+        let statements = Arc::new(AtomicU64::new(0));
+        let counter = Arc::clone(&statements);
+        conn.set_metric_callback(move |_| {
+            counter.fetch_add(1, Ordering::Relaxed);
+        });
+        Ok(Self { conn, statements })
+    }
+
+    /// The SeaORM connection, for queries.
+    pub fn conn(&self) -> &DatabaseConnection {
+        &self.conn
+    }
+
+    /// Which store this is.
+    pub fn backend(&self) -> DatabaseBackend {
+        self.conn.get_database_backend()
+    }
+
+    /// How many SQL statements this pool has run since it was opened.
+    pub fn statement_count(&self) -> u64 {
+        self.statements.load(Ordering::Relaxed)
+    }
+
+    /// Applies every pending migration.
+    ///
+    /// # Errors
+    /// When a migration fails; the store is left at the last migration that succeeded.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        Migrator::up(&self.conn, None).await.context("migration failed")
+    }
+
+    /// Checks that the store answers.
+    ///
+    /// # Errors
+    /// When it does not.
+    pub async fn ping(&self) -> anyhow::Result<()> {
+        self.conn.execute_unprepared("SELECT 1").await.context("the database does not answer")?;
+        Ok(())
+    }
+
+    /// Closes the pool, waiting for connections to be returned.
+    pub async fn close(self) {
+        if let Err(error) = self.conn.close().await {
+            tracing::warn!(error = %error, "closing the database pool failed");
+        }
+    }
+}
+
+/// The current time at the precision both stores keep (microseconds), so a value read back
+/// equals the value written and can serve as a pagination key.
+pub fn now() -> chrono::DateTime<chrono::Utc> {
+    truncate_to_micros(chrono::Utc::now())
+}
+
+/// Drops sub-microsecond precision.
+pub fn truncate_to_micros(time: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+    use chrono::SubsecRound;
+    time.trunc_subsecs(6)
+}

@@ -1,0 +1,192 @@
+//! The one error shape of the service.
+//!
+//! An [`AppError`] has two faces: a stable [`ErrorCode`] and a message that go to the client in
+//! the GraphQL error's `extensions.code`, and, for internal failures, a cause that is logged once
+//! and never sent. Database errors therefore never reach a client as text.
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_graphql::ErrorExtensions;
+
+/// The stable, documented codes a client sees in `extensions.code`.
+///
+/// The list is part of the API contract (see `docs/ERRORS.md`): codes are added, never renamed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorCode {
+    /// The input was understood but is not acceptable (bad cursor, page size, filter, ID…).
+    BadUserInput,
+    /// The thing asked for does not exist, or the caller may not know it exists.
+    NotFound,
+    /// The request needs a signed-in caller.
+    Unauthenticated,
+    /// The caller is known but not allowed to do this.
+    Forbidden,
+    /// The request conflicts with the current state (a duplicate, an illegal transition…).
+    Conflict,
+    /// Not enough stock to satisfy the request.
+    OutOfStock,
+    /// Too many requests; try again later.
+    RateLimited,
+    /// The GraphQL document could not be parsed.
+    GraphqlParseFailed,
+    /// The GraphQL document is not valid against the schema.
+    GraphqlValidationFailed,
+    /// The query is nested deeper than the configured limit.
+    QueryTooDeep,
+    /// The query costs more than the configured complexity limit.
+    QueryTooComplex,
+    /// The HTTP request is not a well-formed GraphQL request (bad JSON, wrong method…).
+    BadRequest,
+    /// The request body is larger than the configured limit.
+    PayloadTooLarge,
+    /// Something failed on our side; the cause is in the server's logs, not in the response.
+    Internal,
+}
+
+impl ErrorCode {
+    /// The code as it appears in `extensions.code`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::BadUserInput => "BAD_USER_INPUT",
+            Self::NotFound => "NOT_FOUND",
+            Self::Unauthenticated => "UNAUTHENTICATED",
+            Self::Forbidden => "FORBIDDEN",
+            Self::Conflict => "CONFLICT",
+            Self::OutOfStock => "OUT_OF_STOCK",
+            Self::RateLimited => "RATE_LIMITED",
+            Self::GraphqlParseFailed => "GRAPHQL_PARSE_FAILED",
+            Self::GraphqlValidationFailed => "GRAPHQL_VALIDATION_FAILED",
+            Self::QueryTooDeep => "QUERY_TOO_DEEP",
+            Self::QueryTooComplex => "QUERY_TOO_COMPLEX",
+            Self::BadRequest => "BAD_REQUEST",
+            Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            Self::Internal => "INTERNAL",
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An error of a use case, ready to be shown to a client.
+///
+/// It deliberately does not implement `Display`: that keeps async-graphql's blanket
+/// `From<impl Display>` away, so every conversion into a GraphQL error goes through
+/// [`From<AppError>`], which attaches the code and logs internal causes.
+#[derive(Clone)]
+pub struct AppError {
+    code: ErrorCode,
+    message: String,
+    cause: Option<Arc<anyhow::Error>>,
+}
+
+/// The result of a use case.
+pub type AppResult<T> = Result<T, AppError>;
+
+impl AppError {
+    /// An error the client caused and can fix, with a message that says how.
+    pub fn bad_input(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::BadUserInput, message)
+    }
+
+    /// The named thing does not exist.
+    pub fn not_found(what: impl Into<String>) -> Self {
+        Self::new(ErrorCode::NotFound, format!("{} not found", what.into()))
+    }
+
+    /// The caller is not allowed to do this.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Forbidden, message)
+    }
+
+    /// The request conflicts with the current state.
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Conflict, message)
+    }
+
+    /// An internal failure; `cause` is logged, never sent.
+    pub fn internal(cause: impl Into<anyhow::Error>) -> Self {
+        Self {
+            code: ErrorCode::Internal,
+            message: "internal server error".to_owned(),
+            cause: Some(Arc::new(cause.into())),
+        }
+    }
+
+    /// An error with the given code and client-facing message.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self { code, message: message.into(), cause: None }
+    }
+
+    /// The client-facing code.
+    pub fn code(&self) -> ErrorCode {
+        self.code
+    }
+
+    /// The client-facing message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Debug for AppError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut debug = f.debug_struct("AppError");
+        debug.field("code", &self.code).field("message", &self.message);
+        if let Some(cause) = &self.cause {
+            debug.field("cause", &format_args!("{cause:#}"));
+        }
+        debug.finish()
+    }
+}
+
+impl From<sea_orm::DbErr> for AppError {
+    fn from(error: sea_orm::DbErr) -> Self {
+        Self::internal(anyhow::Error::new(error).context("database operation failed"))
+    }
+}
+
+impl From<sea_orm::TransactionError<AppError>> for AppError {
+    fn from(error: sea_orm::TransactionError<AppError>) -> Self {
+        match error {
+            sea_orm::TransactionError::Connection(db) => db.into(),
+            sea_orm::TransactionError::Transaction(app) => app,
+        }
+    }
+}
+
+impl From<AppError> for async_graphql::Error {
+    fn from(error: AppError) -> Self {
+        if let Some(cause) = &error.cause {
+            tracing::error!(error.code = %error.code, error.cause = format!("{cause:#}"), "request failed");
+        }
+        let code = error.code.as_str();
+        async_graphql::Error::new(error.message).extend_with(|_, ext| ext.set("code", code))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_errors_hide_their_cause_from_clients() {
+        let error = AppError::from(sea_orm::DbErr::Custom("password=hunter2 relation missing".into()));
+        let gql: async_graphql::Error = error.into();
+        assert_eq!(gql.message, "internal server error");
+        let code = gql.extensions.as_ref().and_then(|e| e.get("code")).cloned();
+        assert_eq!(code, Some(async_graphql::Value::from("INTERNAL")));
+    }
+
+    #[test]
+    fn user_errors_keep_their_message_and_code() {
+        let gql: async_graphql::Error = AppError::bad_input("`first` must be at most 100").into();
+        assert_eq!(gql.message, "`first` must be at most 100");
+        let code = gql.extensions.as_ref().and_then(|e| e.get("code")).cloned();
+        assert_eq!(code, Some(async_graphql::Value::from("BAD_USER_INPUT")));
+    }
+}

@@ -1,0 +1,41 @@
+//! The one GraphQL schema: the domains' roots merged, with limits and error codes.
+
+pub mod errors;
+pub mod ids;
+pub mod node;
+pub mod pagination;
+pub mod scalars;
+
+use async_graphql::{EmptyMutation, EmptySubscription, MergedObject, Schema, SchemaBuilder};
+
+use crate::catalog;
+use crate::config::GraphqlSettings;
+use crate::db::Db;
+use pagination::PageLimits;
+
+/// The query root: one part per domain.
+#[derive(MergedObject, Default)]
+pub struct Query(node::NodeQuery, catalog::graphql::CatalogQuery);
+
+/// The executable schema.
+pub type AppSchema = Schema<Query, EmptyMutation, EmptySubscription>;
+
+/// The schema's shape and limits, without any runtime data: enough to print the SDL.
+pub fn schema_builder(settings: &GraphqlSettings) -> SchemaBuilder<Query, EmptyMutation, EmptySubscription> {
+    Schema::build(Query::default(), EmptyMutation, EmptySubscription)
+        .limit_depth(settings.max_depth)
+        .limit_complexity(settings.max_complexity)
+        .limit_directives(16)
+        .extension(errors::ErrorCodes)
+        .data(PageLimits { default_size: settings.default_page_size, max_size: settings.max_page_size })
+}
+
+/// The executable schema over a store.
+pub fn build_schema(settings: &GraphqlSettings, db: Db) -> AppSchema {
+    schema_builder(settings).data(catalog::loaders::CatalogLoaders::new(db.clone())).data(db).finish()
+}
+
+/// The schema in SDL, as committed in `schema/schema.graphql`.
+pub fn sdl() -> String {
+    schema_builder(&crate::config::Settings::default().graphql).finish().sdl()
+}

@@ -1,0 +1,319 @@
+//! `/graphql`: GraphQL over HTTP, GraphiQL, and the WebSocket upgrade, on one path.
+//!
+//! Follows the GraphQL-over-HTTP specification:
+//! - `POST` with an `application/json` body, or `GET` with `query`, `operationName`,
+//!   `variables` and `extensions` in the query string. `GET` runs queries only (`405` otherwise).
+//! - The response is `application/graphql-response+json` when the client accepts it, else
+//!   `application/json`. With the former, a request that fails before execution (parse or
+//!   validation) is `400`; with the latter, every well-formed request gets `200`.
+//! - A body that is not a GraphQL request is `400`, a body over the limit `413`, another media
+//!   type `415`, an unacceptable `Accept` `406`.
+//! - A browser asking for HTML gets GraphiQL; a WebSocket upgrade speaks `graphql-transport-ws`.
+
+use async_graphql::http::GraphiQLSource;
+use async_graphql::parser::types::OperationType;
+use async_graphql_poem::GraphQLSubscription;
+use poem::http::{HeaderValue, Method, StatusCode, header};
+use poem::{Endpoint, IntoResponse, Request, Response};
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use crate::config::GraphqlSettings;
+use crate::error::ErrorCode;
+use crate::graphql::AppSchema;
+use crate::graphql::errors::{PRE_EXECUTION_CODES, code_of};
+
+const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
+const JSON: &str = "application/json";
+
+/// The `/graphql` endpoint.
+pub struct GraphqlEndpoint {
+    schema: AppSchema,
+    websocket: GraphQLSubscription<AppSchema>,
+    graphiql: Option<String>,
+    max_body_bytes: usize,
+}
+
+/// A GraphQL request as sent in a `POST` body.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GraphqlRequest {
+    query: Option<String>,
+    operation_name: Option<String>,
+    variables: Option<Map<String, Value>>,
+    extensions: Option<Map<String, Value>>,
+}
+
+/// A GraphQL request as sent in a `GET` query string.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GraphqlParams {
+    query: Option<String>,
+    operation_name: Option<String>,
+    variables: Option<String>,
+    extensions: Option<String>,
+}
+
+impl GraphqlEndpoint {
+    /// The endpoint over a schema.
+    pub fn new(schema: AppSchema, settings: &GraphqlSettings) -> Self {
+        let graphiql = settings.graphiql.then(|| {
+            GraphiQLSource::build().endpoint("/graphql").subscription_endpoint("/graphql").title("Aeternum").finish()
+        });
+        Self {
+            websocket: GraphQLSubscription::new(schema.clone()),
+            schema,
+            graphiql,
+            max_body_bytes: settings.max_body_bytes,
+        }
+    }
+
+    async fn serve_http(&self, mut req: Request) -> Response {
+        if let Some(html) = &self.graphiql
+            && req.method() == Method::GET
+            && wants_html(&req)
+            && req.uri().query().is_none_or(str::is_empty)
+        {
+            return html.clone().with_content_type("text/html; charset=utf-8").into_response();
+        }
+        let Some(media_type) = negotiate(req.headers().get(header::ACCEPT)) else {
+            return request_error(
+                StatusCode::NOT_ACCEPTABLE,
+                ErrorCode::BadRequest,
+                "the response can be application/graphql-response+json or application/json",
+                JSON,
+            );
+        };
+        let (request, get) = match *req.method() {
+            Method::GET => {
+                let params = match req.params::<GraphqlParams>() {
+                    Ok(params) => params,
+                    Err(_) => {
+                        return request_error(
+                            StatusCode::BAD_REQUEST,
+                            ErrorCode::BadRequest,
+                            "malformed query string",
+                            media_type,
+                        );
+                    }
+                };
+                let decode = |text: Option<String>, name: &str| -> Result<Option<Map<String, Value>>, String> {
+                    text.map(|t| serde_json::from_str(&t).map_err(|_| format!("`{name}` must be a JSON object")))
+                        .transpose()
+                };
+                let (variables, extensions) =
+                    match (decode(params.variables, "variables"), decode(params.extensions, "extensions")) {
+                        (Ok(v), Ok(e)) => (v, e),
+                        (Err(message), _) | (_, Err(message)) => {
+                            return request_error(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, &message, media_type);
+                        }
+                    };
+                (
+                    GraphqlRequest {
+                        query: params.query,
+                        operation_name: params.operation_name,
+                        variables,
+                        extensions,
+                    },
+                    true,
+                )
+            }
+            Method::POST => {
+                let content_type = req.content_type().unwrap_or_default();
+                let essence = content_type.split(';').next().unwrap_or_default().trim();
+                if !essence.eq_ignore_ascii_case(JSON) {
+                    return request_error(
+                        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                        ErrorCode::BadRequest,
+                        "send the request as application/json",
+                        media_type,
+                    );
+                }
+                let body = match req.take_body().into_bytes_limit(self.max_body_bytes).await {
+                    Ok(body) => body,
+                    Err(poem::error::ReadBodyError::PayloadTooLarge) => {
+                        let message = format!("the request body is larger than {} bytes", self.max_body_bytes);
+                        return request_error(
+                            StatusCode::PAYLOAD_TOO_LARGE,
+                            ErrorCode::PayloadTooLarge,
+                            &message,
+                            media_type,
+                        );
+                    }
+                    Err(_) => {
+                        return request_error(
+                            StatusCode::BAD_REQUEST,
+                            ErrorCode::BadRequest,
+                            "the request body could not be read",
+                            media_type,
+                        );
+                    }
+                };
+                match serde_json::from_slice::<GraphqlRequest>(&body) {
+                    Ok(request) => (request, false),
+                    Err(error) => {
+                        let message = format!("the body is not a GraphQL request: {error}");
+                        return request_error(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, &message, media_type);
+                    }
+                }
+            }
+            _ => {
+                let mut response =
+                    request_error(StatusCode::METHOD_NOT_ALLOWED, ErrorCode::BadRequest, "use GET or POST", media_type);
+                response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, POST"));
+                return response;
+            }
+        };
+        let Some(query) = request.query.filter(|q| !q.trim().is_empty()) else {
+            return request_error(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::BadRequest,
+                "the request has no `query`",
+                media_type,
+            );
+        };
+        if get && !is_query_operation(&query, request.operation_name.as_deref()) {
+            let mut response = request_error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                ErrorCode::BadRequest,
+                "mutations and subscriptions need POST",
+                media_type,
+            );
+            response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+            return response;
+        }
+
+        let mut gql = async_graphql::Request::new(query);
+        if let Some(name) = request.operation_name {
+            gql = gql.operation_name(name);
+        }
+        if let Some(variables) = request.variables {
+            gql = gql.variables(async_graphql::Variables::from_json(Value::Object(variables)));
+        }
+        if let Some(extensions) = request.extensions {
+            for (key, value) in extensions {
+                if let Ok(value) = async_graphql::Value::from_json(value) {
+                    gql.extensions.insert(key, value);
+                }
+            }
+        }
+        let response = self.schema.execute(gql).await;
+        encode(response, media_type)
+    }
+}
+
+impl Endpoint for GraphqlEndpoint {
+    type Output = Response;
+
+    async fn call(&self, req: Request) -> poem::Result<Self::Output> {
+        let upgrade = req.headers().get(header::UPGRADE).and_then(|v| v.to_str().ok());
+        if upgrade.is_some_and(|v| v.eq_ignore_ascii_case("websocket")) {
+            return self.websocket.call(req).await.map(IntoResponse::into_response);
+        }
+        Ok(self.serve_http(req).await)
+    }
+}
+
+/// Picks the response media type from `Accept`; `None` when neither JSON type is acceptable.
+fn negotiate(accept: Option<&HeaderValue>) -> Option<&'static str> {
+    let Some(accept) = accept.and_then(|v| v.to_str().ok()).filter(|v| !v.trim().is_empty()) else {
+        return Some(JSON);
+    };
+    let ranges: Vec<String> = accept
+        .split(',')
+        .filter(|range| !range.split(';').skip(1).any(|p| p.trim().replace(' ', "") == "q=0"))
+        .map(|range| range.split(';').next().unwrap_or_default().trim().to_ascii_lowercase())
+        .collect();
+    if ranges.iter().any(|r| r == GRAPHQL_RESPONSE_JSON) {
+        Some(GRAPHQL_RESPONSE_JSON)
+    } else if ranges.iter().any(|r| r == JSON || r == "application/*" || r == "*/*") {
+        Some(JSON)
+    } else {
+        None
+    }
+}
+
+fn wants_html(req: &Request) -> bool {
+    req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|accept| accept.contains("text/html"))
+}
+
+/// Whether the operation a `GET` would run is a query. Unparsable documents pass, so the
+/// schema reports the parse error with its code.
+fn is_query_operation(query: &str, operation_name: Option<&str>) -> bool {
+    let Ok(document) = async_graphql::parser::parse_query(query) else { return true };
+    let operation = match operation_name {
+        Some(name) => document.operations.iter().find(|(n, _)| n.is_some_and(|n| n.as_str() == name)).map(|(_, op)| op),
+        None => document.operations.iter().next().map(|(_, op)| op),
+    };
+    operation.is_none_or(|op| op.node.ty == OperationType::Query)
+}
+
+/// The body of a GraphQL response; `data` keeps the order of the selection set.
+#[derive(Serialize)]
+struct ResponseBody<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<&'a async_graphql::Value>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    errors: &'a [async_graphql::ServerError],
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    extensions: &'a BTreeMap<String, async_graphql::Value>,
+}
+
+/// Serialises a GraphQL response with the status code its media type calls for.
+fn encode(response: async_graphql::Response, media_type: &'static str) -> Response {
+    let failed_before_execution = !response.errors.is_empty()
+        && response
+            .errors
+            .iter()
+            .all(|error| code_of(error).is_some_and(|code| PRE_EXECUTION_CODES.iter().any(|c| c.as_str() == code)));
+    let body = ResponseBody {
+        data: (!failed_before_execution).then_some(&response.data),
+        errors: &response.errors,
+        extensions: &response.extensions,
+    };
+    let status = if failed_before_execution && media_type == GRAPHQL_RESPONSE_JSON {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    json_response(status, &body, media_type)
+}
+
+/// A response for a request that is not a well-formed GraphQL request.
+fn request_error(status: StatusCode, code: ErrorCode, message: &str, media_type: &'static str) -> Response {
+    let body = json!({ "errors": [{ "message": message, "extensions": { "code": code.as_str() } }] });
+    json_response(status, &body, media_type)
+}
+
+fn json_response(status: StatusCode, body: &impl Serialize, media_type: &'static str) -> Response {
+    Response::builder()
+        .status(status)
+        .content_type(format!("{media_type}; charset=utf-8"))
+        .body(serde_json::to_vec(body).unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn negotiates_the_response_media_type() {
+        let accept = |v: &'static str| negotiate(Some(&HeaderValue::from_static(v)));
+        assert_eq!(negotiate(None), Some(JSON));
+        assert_eq!(accept("application/graphql-response+json, application/json;q=0.9"), Some(GRAPHQL_RESPONSE_JSON));
+        assert_eq!(accept("application/json"), Some(JSON));
+        assert_eq!(accept("*/*"), Some(JSON));
+        assert_eq!(accept("text/plain"), None);
+        assert_eq!(accept("application/json;q=0"), None);
+    }
+
+    #[test]
+    fn get_runs_queries_only() {
+        assert!(is_query_operation("{ a }", None));
+        assert!(!is_query_operation("mutation { a }", None));
+        assert!(!is_query_operation("query A { a } mutation B { b }", Some("B")));
+        assert!(is_query_operation("query A { a } mutation B { b }", Some("A")));
+    }
+}

@@ -1,0 +1,21 @@
+//! Aeternum: a GraphQL backend-for-frontend for commerce.
+//!
+//! The crate is organised by domain (`catalog`, and later identity, search, cart, order…), each
+//! owning its GraphQL root, types, use cases and loaders. Shared plumbing (configuration, the
+//! database, HTTP, the GraphQL schema, errors, telemetry) lives apart from the domains.
+//! [`startup::Application`] builds the whole service from a [`config::Settings`] value.
+
+pub mod catalog;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod graphql;
+pub mod http;
+pub mod money;
+pub mod seed;
+pub mod startup;
+pub mod telemetry;
+
+pub use error::{AppError, AppResult, ErrorCode};
+pub use startup::Application;
