@@ -1,0 +1,131 @@
+//! Single lookups, the category tree, `node`, and the cost of relation fields.
+
+use aeternum::graphql::ids::{GlobalId, NodeType};
+use serde_json::{Value, json};
+
+use crate::fixtures;
+use crate::helpers::{Store, TestApp, error_codes};
+
+async fn the_demo_catalog_answers_the_readme_query(store: Store) {
+    let app = TestApp::spawn(store).await;
+    app.load_demo().await;
+    let data = app
+        .data(
+            "{ products(first: 5) { edges { node { title price { amount currencyCode } vendor { name } } } } }",
+            json!({}),
+        )
+        .await;
+    let edges = data["products"]["edges"].as_array().unwrap();
+    assert_eq!(edges.len(), 5);
+    for edge in edges {
+        let node = &edge["node"];
+        assert!(!node["title"].as_str().unwrap().is_empty());
+        let amount = node["price"]["amount"].as_str().unwrap();
+        assert!(amount.split_once('.').is_some_and(|(_, cents)| cents.len() == 2), "{amount}");
+        assert_eq!(node["price"]["currencyCode"], "EUR");
+        assert!(!node["vendor"]["name"].as_str().unwrap().is_empty());
+    }
+
+    let data = app
+        .data(
+            "{ products { totalCount } categories { slug children { slug } } vendor(slug: \"kyoto-closet\") { name } }",
+            json!({}),
+        )
+        .await;
+    assert!(data["products"]["totalCount"].as_u64().unwrap() >= 300);
+    let roots = data["categories"].as_array().unwrap();
+    let leaves: usize = roots.iter().map(|r| r["children"].as_array().unwrap().len()).sum();
+    assert!(leaves >= 12, "{leaves} leaf categories");
+    assert_eq!(data["vendor"]["name"], "Kyoto Closet");
+
+    // Loading again changes nothing.
+    app.load_demo().await;
+    let again = app.data("{ products { totalCount } }", json!({})).await;
+    assert_eq!(again["products"]["totalCount"], data["products"]["totalCount"]);
+}
+
+const PRODUCT_FIELDS: &str = "id slug sku title brand condition era status available stock
+    attributes { name value } price { amount currencyCode minorUnits }
+    vendor { id slug } category { id slug parent { slug } ancestors { slug } } images { url altText position }";
+
+async fn products_are_found_by_id_slug_and_node(store: Store) {
+    let app = TestApp::spawn(store).await;
+    let c = fixtures::catalog(&app.db).await;
+    let product = &c.products[0];
+    let id = GlobalId::encode(NodeType::Product, product.id).0;
+
+    let by_id =
+        app.data(&format!("query($id: ID) {{ product(id: $id) {{ {PRODUCT_FIELDS} }} }}"), json!({ "id": id })).await;
+    let by_slug = app
+        .data(
+            &format!("query($s: String) {{ product(slug: $s) {{ {PRODUCT_FIELDS} }} }}"),
+            json!({ "s": product.slug }),
+        )
+        .await;
+    assert_eq!(by_id["product"], by_slug["product"]);
+    let p = &by_id["product"];
+    assert_eq!(p["id"], id);
+    assert_eq!(p["sku"], product.sku);
+    assert_eq!(p["price"], json!({ "amount": "50.00", "currencyCode": "EUR", "minorUnits": 5000 }));
+    assert_eq!(p["attributes"], json!([{ "name": "pattern", "value": "solid" }]));
+    assert_eq!(p["vendor"]["slug"], "alpha");
+    assert_eq!(p["category"]["slug"], "dresses");
+    assert_eq!(p["category"]["parent"]["slug"], "clothing");
+    assert_eq!(p["category"]["ancestors"], json!([{ "slug": "clothing" }]));
+    assert_eq!(p["images"], json!([{ "url": "/media/0/0.jpg", "altText": "Piece 0", "position": 0 }]));
+
+    let node = app.data("query($id: ID!) { node(id: $id) { id ... on Product { sku } } }", json!({ "id": id })).await;
+    assert_eq!(node["node"], json!({ "id": id, "sku": product.sku }));
+    let vendor_id = GlobalId::encode(NodeType::Vendor, c.vendors[1].id).0;
+    let node =
+        app.data("query($id: ID!) { node(id: $id) { ... on Vendor { slug } } }", json!({ "id": vendor_id })).await;
+    assert_eq!(node["node"]["slug"], "beta");
+    let category_id = GlobalId::encode(NodeType::Category, c.clothing.id).0;
+    let node = app
+        .data(
+            "query($id: ID!) { node(id: $id) { ... on Category { slug children { slug } } } }",
+            json!({ "id": category_id }),
+        )
+        .await;
+    assert_eq!(node["node"], json!({ "slug": "clothing", "children": [{ "slug": "coats" }, { "slug": "dresses" }] }));
+}
+
+async fn drafts_stay_private(store: Store) {
+    let app = TestApp::spawn(store).await;
+    let c = fixtures::catalog(&app.db).await;
+    let draft = c.products.iter().find(|p| p.status == entity::ProductStatus::Draft).unwrap();
+    let response = app.graphql("query($s: String) { product(slug: $s) { id } }", json!({ "s": draft.slug })).await;
+    assert_eq!(error_codes(&response), ["NOT_FOUND"]);
+    let id = GlobalId::encode(NodeType::Product, draft.id).0;
+    let response = app.graphql("query($id: ID!) { node(id: $id) { id } }", json!({ "id": id })).await;
+    assert_eq!(error_codes(&response), ["NOT_FOUND"]);
+    let response = app.graphql("{ products(filter: { statuses: [DRAFT] }) { edges { cursor } } }", json!({})).await;
+    assert_eq!(error_codes(&response), ["FORBIDDEN"]);
+}
+
+const LISTING: &str = "query($n: Int) { products(first: $n) { edges { node {
+    title price { amount } vendor { name } category { name } images(first: 1) { url } } } } }";
+
+async fn statements(app: &TestApp, query: &str, variables: Value) -> (u64, usize) {
+    let before = app.db.statement_count();
+    let data = app.data(query, variables).await;
+    let count = data["products"]["edges"].as_array().unwrap().len();
+    (app.db.statement_count() - before, count)
+}
+
+async fn a_listing_costs_the_same_statements_for_5_and_50_products(store: Store) {
+    let app = TestApp::spawn(store).await;
+    app.load_demo().await;
+    let (five, n5) = statements(&app, LISTING, json!({ "n": 5 })).await;
+    let (fifty, n50) = statements(&app, LISTING, json!({ "n": 50 })).await;
+    assert_eq!((n5, n50), (5, 50));
+    assert_eq!(five, fifty, "relation fields are batched, not loaded per product");
+    assert_eq!(fifty, 4, "products, vendors, categories, images: one statement each");
+}
+
+store_tests!(
+    the_demo_catalog_answers_the_readme_query,
+    products_are_found_by_id_slug_and_node,
+    drafts_stay_private,
+    a_listing_costs_the_same_statements_for_5_and_50_products,
+);

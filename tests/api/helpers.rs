@@ -1,0 +1,141 @@
+//! Starting the application against a fresh store, and talking to it.
+
+use aeternum::Application;
+use aeternum::config::Settings;
+use aeternum::db::Db;
+use sea_orm::sqlx::{Connection, Executor, PgConnection};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+/// Runs each named `async fn name(store: Store)` once per store.
+macro_rules! store_tests {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::helpers::Store::Sqlite).await
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::helpers::Store::Postgres).await
+                }
+            )+
+        }
+    };
+}
+
+/// Which relational store a test runs against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Store {
+    Sqlite,
+    Postgres,
+}
+
+/// A running application with its own database.
+pub struct TestApp {
+    pub address: String,
+    pub db: Db,
+    pub client: reqwest::Client,
+    shutdown: Option<oneshot::Sender<()>>,
+    stopped: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    _sqlite_dir: Option<tempfile::TempDir>,
+}
+
+impl TestApp {
+    pub async fn spawn(store: Store) -> Self {
+        Self::spawn_with(store, |_| {}).await
+    }
+
+    pub async fn spawn_with(store: Store, configure: impl FnOnce(&mut Settings)) -> Self {
+        let mut settings =
+            Settings { bind: "127.0.0.1:0".parse().unwrap(), shutdown_grace_seconds: 5, ..Settings::default() };
+        settings.database.max_connections = 8;
+        let mut sqlite_dir = None;
+        let url = match store {
+            Store::Sqlite => {
+                let dir = tempfile::tempdir().unwrap();
+                let url = format!("sqlite://{}/test.db?mode=rwc", dir.path().display());
+                sqlite_dir = Some(dir);
+                url
+            }
+            Store::Postgres => create_postgres_database().await,
+        };
+        settings.database.url = aeternum::config::Secret::new(url);
+        configure(&mut settings);
+
+        let app = Application::build(settings).await.expect("the application starts");
+        let address = format!("http://{}", app.address());
+        let db = app.db().clone();
+        let (shutdown, stop) = oneshot::channel::<()>();
+        let stopped = tokio::spawn(app.run_until_stopped(async {
+            let _ = stop.await;
+        }));
+        Self {
+            address,
+            db,
+            client: reqwest::Client::new(),
+            shutdown: Some(shutdown),
+            stopped: Some(stopped),
+            _sqlite_dir: sqlite_dir,
+        }
+    }
+
+    /// Asks the server to stop and waits until it has.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        self.stopped.take().unwrap().await?
+    }
+
+    /// POSTs a GraphQL request and returns the whole JSON response.
+    pub async fn graphql(&self, query: &str, variables: Value) -> Value {
+        let response = self
+            .client
+            .post(format!("{}/graphql", self.address))
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("the request is sent");
+        response.json().await.expect("the response is JSON")
+    }
+
+    /// POSTs a GraphQL request that must succeed and returns its `data`.
+    pub async fn data(&self, query: &str, variables: Value) -> Value {
+        let response = self.graphql(query, variables).await;
+        assert!(response.get("errors").is_none(), "unexpected errors: {response:#}");
+        response["data"].clone()
+    }
+
+    /// Loads the demo catalog.
+    pub async fn load_demo(&self) {
+        aeternum::seed::demo::load(&self.db).await.expect("the demo catalog loads");
+    }
+}
+
+/// The codes of a response's errors.
+pub fn error_codes(response: &Value) -> Vec<String> {
+    response["errors"]
+        .as_array()
+        .map(|errors| errors.iter().map(|e| e["extensions"]["code"].as_str().unwrap_or("<none>").to_owned()).collect())
+        .unwrap_or_default()
+}
+
+/// Creates an empty database on the PostgreSQL server named by `AETERNUM_TEST_DATABASE_URL`
+/// and returns its URL.
+async fn create_postgres_database() -> String {
+    let admin_url = std::env::var("AETERNUM_TEST_DATABASE_URL").expect(
+        "AETERNUM_TEST_DATABASE_URL must name a PostgreSQL server for the postgres tests; scripts/test sets it up",
+    );
+    let name = format!("aeternum_test_{}", uuid::Uuid::now_v7().simple());
+    let mut admin = PgConnection::connect(&admin_url).await.expect("the PostgreSQL test server answers");
+    admin.execute(format!("CREATE DATABASE \"{name}\"").as_str()).await.expect("the test database is created");
+    admin.close().await.ok();
+    let (server, _) = admin_url.rsplit_once('/').expect("the URL ends with a database name");
+    format!("{server}/{name}")
+}

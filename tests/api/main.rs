@@ -1,0 +1,17 @@
+//! Integration tests: the real HTTP server against real stores.
+//!
+//! Every test in a module listed by `store_tests!` runs twice, as `<module>::sqlite::<name>` and
+//! `<module>::postgres::<name>`, each against a fresh database of its own.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+#[macro_use]
+mod helpers;
+mod bad_input;
+mod catalog_filters;
+mod catalog_lookup;
+mod catalog_pagination;
+mod fixtures;
+mod http;
+mod schema;
+mod seed;
