@@ -1,2 +1,217 @@
-//! Placeholder; replaced below.
-fn main() {}
+//! Load benchmark of the storefront listing.
+//!
+//! Seeds a synthetic catalog through `aeternum seed --products N`, starts the release server
+//! (`aeternum serve`) as its own process, drives the storefront listing query (24 products with
+//! vendor, category and first image, walking pages by cursor) from this process at a fixed
+//! concurrency for a bounded time, and prints throughput, latency percentiles and the server's
+//! peak memory. Run it with `bench/run`; it is not part of the test suite.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use serde_json::{Value, json};
+use tokio::process::{Child, Command};
+
+const LISTING: &str = "query Listing($after: String) {
+  products(first: 24, after: $after) {
+    edges { node {
+      id title slug price { amount currencyCode }
+      vendor { name slug } category { name slug } images(first: 1) { url altText }
+    } }
+    pageInfo { hasNextPage endCursor }
+  }
+}";
+
+/// Pages a simulated shopper reads before starting over.
+const PAGES_PER_VISIT: usize = 10;
+
+#[derive(Parser, Debug)]
+#[command(about = "Load benchmark of the Aeternum storefront listing")]
+struct Args {
+    /// Database to seed and serve (a fresh one: seeding adds products).
+    #[arg(long, env = "DATABASE_URL")]
+    database_url: String,
+    /// Products to seed before the run; 0 to use the catalog as it is.
+    #[arg(long, default_value_t = 100_000)]
+    products: u64,
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+    /// Seconds of measured load.
+    #[arg(long, default_value_t = 20)]
+    seconds: u64,
+    /// Seconds of warm-up before measuring.
+    #[arg(long, default_value_t = 3)]
+    warmup_seconds: u64,
+    /// Upper bound on measured requests, whatever the time.
+    #[arg(long, default_value_t = 2_000_000)]
+    max_requests: usize,
+    /// The server binary.
+    #[arg(long, default_value = "target/release/aeternum")]
+    server: PathBuf,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    if args.products > 0 {
+        let started = Instant::now();
+        run_cli(&args, &["seed", "--products", &args.products.to_string()]).await?;
+        let seconds = started.elapsed().as_secs_f64();
+        println!(
+            "seed        {} products in {seconds:.1} s ({:.0} products/s)",
+            args.products,
+            args.products as f64 / seconds
+        );
+    }
+
+    let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let mut server = Command::new(&args.server)
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .env("DATABASE_URL", &args.database_url)
+        .env("AETERNUM_LOG__FILTER", "warn")
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("cannot start {}", args.server.display()))?;
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::builder().pool_max_idle_per_host(args.concurrency).build()?;
+    wait_until_ready(&client, &base).await?;
+
+    drive(&client, &base, args.concurrency, Duration::from_secs(args.warmup_seconds), usize::MAX).await?;
+    let started = Instant::now();
+    let results = drive(&client, &base, args.concurrency, Duration::from_secs(args.seconds), args.max_requests).await?;
+    let elapsed = started.elapsed().as_secs_f64();
+    let peak = peak_memory_kib(&server);
+    stop(&mut server).await;
+
+    let mut latencies: Vec<u64> = results.iter().flat_map(|r| r.latencies_us.iter().copied()).collect();
+    let errors: usize = results.iter().map(|r| r.errors).sum();
+    latencies.sort_unstable();
+    let percentile = |p: f64| {
+        let index = ((latencies.len() as f64 * p).ceil() as usize).saturating_sub(1);
+        latencies.get(index).map_or(0.0, |us| *us as f64 / 1000.0)
+    };
+    println!("query       storefront listing: 24 products with vendor, category, first image");
+    println!(
+        "load        {} clients for {elapsed:.1} s, {} requests, {errors} errors",
+        args.concurrency,
+        latencies.len()
+    );
+    println!("throughput  {:.0} requests/s", latencies.len() as f64 / elapsed);
+    println!(
+        "latency     p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        percentile(0.50),
+        percentile(0.95),
+        percentile(0.99),
+        percentile(1.0)
+    );
+    match peak {
+        Some(kib) => println!("memory      server peak RSS {:.1} MiB", kib as f64 / 1024.0),
+        None => println!("memory      server peak RSS unavailable (needs /proc)"),
+    }
+    if errors > 0 {
+        bail!("{errors} requests failed");
+    }
+    Ok(())
+}
+
+async fn run_cli(args: &Args, cli_args: &[&str]) -> anyhow::Result<()> {
+    let status = Command::new(&args.server)
+        .args(cli_args)
+        .env("DATABASE_URL", &args.database_url)
+        .env("AETERNUM_LOG__FILTER", "warn")
+        .status()
+        .await
+        .with_context(|| format!("cannot run {}", args.server.display()))?;
+    if !status.success() {
+        bail!("`aeternum {}` failed", cli_args.join(" "));
+    }
+    Ok(())
+}
+
+async fn wait_until_ready(client: &reqwest::Client, base: &str) -> anyhow::Result<()> {
+    for _ in 0..300 {
+        if let Ok(response) = client.get(format!("{base}/readyz")).send().await
+            && response.status().is_success()
+        {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    bail!("the server did not become ready within 30 s")
+}
+
+struct ClientResult {
+    latencies_us: Vec<u64>,
+    errors: usize,
+}
+
+/// Runs `concurrency` shoppers until `duration` passes or `max_requests` are made in all.
+async fn drive(
+    client: &reqwest::Client,
+    base: &str,
+    concurrency: usize,
+    duration: Duration,
+    max_requests: usize,
+) -> anyhow::Result<Vec<ClientResult>> {
+    let deadline = Instant::now() + duration;
+    let per_client = max_requests.div_ceil(concurrency.max(1));
+    let mut tasks = Vec::with_capacity(concurrency);
+    for _ in 0..concurrency {
+        let (client, url) = (client.clone(), format!("{base}/graphql"));
+        tasks.push(tokio::spawn(async move {
+            let mut result = ClientResult { latencies_us: Vec::with_capacity(4096), errors: 0 };
+            let (mut after, mut page) = (Value::Null, 0);
+            while Instant::now() < deadline && result.latencies_us.len() < per_client {
+                let started = Instant::now();
+                let body = json!({ "query": LISTING, "variables": { "after": after } });
+                let response = client.post(&url).json(&body).send().await;
+                let parsed = match response {
+                    Ok(response) if response.status().is_success() => response.json::<Value>().await.ok(),
+                    _ => None,
+                };
+                result.latencies_us.push(started.elapsed().as_micros() as u64);
+                match parsed.filter(|v| v.get("errors").is_none()) {
+                    Some(data) => {
+                        let info = &data["data"]["products"]["pageInfo"];
+                        page += 1;
+                        (after, page) = if info["hasNextPage"] == json!(true) && page < PAGES_PER_VISIT {
+                            (info["endCursor"].clone(), page)
+                        } else {
+                            (Value::Null, 0)
+                        };
+                    }
+                    None => result.errors += 1,
+                }
+            }
+            result
+        }));
+    }
+    let mut results = Vec::with_capacity(concurrency);
+    for task in tasks {
+        results.push(task.await?);
+    }
+    Ok(results)
+}
+
+/// The server's peak resident memory (`VmHWM`), in KiB.
+fn peak_memory_kib(server: &Child) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", server.id()?)).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+async fn stop(server: &mut Child) {
+    if let Some(pid) = server.id() {
+        // SIGTERM, so the server shuts down gracefully; the kill below is a fallback.
+        let _ = Command::new("kill").arg(pid.to_string()).status().await;
+    }
+    if tokio::time::timeout(Duration::from_secs(10), server.wait()).await.is_err() {
+        let _ = server.kill().await;
+    }
+}

@@ -55,16 +55,7 @@ impl TestApp {
         let mut settings =
             Settings { bind: "127.0.0.1:0".parse().unwrap(), shutdown_grace_seconds: 5, ..Settings::default() };
         settings.database.max_connections = 8;
-        let mut sqlite_dir = None;
-        let url = match store {
-            Store::Sqlite => {
-                let dir = tempfile::tempdir().unwrap();
-                let url = format!("sqlite://{}/test.db?mode=rwc", dir.path().display());
-                sqlite_dir = Some(dir);
-                url
-            }
-            Store::Postgres => create_postgres_database().await,
-        };
+        let (url, sqlite_dir) = fresh_database(store).await;
         settings.database.url = aeternum::config::Secret::new(url);
         configure(&mut settings);
 
@@ -115,6 +106,17 @@ impl TestApp {
     /// Loads the demo catalog.
     pub async fn load_demo(&self) {
         aeternum::seed::demo::load(&self.db).await.expect("the demo catalog loads");
+    }
+}
+
+/// The URL of a new, empty database, and the folder holding it for SQLite (deleted on drop).
+pub async fn fresh_database(store: Store) -> (String, Option<tempfile::TempDir>) {
+    match store {
+        Store::Sqlite => {
+            let dir = tempfile::tempdir().unwrap();
+            (format!("sqlite://{}/test.db?mode=rwc", dir.path().display()), Some(dir))
+        }
+        Store::Postgres => (create_postgres_database().await, None),
     }
 }
 

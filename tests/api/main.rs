@@ -11,6 +11,7 @@ mod bad_input;
 mod catalog_filters;
 mod catalog_lookup;
 mod catalog_pagination;
+mod cli;
 mod fixtures;
 mod http;
 mod schema;
