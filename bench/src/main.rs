@@ -6,6 +6,9 @@
 //! concurrency for a bounded time, and prints throughput, latency percentiles and the server's
 //! peak memory. Run it with `bench/run`; it is not part of the test suite.
 
+// Printing its figures is what this program is for.
+#![allow(clippy::print_stdout)]
+
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::Stdio;
