@@ -92,6 +92,10 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     /// When the product was last changed.
     pub updated_at: DateTimeUtc,
+    /// What the vendor paid, in minor units of `currency`; private to the vendor and staff.
+    pub cost_minor: Option<i64>,
+    /// Notes for the vendor and staff; never shown to shoppers.
+    pub internal_notes: String,
 }
 
 /// Relations of a product.
