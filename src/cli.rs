@@ -29,11 +29,36 @@ pub enum Command {
     Migrate,
     /// Load data into the catalog.
     Seed(SeedArgs),
+    /// Manage accounts.
+    #[command(subcommand)]
+    User(UserCommand),
     /// Print the GraphQL schema (SDL).
     ExportSchema {
         /// Write to this file instead of standard output.
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+}
+
+/// Account commands.
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Create an account with any role (the way to make the first admin). The password is read
+    /// from AETERNUM_NEW_USER_PASSWORD or, when unset, from the first line of standard input;
+    /// there is no default password.
+    Create {
+        /// Email address.
+        #[arg(long)]
+        email: String,
+        /// customer, vendor, staff or admin.
+        #[arg(long, value_parser = ["customer", "vendor", "staff", "admin"])]
+        role: String,
+        /// The vendor's slug, for a vendor account.
+        #[arg(long)]
+        vendor: Option<String>,
+        /// Display name (defaults to the email's local part).
+        #[arg(long)]
+        name: Option<String>,
     },
 }
 
@@ -102,6 +127,39 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             if let Some(count) = args.products {
                 seed::synthetic::load(&db, count).await?;
             }
+            Ok(())
+        }
+        Command::User(UserCommand::Create { email, role, vendor, name }) => {
+            let db = Db::connect(&settings.database).await?;
+            db.migrate().await?;
+            let password = match std::env::var("AETERNUM_NEW_USER_PASSWORD") {
+                Ok(password) => password,
+                Err(_) => {
+                    let mut line = String::new();
+                    std::io::stdin().read_line(&mut line).context("cannot read the password from standard input")?;
+                    line.trim_end_matches(['\r', '\n']).to_owned()
+                }
+            };
+            let role = match role.as_str() {
+                "admin" => entity::Role::Admin,
+                "staff" => entity::Role::Staff,
+                "vendor" => entity::Role::Vendor,
+                _ => entity::Role::Customer,
+            };
+            let vendor_id = match vendor {
+                Some(slug) => Some(
+                    crate::catalog::service::vendor_by_slug(&db, &slug)
+                        .await
+                        .map_err(|e| anyhow::anyhow!("{}", e.message()))?
+                        .id,
+                ),
+                None => None,
+            };
+            let name = name.unwrap_or_else(|| email.split('@').next().unwrap_or("admin").to_owned());
+            let user = crate::identity::service::create_user(&db, &email, &password, &name, role, vendor_id)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", e.message()))?;
+            tracing::info!(user.id = %user.id, role = ?user.role, "account created");
             Ok(())
         }
         Command::ExportSchema { out } => {

@@ -28,6 +28,8 @@ pub struct Settings {
     pub graphql: GraphqlSettings,
     /// Logging.
     pub log: LogSettings,
+    /// Accounts, tokens and sign-in protection.
+    pub auth: AuthSettings,
     /// Apply pending migrations when `serve` starts.
     pub migrate_on_start: bool,
     /// Seconds in-flight requests get to finish after a shutdown signal.
@@ -60,6 +62,40 @@ pub struct GraphqlSettings {
     pub max_body_bytes: usize,
     /// Serve GraphiQL to browsers that ask for `/graphql`.
     pub graphiql: bool,
+}
+
+/// Accounts, tokens and sign-in protection.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AuthSettings {
+    /// Keys that verify access tokens; set them in the environment, e.g.
+    /// `AETERNUM_AUTH__JWT_KEYS='[{kid="2026-11",secret="…32+ bytes…"}]'`. Empty: a random
+    /// per-process key (development only).
+    pub jwt_keys: Vec<JwtKey>,
+    /// The key that signs new tokens; the first key when unset.
+    pub jwt_signing_kid: Option<String>,
+    /// Lifetime of an access token, in seconds.
+    pub access_token_seconds: u64,
+    /// Lifetime of a refresh token, in days.
+    pub refresh_token_days: u64,
+    /// Lifetime of a password-reset token, in minutes.
+    pub reset_token_minutes: u64,
+    /// Mark cookies `Secure` (HTTPS only). Turn off only for plain-HTTP development.
+    pub cookie_secure: bool,
+    /// Failed sign-ins allowed per account within the window.
+    pub max_failed_sign_ins_per_account: u64,
+    /// Failed sign-ins allowed per client address within the window.
+    pub max_failed_sign_ins_per_ip: u64,
+    /// The throttling window, in minutes.
+    pub sign_in_window_minutes: u64,
+}
+
+/// A key that signs or verifies access tokens.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct JwtKey {
+    /// Key id, written into each token's `kid` header.
+    pub kid: String,
+    /// HMAC secret, at least 32 bytes.
+    pub secret: Secret,
 }
 
 /// How logs are written.
@@ -99,6 +135,17 @@ impl Default for Settings {
                 graphiql: true,
             },
             log: LogSettings { format: LogFormat::Pretty, filter: "info".to_owned() },
+            auth: AuthSettings {
+                jwt_keys: Vec::new(),
+                jwt_signing_kid: None,
+                access_token_seconds: 15 * 60,
+                refresh_token_days: 30,
+                reset_token_minutes: 30,
+                cookie_secure: true,
+                max_failed_sign_ins_per_account: 5,
+                max_failed_sign_ins_per_ip: 20,
+                sign_in_window_minutes: 15,
+            },
             migrate_on_start: true,
             shutdown_grace_seconds: 20,
         }

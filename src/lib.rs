@@ -12,6 +12,7 @@ pub mod db;
 pub mod error;
 pub mod graphql;
 pub mod http;
+pub mod identity;
 pub mod money;
 pub mod seed;
 pub mod startup;

@@ -13,7 +13,12 @@ use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 use poem::{IntoEndpoint, Server};
 
 use crate::config::Settings;
+use std::sync::Arc;
+
 use crate::db::Db;
+use crate::identity::mailer::Outbox;
+use crate::identity::service::Auth;
+use crate::identity::tokens::TokenKeys;
 use crate::{graphql, http};
 
 /// The service, bound to its port and ready to serve.
@@ -21,6 +26,8 @@ pub struct Application {
     acceptor: TcpAcceptor,
     address: SocketAddr,
     db: Db,
+    auth: Arc<Auth>,
+    outbox: Arc<Outbox>,
     settings: Settings,
 }
 
@@ -52,7 +59,10 @@ impl Application {
             .first()
             .and_then(|addr| addr.as_socket_addr().copied())
             .context("the listener has no socket address")?;
-        Ok(Self { acceptor, address, db, settings })
+        let outbox = Arc::new(Outbox::default());
+        let keys = TokenKeys::from_settings(&settings.auth)?;
+        let auth = Arc::new(Auth { keys, settings: settings.auth.clone(), mailer: outbox.clone() });
+        Ok(Self { acceptor, address, db, auth, outbox, settings })
     }
 
     /// The address the server listens on.
@@ -63,6 +73,11 @@ impl Application {
     /// The port the server listens on.
     pub fn port(&self) -> u16 {
         self.address.port()
+    }
+
+    /// Account messages sent by the embedded mailer (password-reset codes), oldest first.
+    pub fn outbox(&self) -> Arc<Outbox> {
+        self.outbox.clone()
     }
 
     /// The store the server uses.
@@ -76,8 +91,8 @@ impl Application {
     /// # Errors
     /// When the server fails.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
-        let schema = graphql::build_schema(&self.settings.graphql, self.db.clone());
-        let routes = http::routes(schema, self.db.clone(), &self.settings.graphql).into_endpoint();
+        let schema = graphql::build_schema(&self.settings.graphql, self.db.clone(), self.auth.clone());
+        let routes = http::routes(schema, self.db.clone(), self.auth.clone(), &self.settings.graphql).into_endpoint();
         tracing::info!(address = %self.address, "serving GraphQL on http://{}/graphql", self.address);
         let grace = Duration::from_secs(self.settings.shutdown_grace_seconds);
         Server::new_with_acceptor(self.acceptor)

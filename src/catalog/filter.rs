@@ -11,8 +11,9 @@ use uuid::Uuid;
 
 use super::types::{ProductCondition, ProductStatus};
 use crate::db::dialect;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::graphql::ids::{GlobalId, NodeType};
+use crate::identity::{Permission, Viewer};
 use crate::money::{Currency, Money};
 
 /// Most values one filter list may hold.
@@ -105,12 +106,14 @@ impl ProductCriteria {
         Self { statuses: PUBLIC_STATUSES.to_vec(), ..Self::default() }
     }
 
-    /// Parses and bounds a filter.
+    /// Parses and bounds a filter for `viewer`. Drafts and archived products can be listed by
+    /// staff, and by a vendor's accounts when the filter names only their vendor.
     ///
     /// # Errors
     /// `BAD_USER_INPUT` for malformed IDs or amounts, too many or too long values, an inverted
-    /// price range; `FORBIDDEN` when asking for statuses the caller may not see.
-    pub fn parse(filter: ProductFilter) -> AppResult<Self> {
+    /// price range; `UNAUTHENTICATED` or `FORBIDDEN` when asking for statuses the caller may not
+    /// see.
+    pub fn parse(filter: ProductFilter, viewer: &Viewer) -> AppResult<Self> {
         let mut criteria = Self::public();
         criteria.category = filter.category_id.map(|id| GlobalId::parse_as(&id, NodeType::Category)).transpose()?;
         criteria.vendors = bounded("vendorIds", filter.vendor_ids.unwrap_or_default())?
@@ -124,11 +127,17 @@ impl ProductCriteria {
             if statuses.is_empty() {
                 return Err(AppError::bad_input("`statuses` must not be empty; omit it for the default"));
             }
-            if let Some(hidden) = statuses.iter().find(|s| !PUBLIC_STATUSES.contains(s)) {
-                return Err(AppError::forbidden(format!(
-                    "listing {} products needs the catalog:write permission",
+            let own_vendor_only = viewer.vendor_id().is_some_and(|own| criteria.vendors == [own]);
+            let may_see_hidden = viewer.can(Permission::CatalogReadPrivate) || own_vendor_only;
+            if let Some(hidden) = statuses.iter().find(|s| !PUBLIC_STATUSES.contains(s))
+                && !may_see_hidden
+            {
+                let message = format!(
+                    "listing {} products needs catalog:read:private, or a vendor account filtering by its own vendor",
                     hidden.to_value()
-                )));
+                );
+                let code = if viewer.is_anonymous() { ErrorCode::Unauthenticated } else { ErrorCode::Forbidden };
+                return Err(AppError::new(code, message));
             }
             criteria.statuses = statuses;
         }

@@ -106,7 +106,7 @@ impl CatalogQuery {
         let limits = *ctx.data::<PageLimits>()?;
         let page = PageRequest::parse(first, after.as_deref(), last, before.as_deref(), sort.name(), limits)?;
         let criteria = Arc::new(match filter {
-            Some(filter) => ProductCriteria::parse(filter)?,
+            Some(filter) => ProductCriteria::parse(filter, crate::identity::guards::viewer(ctx))?,
             None => ProductCriteria::public(),
         });
         let found = listing::list_products(db, &criteria, sort, &page).await?;

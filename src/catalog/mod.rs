@@ -1,6 +1,6 @@
 //! The catalog: vendors, the category tree, products and their images.
 //!
-//! - [`graphql`]: the catalog's query root.
+//! - [`graphql`]: the catalog's query root; [`mutations`]: its guarded writes.
 //! - [`types`]: its GraphQL types, converted from the entities with `From`.
 //! - [`filter`] and [`listing`]: product filters and keyset-paginated listings.
 //! - [`service`]: use cases (lookups and writes) that other domains and tools call.
@@ -12,5 +12,6 @@ pub mod graphql;
 pub mod input;
 pub mod listing;
 pub mod loaders;
+pub mod mutations;
 pub mod service;
 pub mod types;

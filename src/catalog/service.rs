@@ -206,6 +206,10 @@ pub struct NewProduct {
     pub images: Vec<(String, String)>,
     /// Creation time; `None` for now.
     pub created_at: Option<DateTime<Utc>>,
+    /// What the vendor paid, in minor units; private.
+    pub cost_minor: Option<i64>,
+    /// Notes for the vendor and staff; private.
+    pub internal_notes: String,
 }
 
 /// Creates a product with its images, in one transaction.
@@ -264,6 +268,9 @@ fn validate_product(new: NewProduct) -> AppResult<(product::ActiveModel, Vec<pro
     if !(0..=MAX_MINOR_UNITS).contains(&new.price_minor) {
         return Err(AppError::bad_input(format!("the price must be between 0 and {MAX_MINOR_UNITS} minor units")));
     }
+    if new.cost_minor.is_some_and(|cost| !(0..=MAX_MINOR_UNITS).contains(&cost)) {
+        return Err(AppError::bad_input(format!("the cost must be between 0 and {MAX_MINOR_UNITS} minor units")));
+    }
     if new.stock < 0 {
         return Err(AppError::bad_input("stock must not be negative"));
     }
@@ -320,6 +327,8 @@ fn validate_product(new: NewProduct) -> AppResult<(product::ActiveModel, Vec<pro
         status: Set(new.status),
         created_at: Set(now),
         updated_at: Set(now),
+        cost_minor: Set(new.cost_minor),
+        internal_notes: Set(bounded_text("internal notes", &new.internal_notes, 5_000, false)?),
     };
     Ok((product, images))
 }
@@ -330,4 +339,68 @@ fn unique_conflict(what: &'static str) -> impl Fn(sea_orm::DbErr) -> AppError {
         Some(SqlErr::UniqueConstraintViolation(_)) => AppError::conflict(format!("this {what} is already taken")),
         _ => error.into(),
     }
+}
+
+/// A product by id whatever its status (for its vendor and staff).
+///
+/// # Errors
+/// `NOT_FOUND` when absent.
+pub async fn any_product_by_id(db: &Db, id: Uuid) -> AppResult<product::Model> {
+    product::Entity::find_by_id(id).one(db.conn()).await?.ok_or_else(|| AppError::not_found("product"))
+}
+
+/// Changes to a product; `None` leaves a field as it is.
+#[derive(Clone, Debug, Default)]
+pub struct ProductPatch {
+    /// New title.
+    pub title: Option<String>,
+    /// New description.
+    pub description: Option<String>,
+    /// New price.
+    pub price: Option<crate::money::Money>,
+    /// New cost, in the price's currency.
+    pub cost_minor: Option<i64>,
+    /// New stock.
+    pub stock: Option<i32>,
+    /// New status.
+    pub status: Option<entity::ProductStatus>,
+    /// New internal notes.
+    pub internal_notes: Option<String>,
+}
+
+/// Applies a patch to a product.
+///
+/// # Errors
+/// `NOT_FOUND` for an unknown product, `BAD_USER_INPUT` for invalid values.
+pub async fn update_product(db: &Db, id: Uuid, patch: ProductPatch) -> AppResult<product::Model> {
+    use sea_orm::ActiveModelTrait;
+    let current = any_product_by_id(db, id).await?;
+    let mut model: product::ActiveModel = current.into();
+    if let Some(title) = patch.title {
+        model.title = Set(bounded_text("title", &title, 200, true)?);
+    }
+    if let Some(description) = patch.description {
+        model.description = Set(bounded_text("description", &description, 20_000, false)?);
+    }
+    if let Some(price) = patch.price {
+        model.price_minor = Set(price.minor_units());
+        model.currency = Set(price.currency().code().to_owned());
+    }
+    if let Some(cost) = patch.cost_minor {
+        model.cost_minor = Set(Some(cost));
+    }
+    if let Some(stock) = patch.stock {
+        if stock < 0 {
+            return Err(AppError::bad_input("stock must not be negative"));
+        }
+        model.stock = Set(stock);
+    }
+    if let Some(status) = patch.status {
+        model.status = Set(status);
+    }
+    if let Some(notes) = patch.internal_notes {
+        model.internal_notes = Set(bounded_text("internal notes", &notes, 5_000, false)?);
+    }
+    model.updated_at = Set(db::now());
+    Ok(model.update(db.conn()).await?)
 }

@@ -8,6 +8,8 @@ use super::loaders::CatalogLoaders;
 use crate::error::AppError;
 use crate::graphql::ids::{GlobalId, NodeType};
 use crate::graphql::scalars::Money;
+use crate::identity::Permission;
+use crate::identity::guards::{Require, VendorOf};
 use crate::money::{self, Currency};
 
 /// Largest number of images a product can have.
@@ -161,6 +163,21 @@ impl Product {
         let currency = Currency::parse(&self.model.currency)
             .map_err(|_| AppError::internal(anyhow::anyhow!("product {} has an unknown currency", self.model.id)))?;
         Ok(Money(money::Money::from_minor(self.model.price_minor, currency)))
+    }
+
+    /// What the vendor paid. Visible to the product's vendor and to staff.
+    #[graphql(guard = "VendorOf::new(self.model.vendor_id).or(Require::new(Permission::CatalogReadPrivate))")]
+    async fn cost_price(&self) -> Result<Option<Money>> {
+        let Some(cost) = self.model.cost_minor else { return Ok(None) };
+        let currency = Currency::parse(&self.model.currency)
+            .map_err(|_| AppError::internal(anyhow::anyhow!("product {} has an unknown currency", self.model.id)))?;
+        Ok(Some(Money(money::Money::from_minor(cost, currency))))
+    }
+
+    /// Notes for the vendor and staff. Visible to the product's vendor and to staff.
+    #[graphql(guard = "VendorOf::new(self.model.vendor_id).or(Require::new(Permission::CatalogReadPrivate))")]
+    async fn internal_notes(&self) -> Option<&str> {
+        Some(&self.model.internal_notes)
     }
 
     /// Units in stock.

@@ -19,10 +19,15 @@ pub enum NodeType {
     Vendor,
     /// A category.
     Category,
+    /// An account.
+    User,
+    /// A partner API key.
+    ApiKey,
 }
 
 impl NodeType {
-    const ALL: [NodeType; 3] = [NodeType::Product, NodeType::Vendor, NodeType::Category];
+    const ALL: [NodeType; 5] =
+        [NodeType::Product, NodeType::Vendor, NodeType::Category, NodeType::User, NodeType::ApiKey];
 
     /// The GraphQL type name.
     pub const fn name(self) -> &'static str {
@@ -30,6 +35,8 @@ impl NodeType {
             Self::Product => "Product",
             Self::Vendor => "Vendor",
             Self::Category => "Category",
+            Self::User => "User",
+            Self::ApiKey => "ApiKey",
         }
     }
 }

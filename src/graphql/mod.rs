@@ -6,23 +6,30 @@ pub mod node;
 pub mod pagination;
 pub mod scalars;
 
-use async_graphql::{EmptyMutation, EmptySubscription, MergedObject, Schema, SchemaBuilder};
+use std::sync::Arc;
 
-use crate::catalog;
+use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
+
 use crate::config::GraphqlSettings;
 use crate::db::Db;
+use crate::identity::service::Auth;
+use crate::{catalog, identity};
 use pagination::PageLimits;
 
 /// The query root: one part per domain.
 #[derive(MergedObject, Default)]
-pub struct Query(node::NodeQuery, catalog::graphql::CatalogQuery);
+pub struct Query(node::NodeQuery, catalog::graphql::CatalogQuery, identity::graphql::IdentityQuery);
+
+/// The mutation root: one part per domain.
+#[derive(MergedObject, Default)]
+pub struct Mutation(identity::graphql::IdentityMutation, catalog::mutations::CatalogMutation);
 
 /// The executable schema.
-pub type AppSchema = Schema<Query, EmptyMutation, EmptySubscription>;
+pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
 
 /// The schema's shape and limits, without any runtime data: enough to print the SDL.
-pub fn schema_builder(settings: &GraphqlSettings) -> SchemaBuilder<Query, EmptyMutation, EmptySubscription> {
-    Schema::build(Query::default(), EmptyMutation, EmptySubscription)
+pub fn schema_builder(settings: &GraphqlSettings) -> SchemaBuilder<Query, Mutation, EmptySubscription> {
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .limit_depth(settings.max_depth)
         .limit_complexity(settings.max_complexity)
         .limit_directives(16)
@@ -31,8 +38,8 @@ pub fn schema_builder(settings: &GraphqlSettings) -> SchemaBuilder<Query, EmptyM
 }
 
 /// The executable schema over a store.
-pub fn build_schema(settings: &GraphqlSettings, db: Db) -> AppSchema {
-    schema_builder(settings).data(catalog::loaders::CatalogLoaders::new(db.clone())).data(db).finish()
+pub fn build_schema(settings: &GraphqlSettings, db: Db, auth: Arc<Auth>) -> AppSchema {
+    schema_builder(settings).data(catalog::loaders::CatalogLoaders::new(db.clone())).data(db).data(auth).finish()
 }
 
 /// The schema in SDL, as committed in `schema/schema.graphql`.

@@ -6,6 +6,7 @@ use super::ids::{GlobalId, NodeType};
 use crate::catalog::service;
 use crate::catalog::types::{Category, Product, Vendor};
 use crate::db::Db;
+use crate::error::AppError;
 
 /// An object with a global ID that `node(id:)` can fetch again.
 // A `Node` lives for one resolver call; boxing the product would buy nothing.
@@ -36,6 +37,8 @@ impl NodeQuery {
             NodeType::Product => Node::Product(service::product_by_id(db, global.id).await?.into()),
             NodeType::Vendor => Node::Vendor(service::vendor_by_id(db, global.id).await?.into()),
             NodeType::Category => Node::Category(service::category_by_id(db, global.id).await?.into()),
+            // Accounts and keys are read through `me` and the admin fields, under their guards.
+            NodeType::User | NodeType::ApiKey => return Err(AppError::not_found(global.node_type.name()).into()),
         })
     }
 }

@@ -20,10 +20,17 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
+use std::sync::Arc;
+
 use crate::config::GraphqlSettings;
-use crate::error::ErrorCode;
+use crate::db::Db;
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::graphql::AppSchema;
 use crate::graphql::errors::{PRE_EXECUTION_CODES, code_of};
+use crate::identity::graphql::{REFRESH_COOKIE, RefreshCookie};
+use crate::identity::keys;
+use crate::identity::service::Auth;
+use crate::identity::viewer::{ClientInfo, Viewer};
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 const JSON: &str = "application/json";
@@ -31,6 +38,8 @@ const JSON: &str = "application/json";
 /// The `/graphql` endpoint.
 pub struct GraphqlEndpoint {
     schema: AppSchema,
+    db: Db,
+    auth: Arc<Auth>,
     websocket: GraphQLSubscription<AppSchema>,
     graphiql: Option<String>,
     max_body_bytes: usize,
@@ -58,13 +67,15 @@ struct GraphqlParams {
 
 impl GraphqlEndpoint {
     /// The endpoint over a schema.
-    pub fn new(schema: AppSchema, settings: &GraphqlSettings) -> Self {
+    pub fn new(schema: AppSchema, db: Db, auth: Arc<Auth>, settings: &GraphqlSettings) -> Self {
         let graphiql = settings.graphiql.then(|| {
             GraphiQLSource::build().endpoint("/graphql").subscription_endpoint("/graphql").title("Aeternum").finish()
         });
         Self {
             websocket: GraphQLSubscription::new(schema.clone()),
             schema,
+            db,
+            auth,
             graphiql,
             max_body_bytes: settings.max_body_bytes,
         }
@@ -185,7 +196,15 @@ impl GraphqlEndpoint {
             return response;
         }
 
-        let mut gql = async_graphql::Request::new(query);
+        let viewer = match self.authenticate(&req).await {
+            Ok(viewer) => viewer,
+            Err(error) => return request_error(StatusCode::UNAUTHORIZED, error.code(), error.message(), media_type),
+        };
+        let client = ClientInfo { ip: req.remote_addr().as_socket_addr().map(|addr| addr.ip().to_string()) };
+        let mut gql = async_graphql::Request::new(query).data(viewer).data(client);
+        if let Some(token) = cookie(&req, REFRESH_COOKIE) {
+            gql = gql.data(RefreshCookie(token));
+        }
         if let Some(name) = request.operation_name {
             gql = gql.operation_name(name);
         }
@@ -202,6 +221,38 @@ impl GraphqlEndpoint {
         let response = self.schema.execute(gql).await;
         encode(response, media_type)
     }
+}
+
+impl GraphqlEndpoint {
+    /// Who is calling: a bearer access token, a partner key in `X-Api-Key`, or nobody.
+    async fn authenticate(&self, req: &Request) -> AppResult<Viewer> {
+        let bearer = req.headers().get(header::AUTHORIZATION).map(|v| v.to_str().unwrap_or_default());
+        let api_key = req.headers().get("x-api-key").map(|v| v.to_str().unwrap_or_default());
+        match (bearer, api_key) {
+            (None, None) => Ok(Viewer::Anonymous),
+            (Some(_), Some(_)) => {
+                Err(AppError::new(ErrorCode::Unauthenticated, "send either a bearer token or an API key"))
+            }
+            (Some(authorization), None) => {
+                let token = authorization.strip_prefix("Bearer ").ok_or_else(|| {
+                    AppError::new(ErrorCode::Unauthenticated, "use `Authorization: Bearer <access token>`")
+                })?;
+                let claims = self.auth.keys.verify(token.trim())?;
+                Ok(Viewer::User { id: claims.sub, role: claims.role, vendor_id: claims.vid })
+            }
+            (None, Some(key)) => Ok(Viewer::Partner { key_id: keys::authenticate(&self.db, key).await?.id }),
+        }
+    }
+}
+
+/// The value of a request cookie.
+fn cookie(req: &Request, name: &str) -> Option<String> {
+    req.headers().get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(
+        |pair| {
+            let (key, value) = pair.trim().split_once('=')?;
+            (key == name && !value.is_empty()).then(|| value.to_owned())
+        },
+    )
 }
 
 impl Endpoint for GraphqlEndpoint {
@@ -278,7 +329,11 @@ fn encode(response: async_graphql::Response, media_type: &'static str) -> Respon
     } else {
         StatusCode::OK
     };
-    json_response(status, &body, media_type)
+    let mut http = json_response(status, &body, media_type);
+    for (name, value) in &response.http_headers {
+        http.headers_mut().append(name.clone(), value.clone());
+    }
+    http
 }
 
 /// A response for a request that is not a well-formed GraphQL request.

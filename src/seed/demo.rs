@@ -484,6 +484,8 @@ fn products(vendors: &[(Uuid, &str)], leaves: &[(Uuid, &Leaf)]) -> Vec<NewProduc
                 images,
                 slug,
                 created_at: Some(epoch + Duration::minutes(157 * i as i64)),
+                cost_minor: None,
+                internal_notes: String::new(),
             }
         })
         .collect()

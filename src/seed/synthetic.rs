@@ -61,6 +61,8 @@ pub async fn load(db: &Db, count: u64) -> anyhow::Result<()> {
                     images: vec![(format!("/media/synthetic/{i}.jpg"), title.clone())],
                     title,
                     created_at: None,
+                    cost_minor: None,
+                    internal_notes: String::new(),
                 }
             })
             .collect();

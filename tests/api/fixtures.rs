@@ -47,6 +47,8 @@ pub fn new_product(n: usize, vendor: Uuid, category: Uuid) -> NewProduct {
         status: ProductStatus::Active,
         images: vec![(format!("/media/{n}/0.jpg"), format!("Piece {n}"))],
         created_at: None,
+        cost_minor: None,
+        internal_notes: String::new(),
     }
 }
 

@@ -1,0 +1,108 @@
+//! Partner API keys: issued by admins, shown once, stored hashed, checked on every request so a
+//! revocation takes effect at once.
+
+use entity::api_key;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::audit::{self, Action};
+use super::tokens::{opaque_token, token_hash};
+use super::viewer::ClientInfo;
+use crate::catalog::input::bounded_text;
+use crate::db::{self, Db};
+use crate::error::{AppError, AppResult, ErrorCode};
+
+/// Scopes a key may be granted.
+pub const SCOPES: [&str; 2] = ["catalog:read", "orders:read"];
+/// Characters of a key kept as its visible prefix.
+const PREFIX_CHARS: usize = 12;
+/// Most keys listed.
+pub const MAX_KEYS_LISTED: u64 = 200;
+
+/// Issues a key; returns the key (the only time it exists in clear) and its row.
+///
+/// # Errors
+/// `BAD_USER_INPUT` for a bad name or an unknown scope.
+pub async fn issue(
+    db: &Db,
+    client: &ClientInfo,
+    actor: Uuid,
+    name: &str,
+    scopes: Vec<String>,
+) -> AppResult<(String, api_key::Model)> {
+    let name = bounded_text("name", name, 100, true)?;
+    if let Some(unknown) = scopes.iter().find(|s| !SCOPES.contains(&s.as_str())) {
+        return Err(AppError::bad_input(format!(
+            "unknown scope `{}`; known: {}",
+            unknown.chars().take(40).collect::<String>(),
+            SCOPES.join(", ")
+        )));
+    }
+    let key = opaque_token("aek_");
+    let prefix: String = key.chars().take(PREFIX_CHARS).collect();
+    let row = api_key::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        name: Set(name),
+        prefix: Set(prefix.clone()),
+        key_hash: Set(token_hash(&key)),
+        scopes: Set(json!(scopes)),
+        created_by: Set(Some(actor)),
+        created_at: Set(db::now()),
+        last_used_at: Set(None),
+        revoked_at: Set(None),
+    };
+    let created = api_key::Entity::insert(row).exec_with_returning(db.conn()).await?;
+    audit::record(db.conn(), Action::ApiKeyIssued, Some(actor), Some(&prefix), client, json!({ "scopes": scopes }))
+        .await?;
+    Ok((key, created))
+}
+
+/// Revokes a key; it stops working with the next request.
+///
+/// # Errors
+/// `NOT_FOUND` for an unknown key.
+pub async fn revoke(db: &Db, client: &ClientInfo, actor: Uuid, id: Uuid) -> AppResult<api_key::Model> {
+    let key = api_key::Entity::find_by_id(id).one(db.conn()).await?.ok_or_else(|| AppError::not_found("API key"))?;
+    if key.revoked_at.is_none() {
+        api_key::Entity::update_many()
+            .col_expr(api_key::Column::RevokedAt, Expr::value(db::now()))
+            .filter(api_key::Column::Id.eq(id))
+            .exec(db.conn())
+            .await?;
+        audit::record(db.conn(), Action::ApiKeyRevoked, Some(actor), Some(&key.prefix), client, json!({})).await?;
+    }
+    api_key::Entity::find_by_id(id).one(db.conn()).await?.ok_or_else(|| AppError::not_found("API key"))
+}
+
+/// The keys, newest first.
+///
+/// # Errors
+/// `INTERNAL` when the store fails.
+pub async fn list(db: &Db) -> AppResult<Vec<api_key::Model>> {
+    Ok(api_key::Entity::find().order_by_desc(api_key::Column::CreatedAt).limit(MAX_KEYS_LISTED).all(db.conn()).await?)
+}
+
+/// The live key matching a presented key, noting its use.
+///
+/// # Errors
+/// `UNAUTHENTICATED` for an unknown or revoked key.
+pub async fn authenticate(db: &Db, presented: &str) -> AppResult<api_key::Model> {
+    let refused = || AppError::new(ErrorCode::Unauthenticated, "the API key is invalid or revoked");
+    if presented.len() > 100 {
+        return Err(refused());
+    }
+    let key = api_key::Entity::find()
+        .filter(api_key::Column::KeyHash.eq(token_hash(presented)))
+        .filter(api_key::Column::RevokedAt.is_null())
+        .one(db.conn())
+        .await?
+        .ok_or_else(refused)?;
+    api_key::Entity::update_many()
+        .col_expr(api_key::Column::LastUsedAt, Expr::value(db::now()))
+        .filter(api_key::Column::Id.eq(key.id))
+        .exec(db.conn())
+        .await?;
+    Ok(key)
+}

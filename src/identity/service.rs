@@ -1,0 +1,384 @@
+//! Account use cases: register, sign in, refresh, sign out, passwords, roles.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use entity::{Role, password_reset, refresh_token, user};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, SqlErr, TransactionTrait};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::audit::{self, Action};
+use super::credentials::{Email, Password, verify_password};
+use super::mailer::{Mailer, Message};
+use super::tokens::{TokenKeys, opaque_token, token_hash};
+use super::viewer::ClientInfo;
+use crate::catalog::input::bounded_text;
+use crate::config::AuthSettings;
+use crate::db::{self, Db};
+use crate::error::{AppError, AppResult, ErrorCode};
+
+/// What the identity use cases need besides the store, shared by all requests.
+pub struct Auth {
+    /// Token keys.
+    pub keys: TokenKeys,
+    /// Lifetimes and limits.
+    pub settings: AuthSettings,
+    /// Delivery of reset links.
+    pub mailer: Arc<dyn Mailer>,
+}
+
+/// A signed-in session.
+pub struct Session {
+    /// The short-lived access token.
+    pub access_token: String,
+    /// When it expires.
+    pub access_expires_at: DateTime<Utc>,
+    /// The refresh token (shown once, stored hashed).
+    pub refresh_token: String,
+    /// The account.
+    pub user: user::Model,
+}
+
+fn unauthenticated(message: &str) -> AppError {
+    AppError::new(ErrorCode::Unauthenticated, message)
+}
+
+/// Creates a customer account and signs it in, in one transaction.
+///
+/// # Errors
+/// `BAD_USER_INPUT` for a malformed email, a weak password or a bad name; `CONFLICT` when the
+/// email is taken. Nothing is written on error.
+pub async fn register(
+    db: &Db,
+    auth: &Auth,
+    client: &ClientInfo,
+    email: &str,
+    password: &str,
+    name: &str,
+) -> AppResult<Session> {
+    let email = Email::parse(email)?;
+    let password = Password::new(password, &email)?;
+    let display_name = bounded_text("displayName", name, 100, true)?;
+    let hash = password.hash().await?;
+    let now = db::now();
+    let txn = db.conn().begin().await?;
+    let model = user::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        email: Set(email.as_str().to_owned()),
+        password_hash: Set(hash),
+        role: Set(Role::Customer),
+        vendor_id: Set(None),
+        display_name: Set(display_name),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    let created = user::Entity::insert(model).exec_with_returning(&txn).await.map_err(|e| match e.sql_err() {
+        Some(SqlErr::UniqueConstraintViolation(_)) => AppError::conflict("an account with this email already exists"),
+        _ => e.into(),
+    })?;
+    let session = start_session(&txn, auth, created, Uuid::now_v7()).await?;
+    audit::record(&txn, Action::Registered, Some(session.user.id), Some(email.as_str()), client, json!({})).await?;
+    txn.commit().await?;
+    Ok(session)
+}
+
+/// Signs in with email and password. Unknown email and wrong password give the same error after
+/// the same work.
+///
+/// # Errors
+/// `UNAUTHENTICATED` for wrong credentials, `RATE_LIMITED` when throttled.
+pub async fn sign_in(db: &Db, auth: &Auth, client: &ClientInfo, email: &str, password: &str) -> AppResult<Session> {
+    let Ok(email) = Email::parse(email) else {
+        return Err(unauthenticated("wrong email or password"));
+    };
+    audit::check_sign_in_throttle(db, email.as_str(), client, &auth.settings).await?;
+    let found = user::Entity::find().filter(user::Column::Email.eq(email.as_str())).one(db.conn()).await?;
+    let verified = verify_password(password, found.as_ref().map(|u| u.password_hash.clone())).await?;
+    match found.filter(|_| verified) {
+        Some(user) => {
+            let txn = db.conn().begin().await?;
+            let session = start_session(&txn, auth, user, Uuid::now_v7()).await?;
+            audit::record(&txn, Action::SignedIn, Some(session.user.id), Some(email.as_str()), client, json!({}))
+                .await?;
+            txn.commit().await?;
+            Ok(session)
+        }
+        None => {
+            audit::record(db.conn(), Action::SignInFailed, None, Some(email.as_str()), client, json!({})).await?;
+            Err(unauthenticated("wrong email or password"))
+        }
+    }
+}
+
+/// Exchanges a refresh token for a new session of the same family. Presenting a token that was
+/// already used revokes every session of its account.
+///
+/// # Errors
+/// `UNAUTHENTICATED` for an unknown, used, revoked or expired token.
+pub async fn refresh(db: &Db, auth: &Auth, client: &ClientInfo, token: &str) -> AppResult<Session> {
+    let invalid = || unauthenticated("the refresh token is invalid or expired");
+    let row = refresh_token::Entity::find()
+        .filter(refresh_token::Column::TokenHash.eq(token_hash(token)))
+        .one(db.conn())
+        .await?
+        .ok_or_else(invalid)?;
+    if row.revoked_at.is_some() || row.expires_at <= db::now() {
+        return Err(invalid());
+    }
+    // Marking the token used only if it still is unused makes two concurrent refreshes with the
+    // same token count as a reuse.
+    let marked = refresh_token::Entity::update_many()
+        .col_expr(refresh_token::Column::UsedAt, Expr::value(db::now()))
+        .filter(refresh_token::Column::Id.eq(row.id))
+        .filter(refresh_token::Column::UsedAt.is_null())
+        .exec(db.conn())
+        .await?;
+    if marked.rows_affected == 0 {
+        revoke_all(db.conn(), row.user_id).await?;
+        audit::record(
+            db.conn(),
+            Action::RefreshReuse,
+            Some(row.user_id),
+            None,
+            client,
+            json!({ "family": row.family_id }),
+        )
+        .await?;
+        tracing::warn!(user.id = %row.user_id, "refresh token reused; every session of the account revoked");
+        return Err(invalid());
+    }
+    let user = user::Entity::find_by_id(row.user_id).one(db.conn()).await?.ok_or_else(invalid)?;
+    start_session(db.conn(), auth, user, row.family_id).await
+}
+
+/// Ends the session a refresh token belongs to (its whole family). Unknown tokens are ignored.
+///
+/// # Errors
+/// `INTERNAL` when the store fails.
+pub async fn sign_out(db: &Db, client: &ClientInfo, token: &str) -> AppResult<()> {
+    let found = refresh_token::Entity::find()
+        .filter(refresh_token::Column::TokenHash.eq(token_hash(token)))
+        .one(db.conn())
+        .await?;
+    if let Some(row) = found {
+        refresh_token::Entity::update_many()
+            .col_expr(refresh_token::Column::RevokedAt, Expr::value(db::now()))
+            .filter(refresh_token::Column::FamilyId.eq(row.family_id))
+            .filter(refresh_token::Column::RevokedAt.is_null())
+            .exec(db.conn())
+            .await?;
+        audit::record(db.conn(), Action::SignedOut, Some(row.user_id), None, client, json!({})).await?;
+    }
+    Ok(())
+}
+
+/// Ends every session of an account.
+///
+/// # Errors
+/// `INTERNAL` when the store fails.
+pub async fn revoke_all(conn: &impl ConnectionTrait, user_id: Uuid) -> AppResult<()> {
+    refresh_token::Entity::update_many()
+        .col_expr(refresh_token::Column::RevokedAt, Expr::value(db::now()))
+        .filter(refresh_token::Column::UserId.eq(user_id))
+        .filter(refresh_token::Column::RevokedAt.is_null())
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+async fn start_session(
+    conn: &impl ConnectionTrait,
+    auth: &Auth,
+    user: user::Model,
+    family: Uuid,
+) -> AppResult<Session> {
+    let (access_token, access_expires_at) = auth.keys.issue(user.id, user.role, user.vendor_id)?;
+    let refresh_token = opaque_token("aer_");
+    let now = db::now();
+    let row = refresh_token::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        user_id: Set(user.id),
+        family_id: Set(family),
+        token_hash: Set(token_hash(&refresh_token)),
+        expires_at: Set(now + Duration::days(i64::try_from(auth.settings.refresh_token_days).unwrap_or(30))),
+        created_at: Set(now),
+        used_at: Set(None),
+        revoked_at: Set(None),
+    };
+    refresh_token::Entity::insert(row).exec_without_returning(conn).await?;
+    Ok(Session { access_token, access_expires_at, refresh_token, user })
+}
+
+/// Changes the signed-in account's password and ends all its sessions.
+///
+/// # Errors
+/// `BAD_USER_INPUT` when the current password is wrong or the new one is weak.
+pub async fn change_password(db: &Db, client: &ClientInfo, user_id: Uuid, current: &str, new: &str) -> AppResult<()> {
+    let account =
+        user::Entity::find_by_id(user_id).one(db.conn()).await?.ok_or_else(|| unauthenticated("sign in again"))?;
+    if !verify_password(current, Some(account.password_hash.clone())).await? {
+        return Err(AppError::bad_input("the current password is wrong"));
+    }
+    let email = Email::parse(&account.email)?;
+    let hash = Password::new(new, &email)?.hash().await?;
+    let txn = db.conn().begin().await?;
+    set_password_hash(&txn, user_id, hash).await?;
+    revoke_all(&txn, user_id).await?;
+    audit::record(&txn, Action::PasswordChanged, Some(user_id), Some(email.as_str()), client, json!({})).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+async fn set_password_hash(conn: &impl ConnectionTrait, user_id: Uuid, hash: String) -> AppResult<()> {
+    user::Entity::update_many()
+        .col_expr(user::Column::PasswordHash, Expr::value(hash))
+        .col_expr(user::Column::UpdatedAt, Expr::value(db::now()))
+        .filter(user::Column::Id.eq(user_id))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Sends a single-use reset link to the account with this email, if there is one. The answer is
+/// the same either way.
+///
+/// # Errors
+/// `BAD_USER_INPUT` for a malformed email.
+pub async fn request_password_reset(db: &Db, auth: &Auth, client: &ClientInfo, email: &str) -> AppResult<()> {
+    let email = Email::parse(email)?;
+    let Some(account) = user::Entity::find().filter(user::Column::Email.eq(email.as_str())).one(db.conn()).await?
+    else {
+        return Ok(());
+    };
+    let token = opaque_token("aep_");
+    let now = db::now();
+    let row = password_reset::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        user_id: Set(account.id),
+        token_hash: Set(token_hash(&token)),
+        expires_at: Set(now + Duration::minutes(i64::try_from(auth.settings.reset_token_minutes).unwrap_or(30))),
+        created_at: Set(now),
+        used_at: Set(None),
+    };
+    password_reset::Entity::insert(row).exec_without_returning(db.conn()).await?;
+    audit::record(db.conn(), Action::PasswordResetRequested, Some(account.id), Some(email.as_str()), client, json!({}))
+        .await?;
+    let body =
+        format!("Use this code to choose a new password within {} minutes: {token}", auth.settings.reset_token_minutes);
+    auth.mailer.send(Message { to: account.email, subject: "Reset your Aeternum password".to_owned(), body }).await;
+    Ok(())
+}
+
+/// Sets a new password with a reset token, once, and ends every session of the account.
+///
+/// # Errors
+/// `BAD_USER_INPUT` for an unknown, used or expired token, or a weak password.
+pub async fn reset_password(db: &Db, client: &ClientInfo, token: &str, new: &str) -> AppResult<()> {
+    let invalid = || AppError::bad_input("the reset code is invalid or has expired");
+    let row = password_reset::Entity::find()
+        .filter(password_reset::Column::TokenHash.eq(token_hash(token)))
+        .one(db.conn())
+        .await?
+        .filter(|r| r.used_at.is_none() && r.expires_at > db::now())
+        .ok_or_else(invalid)?;
+    let account = user::Entity::find_by_id(row.user_id).one(db.conn()).await?.ok_or_else(invalid)?;
+    let hash = Password::new(new, &Email::parse(&account.email)?)?.hash().await?;
+    let txn = db.conn().begin().await?;
+    let used = password_reset::Entity::update_many()
+        .col_expr(password_reset::Column::UsedAt, Expr::value(db::now()))
+        .filter(password_reset::Column::Id.eq(row.id))
+        .filter(password_reset::Column::UsedAt.is_null())
+        .exec(&txn)
+        .await?;
+    if used.rows_affected == 0 {
+        return Err(invalid());
+    }
+    set_password_hash(&txn, account.id, hash).await?;
+    revoke_all(&txn, account.id).await?;
+    audit::record(&txn, Action::PasswordReset, Some(account.id), Some(&account.email), client, json!({})).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Creates an account with any role (the command-line bootstrap; no session is started).
+///
+/// # Errors
+/// As [`register`], plus `BAD_USER_INPUT` when a VENDOR has no vendor or another role has one.
+pub async fn create_user(
+    db: &Db,
+    email: &str,
+    password: &str,
+    name: &str,
+    role: Role,
+    vendor_id: Option<Uuid>,
+) -> AppResult<user::Model> {
+    check_vendor_binding(role, vendor_id)?;
+    let email = Email::parse(email)?;
+    let hash = Password::new(password, &email)?.hash().await?;
+    let now = db::now();
+    let model = user::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        email: Set(email.as_str().to_owned()),
+        password_hash: Set(hash),
+        role: Set(role),
+        vendor_id: Set(vendor_id),
+        display_name: Set(bounded_text("displayName", name, 100, true)?),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    user::Entity::insert(model).exec_with_returning(db.conn()).await.map_err(|e| match e.sql_err() {
+        Some(SqlErr::UniqueConstraintViolation(_)) => AppError::conflict("an account with this email already exists"),
+        _ => e.into(),
+    })
+}
+
+fn check_vendor_binding(role: Role, vendor_id: Option<Uuid>) -> AppResult<()> {
+    match (role, vendor_id) {
+        (Role::Vendor, None) => Err(AppError::bad_input("a VENDOR account needs its vendor")),
+        (Role::Vendor, Some(_)) | (_, None) => Ok(()),
+        (_, Some(_)) => Err(AppError::bad_input("only VENDOR accounts belong to a vendor")),
+    }
+}
+
+/// Changes an account's role (and vendor), and ends its sessions so the change applies at once.
+///
+/// # Errors
+/// `NOT_FOUND` for an unknown account or vendor, `BAD_USER_INPUT` for an inconsistent vendor.
+pub async fn set_role(
+    db: &Db,
+    client: &ClientInfo,
+    actor: Uuid,
+    user_id: Uuid,
+    role: Role,
+    vendor_id: Option<Uuid>,
+) -> AppResult<user::Model> {
+    check_vendor_binding(role, vendor_id)?;
+    if let Some(vendor) = vendor_id {
+        crate::catalog::service::vendor_by_id(db, vendor).await?;
+    }
+    let account = user_by_id(db, user_id).await?;
+    let txn = db.conn().begin().await?;
+    user::Entity::update_many()
+        .col_expr(user::Column::Role, Expr::value(role))
+        .col_expr(user::Column::VendorId, Expr::value(vendor_id))
+        .col_expr(user::Column::UpdatedAt, Expr::value(db::now()))
+        .filter(user::Column::Id.eq(user_id))
+        .exec(&txn)
+        .await?;
+    revoke_all(&txn, user_id).await?;
+    let detail =
+        json!({ "from": format!("{:?}", account.role).to_uppercase(), "to": format!("{role:?}").to_uppercase() });
+    audit::record(&txn, Action::RoleChanged, Some(actor), Some(&user_id.to_string()), client, detail).await?;
+    txn.commit().await?;
+    user_by_id(db, user_id).await
+}
+
+/// An account by id.
+///
+/// # Errors
+/// `NOT_FOUND` when absent.
+pub async fn user_by_id(db: &Db, id: Uuid) -> AppResult<user::Model> {
+    user::Entity::find_by_id(id).one(db.conn()).await?.ok_or_else(|| AppError::not_found("user"))
+}

@@ -1,0 +1,124 @@
+//! Who is calling, and what they may do.
+
+use entity::Role;
+use uuid::Uuid;
+
+/// A named permission. Roles grant sets of them; guards ask for them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Permission {
+    /// Create and edit the products of one's own vendor.
+    CatalogWriteOwn,
+    /// Create and edit any product, vendor and category.
+    CatalogWrite,
+    /// Read private product fields (cost, internal notes) and unlisted products of any vendor.
+    CatalogReadPrivate,
+    /// Read any account's private fields (email).
+    UsersRead,
+    /// Change roles.
+    UsersManage,
+    /// Issue and revoke partner API keys.
+    KeysManage,
+    /// Read the security audit log.
+    AuditRead,
+    /// Read any order.
+    OrdersReadAny,
+    /// Read analytics.
+    AnalyticsRead,
+}
+
+impl Permission {
+    /// The permission's name, as documented.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::CatalogWriteOwn => "catalog:write:own",
+            Self::CatalogWrite => "catalog:write",
+            Self::CatalogReadPrivate => "catalog:read:private",
+            Self::UsersRead => "users:read",
+            Self::UsersManage => "users:manage",
+            Self::KeysManage => "keys:manage",
+            Self::AuditRead => "audit:read",
+            Self::OrdersReadAny => "orders:read:any",
+            Self::AnalyticsRead => "analytics:read",
+        }
+    }
+}
+
+/// The permissions each role grants.
+pub fn permissions_of(role: Role) -> &'static [Permission] {
+    use Permission::*;
+    match role {
+        Role::Customer => &[],
+        Role::Vendor => &[CatalogWriteOwn],
+        Role::Staff => &[CatalogWrite, CatalogReadPrivate, UsersRead, OrdersReadAny, AnalyticsRead],
+        Role::Admin => &[
+            CatalogWrite,
+            CatalogReadPrivate,
+            UsersRead,
+            UsersManage,
+            KeysManage,
+            AuditRead,
+            OrdersReadAny,
+            AnalyticsRead,
+        ],
+    }
+}
+
+/// The caller of one request.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Viewer {
+    /// Nobody signed in.
+    #[default]
+    Anonymous,
+    /// A signed-in account.
+    User {
+        /// The account.
+        id: Uuid,
+        /// Its role when the access token was issued.
+        role: Role,
+        /// The vendor, for a VENDOR.
+        vendor_id: Option<Uuid>,
+    },
+    /// A partner authenticated by an API key (the PARTNER role).
+    Partner {
+        /// The key.
+        key_id: Uuid,
+    },
+}
+
+impl Viewer {
+    /// Whether the viewer holds `permission`.
+    pub fn can(&self, permission: Permission) -> bool {
+        match self {
+            Self::User { role, .. } => permissions_of(*role).contains(&permission),
+            Self::Anonymous | Self::Partner { .. } => false,
+        }
+    }
+
+    /// The signed-in account's id, if any.
+    pub fn user_id(&self) -> Option<Uuid> {
+        match self {
+            Self::User { id, .. } => Some(*id),
+            _ => None,
+        }
+    }
+
+    /// The vendor a VENDOR works for.
+    pub fn vendor_id(&self) -> Option<Uuid> {
+        match self {
+            Self::User { role: Role::Vendor, vendor_id, .. } => *vendor_id,
+            _ => None,
+        }
+    }
+
+    /// Whether anyone is identified.
+    pub fn is_anonymous(&self) -> bool {
+        matches!(self, Self::Anonymous)
+    }
+}
+
+/// Where the request came from, for the audit log and throttling.
+#[derive(Clone, Debug, Default)]
+pub struct ClientInfo {
+    /// The client's IP address, as seen by the server.
+    pub ip: Option<String>,
+}
