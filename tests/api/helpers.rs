@@ -1,8 +1,11 @@
 //! Starting the application against a fresh store, and talking to it.
 
+use std::sync::Arc;
+
 use aeternum::Application;
-use aeternum::config::Settings;
+use aeternum::config::{JwtKey, Secret, Settings};
 use aeternum::db::Db;
+use aeternum::identity::mailer::Outbox;
 use sea_orm::sqlx::{Connection, Executor, PgConnection};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
@@ -29,6 +32,17 @@ macro_rules! store_tests {
     };
 }
 
+/// The key id and secret that sign access tokens in tests.
+pub const TEST_KID: &str = "test-key";
+pub const TEST_JWT_SECRET: &str = "a-test-only-secret-of-more-than-32-bytes";
+
+/// How a request authenticates.
+pub enum Credential {
+    Anonymous,
+    Bearer(String),
+    ApiKey(String),
+}
+
 /// Which relational store a test runs against.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Store {
@@ -40,6 +54,7 @@ pub enum Store {
 pub struct TestApp {
     pub address: String,
     pub db: Db,
+    pub outbox: Arc<Outbox>,
     pub client: reqwest::Client,
     shutdown: Option<oneshot::Sender<()>>,
     stopped: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
@@ -55,13 +70,15 @@ impl TestApp {
         let mut settings =
             Settings { bind: "127.0.0.1:0".parse().unwrap(), shutdown_grace_seconds: 5, ..Settings::default() };
         settings.database.max_connections = 8;
+        settings.auth.jwt_keys = vec![JwtKey { kid: TEST_KID.into(), secret: Secret::new(TEST_JWT_SECRET) }];
         let (url, sqlite_dir) = fresh_database(store).await;
-        settings.database.url = aeternum::config::Secret::new(url);
+        settings.database.url = Secret::new(url);
         configure(&mut settings);
 
         let app = Application::build(settings).await.expect("the application starts");
         let address = format!("http://{}", app.address());
         let db = app.db().clone();
+        let outbox = app.outbox();
         let (shutdown, stop) = oneshot::channel::<()>();
         let stopped = tokio::spawn(app.run_until_stopped(async {
             let _ = stop.await;
@@ -69,6 +86,7 @@ impl TestApp {
         Self {
             address,
             db,
+            outbox,
             client: reqwest::Client::new(),
             shutdown: Some(shutdown),
             stopped: Some(stopped),
@@ -94,6 +112,34 @@ impl TestApp {
             .await
             .expect("the request is sent");
         response.json().await.expect("the response is JSON")
+    }
+
+    /// POSTs a GraphQL request with a credential and returns the whole JSON response.
+    pub async fn graphql_as(&self, credential: &Credential, query: &str, variables: Value) -> Value {
+        let mut request = self
+            .client
+            .post(format!("{}/graphql", self.address))
+            .json(&json!({ "query": query, "variables": variables }));
+        request = match credential {
+            Credential::Anonymous => request,
+            Credential::Bearer(token) => request.bearer_auth(token),
+            Credential::ApiKey(key) => request.header("x-api-key", key),
+        };
+        request.send().await.expect("the request is sent").json().await.expect("the response is JSON")
+    }
+
+    /// Signs in through the API and returns the access and refresh tokens.
+    pub async fn sign_in(&self, email: &str, password: &str) -> (String, String) {
+        let data = self
+            .data(
+                "mutation($e: String!, $p: String!) { signIn(email: $e, password: $p) { accessToken refreshToken } }",
+                json!({ "e": email, "p": password }),
+            )
+            .await;
+        (
+            data["signIn"]["accessToken"].as_str().unwrap().to_owned(),
+            data["signIn"]["refreshToken"].as_str().unwrap().to_owned(),
+        )
     }
 
     /// POSTs a GraphQL request that must succeed and returns its `data`.

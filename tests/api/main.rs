@@ -14,5 +14,7 @@ mod catalog_pagination;
 mod cli;
 mod fixtures;
 mod http;
+mod identity_accounts;
+mod identity_matrix;
 mod schema;
 mod seed;
