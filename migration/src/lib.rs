@@ -6,6 +6,7 @@
 
 pub use sea_orm_migration::prelude::*;
 
+mod columns;
 mod m20261122_000001_create_catalog;
 mod m20261122_000002_create_identity;
 
