@@ -154,6 +154,32 @@ impl CatalogMutation {
         Ok(service::create_vendor(ctx.data::<Db>()?, NewVendor { slug, name, description }).await?.into())
     }
 
+    /// Renames or re-describes a vendor.
+    #[graphql(guard = "Require::new(Permission::CatalogWrite)")]
+    async fn update_vendor(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        name: Option<String>,
+        description: Option<String>,
+    ) -> Result<Vendor> {
+        let id = GlobalId::parse_as(&id, NodeType::Vendor)?;
+        Ok(service::update_vendor(ctx.data::<Db>()?, id, name, description).await?.into())
+    }
+
+    /// Renames a category or changes its position among its siblings.
+    #[graphql(guard = "Require::new(Permission::CatalogWrite)")]
+    async fn update_category(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        name: Option<String>,
+        position: Option<i32>,
+    ) -> Result<Category> {
+        let id = GlobalId::parse_as(&id, NodeType::Category)?;
+        Ok(service::update_category(ctx.data::<Db>()?, id, name, position).await?.into())
+    }
+
     /// Creates a category, under `parentId` or as a root.
     #[graphql(guard = "Require::new(Permission::CatalogWrite)")]
     async fn create_category(

@@ -404,3 +404,47 @@ pub async fn update_product(db: &Db, id: Uuid, patch: ProductPatch) -> AppResult
     model.updated_at = Set(db::now());
     Ok(model.update(db.conn()).await?)
 }
+
+/// Renames or re-describes a vendor; `None` leaves a field as it is.
+///
+/// # Errors
+/// `NOT_FOUND` for an unknown vendor, `BAD_USER_INPUT` for invalid values.
+pub async fn update_vendor(
+    db: &Db,
+    id: Uuid,
+    name: Option<String>,
+    description: Option<String>,
+) -> AppResult<vendor::Model> {
+    use sea_orm::ActiveModelTrait;
+    let mut model: vendor::ActiveModel = vendor_by_id(db, id).await?.into();
+    if let Some(name) = name {
+        model.name = Set(bounded_text("name", &name, 200, true)?);
+    }
+    if let Some(description) = description {
+        model.description = Set(bounded_text("description", &description, 5_000, false)?);
+    }
+    model.updated_at = Set(db::now());
+    Ok(model.update(db.conn()).await?)
+}
+
+/// Renames a category or changes its position among its siblings.
+///
+/// # Errors
+/// `NOT_FOUND` for an unknown category, `BAD_USER_INPUT` for invalid values.
+pub async fn update_category(
+    db: &Db,
+    id: Uuid,
+    name: Option<String>,
+    position: Option<i32>,
+) -> AppResult<category::Model> {
+    use sea_orm::ActiveModelTrait;
+    let mut model: category::ActiveModel = category_by_id(db, id).await?.into();
+    if let Some(name) = name {
+        model.name = Set(bounded_text("name", &name, 200, true)?);
+    }
+    if let Some(position) = position {
+        model.position = Set(position);
+    }
+    model.updated_at = Set(db::now());
+    Ok(model.update(db.conn()).await?)
+}

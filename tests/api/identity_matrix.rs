@@ -95,6 +95,18 @@ const ROWS: &[Row] = &[
         intact: None,
     },
     Row {
+        name: "updateVendor",
+        query: "mutation($v: ID!) { updateVendor(id: $v, description: \"Edited\") { id } }",
+        allowed: STAFF,
+        intact: None,
+    },
+    Row {
+        name: "updateCategory",
+        query: "mutation($c: ID!) { updateCategory(id: $c, position: 3) { id } }",
+        allowed: STAFF,
+        intact: None,
+    },
+    Row {
         name: "createCategory",
         query: "mutation($slug: String!) { createCategory(slug: $slug, name: \"Matrix\") { id } }",
         allowed: STAFF,
