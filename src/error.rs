@@ -144,6 +144,15 @@ impl fmt::Debug for AppError {
     }
 }
 
+/// Maps a unique-constraint violation to `CONFLICT` with `message`, any other database error to
+/// `INTERNAL`.
+pub fn conflict_on_unique(message: &'static str) -> impl Fn(sea_orm::DbErr) -> AppError {
+    move |error| match error.sql_err() {
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => AppError::conflict(message),
+        _ => error.into(),
+    }
+}
+
 impl From<sea_orm::DbErr> for AppError {
     fn from(error: sea_orm::DbErr) -> Self {
         Self::internal(anyhow::Error::new(error).context("database operation failed"))

@@ -5,9 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use entity::{category, product, product_image, vendor};
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr, TransactionTrait,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
@@ -15,7 +13,7 @@ use super::filter::PUBLIC_STATUSES;
 use super::input::{Sku, Slug, bounded_text};
 use super::types::MAX_IMAGES_PER_PRODUCT;
 use crate::db::{self, Db};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, conflict_on_unique};
 use crate::money::{Currency, MAX_MINOR_UNITS};
 
 /// Most root categories returned by [`root_categories`].
@@ -118,7 +116,10 @@ pub async fn create_vendor(db: &Db, new: NewVendor) -> AppResult<vendor::Model> 
         created_at: Set(now),
         updated_at: Set(now),
     };
-    vendor::Entity::insert(model).exec_with_returning(db.conn()).await.map_err(unique_conflict("vendor slug"))
+    vendor::Entity::insert(model)
+        .exec_with_returning(db.conn())
+        .await
+        .map_err(conflict_on_unique("this vendor slug is already taken"))
 }
 
 /// A category to create.
@@ -162,7 +163,10 @@ pub async fn create_category(db: &Db, new: NewCategory) -> AppResult<category::M
         created_at: Set(now),
         updated_at: Set(now),
     };
-    category::Entity::insert(model).exec_with_returning(db.conn()).await.map_err(unique_conflict("category slug"))
+    category::Entity::insert(model)
+        .exec_with_returning(db.conn())
+        .await
+        .map_err(conflict_on_unique("this category slug is already taken"))
 }
 
 /// A product to create.
@@ -225,7 +229,7 @@ pub async fn create_product(db: &Db, new: NewProduct) -> AppResult<product::Mode
     let created = product::Entity::insert(product)
         .exec_with_returning(&txn)
         .await
-        .map_err(unique_conflict("product slug or SKU"))?;
+        .map_err(conflict_on_unique("this product slug or SKU is already taken"))?;
     if !images.is_empty() {
         product_image::Entity::insert_many(images).exec_without_returning(&txn).await?;
     }
@@ -253,7 +257,7 @@ pub async fn insert_products(db: &Db, products: Vec<NewProduct>) -> AppResult<u6
         product::Entity::insert_many(products)
             .exec_without_returning(&txn)
             .await
-            .map_err(unique_conflict("product slug or SKU"))?;
+            .map_err(conflict_on_unique("this product slug or SKU is already taken"))?;
         for chunk in images.into_iter().flatten().collect::<Vec<_>>().chunks(INSERT_BATCH) {
             product_image::Entity::insert_many(chunk.to_vec()).exec_without_returning(&txn).await?;
         }
@@ -331,14 +335,6 @@ fn validate_product(new: NewProduct) -> AppResult<(product::ActiveModel, Vec<pro
         internal_notes: Set(bounded_text("internal notes", &new.internal_notes, 5_000, false)?),
     };
     Ok((product, images))
-}
-
-/// Maps a unique-constraint violation to `CONFLICT`, anything else to `INTERNAL`.
-fn unique_conflict(what: &'static str) -> impl Fn(sea_orm::DbErr) -> AppError {
-    move |error| match error.sql_err() {
-        Some(SqlErr::UniqueConstraintViolation(_)) => AppError::conflict(format!("this {what} is already taken")),
-        _ => error.into(),
-    }
 }
 
 /// A product by id whatever its status (for its vendor and staff).

@@ -72,6 +72,15 @@ impl Product {
     }
 }
 
+impl Product {
+    /// An amount in the product's currency.
+    fn money(&self, minor_units: i64) -> Result<Money, AppError> {
+        let currency = Currency::parse(&self.model.currency)
+            .map_err(|_| AppError::internal(anyhow::anyhow!("product {} has an unknown currency", self.model.id)))?;
+        Ok(Money(money::Money::from_minor(minor_units, currency)))
+    }
+}
+
 impl From<product::Model> for Product {
     fn from(model: product::Model) -> Self {
         Self { model, preloaded: Preloaded::default() }
@@ -160,18 +169,13 @@ impl Product {
 
     /// Current price.
     async fn price(&self) -> Result<Money> {
-        let currency = Currency::parse(&self.model.currency)
-            .map_err(|_| AppError::internal(anyhow::anyhow!("product {} has an unknown currency", self.model.id)))?;
-        Ok(Money(money::Money::from_minor(self.model.price_minor, currency)))
+        Ok(self.money(self.model.price_minor)?)
     }
 
     /// What the vendor paid. Visible to the product's vendor and to staff.
     #[graphql(guard = "VendorOf::new(self.model.vendor_id).or(Require::new(Permission::CatalogReadPrivate))")]
     async fn cost_price(&self) -> Result<Option<Money>> {
-        let Some(cost) = self.model.cost_minor else { return Ok(None) };
-        let currency = Currency::parse(&self.model.currency)
-            .map_err(|_| AppError::internal(anyhow::anyhow!("product {} has an unknown currency", self.model.id)))?;
-        Ok(Some(Money(money::Money::from_minor(cost, currency))))
+        Ok(self.model.cost_minor.map(|cost| self.money(cost)).transpose()?)
     }
 
     /// Notes for the vendor and staff. Visible to the product's vendor and to staff.

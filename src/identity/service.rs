@@ -5,7 +5,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use entity::{Role, password_reset, refresh_token, user};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, SqlErr, TransactionTrait};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionTrait};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -17,7 +17,7 @@ use super::viewer::ClientInfo;
 use crate::catalog::input::bounded_text;
 use crate::config::AuthSettings;
 use crate::db::{self, Db};
-use crate::error::{AppError, AppResult, ErrorCode};
+use crate::error::{AppError, AppResult, ErrorCode, conflict_on_unique};
 
 /// What the identity use cases need besides the store, shared by all requests.
 pub struct Auth {
@@ -62,22 +62,8 @@ pub async fn register(
     let password = Password::new(password, &email)?;
     let display_name = bounded_text("displayName", name, 100, true)?;
     let hash = password.hash().await?;
-    let now = db::now();
     let txn = db.conn().begin().await?;
-    let model = user::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        email: Set(email.as_str().to_owned()),
-        password_hash: Set(hash),
-        role: Set(Role::Customer),
-        vendor_id: Set(None),
-        display_name: Set(display_name),
-        created_at: Set(now),
-        updated_at: Set(now),
-    };
-    let created = user::Entity::insert(model).exec_with_returning(&txn).await.map_err(|e| match e.sql_err() {
-        Some(SqlErr::UniqueConstraintViolation(_)) => AppError::conflict("an account with this email already exists"),
-        _ => e.into(),
-    })?;
+    let created = insert_user(&txn, &email, hash, Role::Customer, None, display_name).await?;
     let session = start_session(&txn, auth, created, Uuid::now_v7()).await?;
     audit::record(&txn, Action::Registered, Some(session.user.id), Some(email.as_str()), client, json!({})).await?;
     txn.commit().await?;
@@ -316,22 +302,35 @@ pub async fn create_user(
 ) -> AppResult<user::Model> {
     check_vendor_binding(role, vendor_id)?;
     let email = Email::parse(email)?;
-    let hash = Password::new(password, &email)?.hash().await?;
+    let password = Password::new(password, &email)?;
+    let display_name = bounded_text("displayName", name, 100, true)?;
+    insert_user(db.conn(), &email, password.hash().await?, role, vendor_id, display_name).await
+}
+
+/// Writes an account row from parsed, hashed input.
+async fn insert_user(
+    conn: &impl ConnectionTrait,
+    email: &Email,
+    password_hash: String,
+    role: Role,
+    vendor_id: Option<Uuid>,
+    display_name: String,
+) -> AppResult<user::Model> {
     let now = db::now();
     let model = user::ActiveModel {
         id: Set(Uuid::now_v7()),
         email: Set(email.as_str().to_owned()),
-        password_hash: Set(hash),
+        password_hash: Set(password_hash),
         role: Set(role),
         vendor_id: Set(vendor_id),
-        display_name: Set(bounded_text("displayName", name, 100, true)?),
+        display_name: Set(display_name),
         created_at: Set(now),
         updated_at: Set(now),
     };
-    user::Entity::insert(model).exec_with_returning(db.conn()).await.map_err(|e| match e.sql_err() {
-        Some(SqlErr::UniqueConstraintViolation(_)) => AppError::conflict("an account with this email already exists"),
-        _ => e.into(),
-    })
+    user::Entity::insert(model)
+        .exec_with_returning(conn)
+        .await
+        .map_err(conflict_on_unique("an account with this email already exists"))
 }
 
 fn check_vendor_binding(role: Role, vendor_id: Option<Uuid>) -> AppResult<()> {
