@@ -1,11 +1,11 @@
 //! The binary end to end: migrate, seed, serve, answer, and stop cleanly on SIGTERM.
 
-use std::process::Stdio;
+use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use tokio::io::AsyncReadExt;
-use tokio::process::Command;
+use tokio::process::{Child, Command};
 
 use crate::helpers::{Store, fresh_database};
 
@@ -15,41 +15,51 @@ fn aeternum(database_url: &str) -> Command {
     command
 }
 
+/// Starts `aeternum serve` on a free port with the given log filter and waits until it is ready.
+async fn serve(database_url: &str, log_filter: &str) -> (Child, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let server = aeternum(database_url)
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .env("AETERNUM_LOG__FILTER", log_filter)
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    for _ in 0..200 {
+        if client.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {
+            return (server, base);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the server did not become ready");
+}
+
+/// Sends SIGTERM, waits for the exit, and returns the exit status and everything logged.
+async fn stop_and_read_logs(mut server: Child) -> (ExitStatus, String) {
+    let pid = server.id().unwrap().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().await.unwrap().success());
+    let status = tokio::time::timeout(Duration::from_secs(30), server.wait()).await.expect("stops").unwrap();
+    let mut logs = String::new();
+    server.stderr.take().unwrap().read_to_string(&mut logs).await.unwrap();
+    (status, logs)
+}
+
 async fn the_binary_migrates_seeds_serves_and_stops_on_sigterm(store: Store) {
     let (url, _dir) = fresh_database(store).await;
     assert!(aeternum(&url).arg("migrate").status().await.unwrap().success());
     assert!(aeternum(&url).args(["seed", "--demo"]).status().await.unwrap().success());
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut server = aeternum(&url)
-        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let (server, base) = serve(&url, "info").await;
     let client = reqwest::Client::new();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut ready = false;
-    for _ in 0..200 {
-        if client.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(ready, "the server became ready");
     let body = json!({ "query": "{ products(first: 2) { edges { node { title } } } }" });
     let response: Value =
         client.post(format!("{base}/graphql")).json(&body).send().await.unwrap().json().await.unwrap();
     assert_eq!(response["data"]["products"]["edges"].as_array().map(Vec::len), Some(2));
 
-    let pid = server.id().unwrap().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().await.unwrap().success());
-    let status = tokio::time::timeout(Duration::from_secs(30), server.wait()).await.expect("stops").unwrap();
+    let (status, logs) = stop_and_read_logs(server).await;
     assert!(status.success(), "a SIGTERM is a clean stop: {status}");
-
-    let mut logs = String::new();
-    server.stderr.take().unwrap().read_to_string(&mut logs).await.unwrap();
     let lines: Vec<Value> = logs.lines().map(|l| serde_json::from_str(l).expect("every log line is JSON")).collect();
     assert!(lines.iter().any(|l| l["message"].as_str().is_some_and(|m| m.contains("shutdown signal received"))));
     let password = url
@@ -63,22 +73,9 @@ async fn the_binary_migrates_seeds_serves_and_stops_on_sigterm(store: Store) {
 
 async fn passwords_and_tokens_never_reach_the_logs(store: Store) {
     let (url, _dir) = fresh_database(store).await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut server = aeternum(&url)
-        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
-        .env("AETERNUM_LOG__FILTER", "debug")
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let (server, base) = serve(&url, "debug").await;
     let client = reqwest::Client::new();
-    let base = format!("http://127.0.0.1:{port}/graphql");
-    for _ in 0..200 {
-        if client.get(format!("http://127.0.0.1:{port}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let base = format!("{base}/graphql");
     let post = |query: String| {
         let (client, base) = (client.clone(), base.clone());
         async move {
@@ -108,11 +105,7 @@ async fn passwords_and_tokens_never_reach_the_logs(store: Store) {
         .await
         .unwrap();
 
-    let pid = server.id().unwrap().to_string();
-    Command::new("kill").args(["-TERM", &pid]).status().await.unwrap();
-    tokio::time::timeout(Duration::from_secs(30), server.wait()).await.expect("stops").unwrap();
-    let mut logs = String::new();
-    server.stderr.take().unwrap().read_to_string(&mut logs).await.unwrap();
+    let (_, logs) = stop_and_read_logs(server).await;
     assert!(logs.lines().count() > 20, "debug logging was on");
     for secret in [password, wrong, "weakcanary", &access, &refresh, &second] {
         assert!(!logs.contains(secret), "a secret reached the logs");
