@@ -30,6 +30,10 @@ pub struct Settings {
     pub log: LogSettings,
     /// Accounts, tokens and sign-in protection.
     pub auth: AuthSettings,
+    /// Carts and orders.
+    pub orders: OrderSettings,
+    /// The payment provider and its webhooks.
+    pub payments: PaymentSettings,
     /// Apply pending migrations when `serve` starts.
     pub migrate_on_start: bool,
     /// Seconds in-flight requests get to finish after a shutdown signal.
@@ -89,6 +93,34 @@ pub struct AuthSettings {
     pub sign_in_window_minutes: u64,
 }
 
+/// Carts and orders.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct OrderSettings {
+    /// Seconds an unpaid order holds its stock before it is cancelled.
+    pub unpaid_ttl_seconds: u64,
+    /// Seconds between two sweeps for expired unpaid orders (0 turns the sweeper off).
+    pub expiry_sweep_seconds: u64,
+    /// Most units of one product in one cart line.
+    pub max_quantity_per_line: i32,
+    /// Most lines in one cart.
+    pub max_lines_per_cart: u64,
+}
+
+/// The payment provider and its webhooks.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PaymentSettings {
+    /// Which provider takes payments: `test` (built in, takes no real money).
+    pub provider: String,
+    /// Shared secret that signs the provider's webhooks, e.g.
+    /// `AETERNUM_PAYMENTS__WEBHOOK_SECRET`. Empty: a random per-process secret, so no webhook is
+    /// accepted until one is set.
+    pub webhook_secret: Secret,
+    /// How old a webhook's signed timestamp may be, in seconds; older ones are refused as replays.
+    pub webhook_tolerance_seconds: u64,
+    /// Milliseconds a call to the provider may take before it counts as failed.
+    pub timeout_ms: u64,
+}
+
 /// A key that signs or verifies access tokens.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct JwtKey {
@@ -145,6 +177,18 @@ impl Default for Settings {
                 max_failed_sign_ins_per_account: 5,
                 max_failed_sign_ins_per_ip: 20,
                 sign_in_window_minutes: 15,
+            },
+            orders: OrderSettings {
+                unpaid_ttl_seconds: 30 * 60,
+                expiry_sweep_seconds: 30,
+                max_quantity_per_line: 99,
+                max_lines_per_cart: 100,
+            },
+            payments: PaymentSettings {
+                provider: "test".to_owned(),
+                webhook_secret: Secret::new(""),
+                webhook_tolerance_seconds: 300,
+                timeout_ms: 10_000,
             },
             migrate_on_start: true,
             shutdown_grace_seconds: 20,

@@ -26,6 +26,10 @@ pub enum ErrorCode {
     Conflict,
     /// Not enough stock to satisfy the request.
     OutOfStock,
+    /// A price changed since the shopper accepted it; nothing was charged.
+    PriceChanged,
+    /// The payment provider declined the payment, failed, or did not answer in time.
+    PaymentFailed,
     /// Too many requests; try again later.
     RateLimited,
     /// The GraphQL document could not be parsed.
@@ -54,6 +58,8 @@ impl ErrorCode {
             Self::Forbidden => "FORBIDDEN",
             Self::Conflict => "CONFLICT",
             Self::OutOfStock => "OUT_OF_STOCK",
+            Self::PriceChanged => "PRICE_CHANGED",
+            Self::PaymentFailed => "PAYMENT_FAILED",
             Self::RateLimited => "RATE_LIMITED",
             Self::GraphqlParseFailed => "GRAPHQL_PARSE_FAILED",
             Self::GraphqlValidationFailed => "GRAPHQL_VALIDATION_FAILED",
@@ -82,6 +88,7 @@ pub struct AppError {
     code: ErrorCode,
     message: String,
     cause: Option<Arc<anyhow::Error>>,
+    ids: Vec<async_graphql::ID>,
 }
 
 /// The result of a use case.
@@ -114,12 +121,21 @@ impl AppError {
             code: ErrorCode::Internal,
             message: "internal server error".to_owned(),
             cause: Some(Arc::new(cause.into())),
+            ids: Vec::new(),
         }
     }
 
     /// An error with the given code and client-facing message.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), cause: None }
+        Self { code, message: message.into(), cause: None, ids: Vec::new() }
+    }
+
+    /// Names the objects the error is about (the products out of stock…), sent to the client
+    /// as `extensions.ids`.
+    #[must_use]
+    pub fn with_ids(mut self, ids: Vec<async_graphql::ID>) -> Self {
+        self.ids = ids;
+        self
     }
 
     /// The client-facing code.
@@ -174,7 +190,13 @@ impl From<AppError> for async_graphql::Error {
             tracing::error!(error.code = %error.code, error.cause = format!("{cause:#}"), "request failed");
         }
         let code = error.code.as_str();
-        async_graphql::Error::new(error.message).extend_with(|_, ext| ext.set("code", code))
+        let ids = error.ids;
+        async_graphql::Error::new(error.message).extend_with(|_, ext| {
+            ext.set("code", code);
+            if !ids.is_empty() {
+                ext.set("ids", async_graphql::Value::List(ids.into_iter().map(|id| id.0.into()).collect()));
+            }
+        })
     }
 }
 

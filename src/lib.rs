@@ -5,6 +5,7 @@
 //! database, HTTP, the GraphQL schema, errors, telemetry) lives apart from the domains.
 //! [`startup::Application`] builds the whole service from a [`config::Settings`] value.
 
+pub mod cart;
 pub mod catalog;
 pub mod cli;
 pub mod config;
@@ -13,7 +14,10 @@ pub mod error;
 pub mod graphql;
 pub mod http;
 pub mod identity;
+pub mod inventory;
 pub mod money;
+pub mod order;
+pub mod payment;
 pub mod seed;
 pub mod startup;
 pub mod telemetry;

@@ -19,7 +19,8 @@ use crate::db::Db;
 use crate::identity::mailer::Outbox;
 use crate::identity::service::Auth;
 use crate::identity::tokens::TokenKeys;
-use crate::{graphql, http};
+use crate::payment::Payments;
+use crate::{graphql, http, order};
 
 /// The service, bound to its port and ready to serve.
 pub struct Application {
@@ -28,6 +29,7 @@ pub struct Application {
     db: Db,
     auth: Arc<Auth>,
     outbox: Arc<Outbox>,
+    payments: Payments,
     settings: Settings,
 }
 
@@ -62,7 +64,8 @@ impl Application {
         let outbox = Arc::new(Outbox::default());
         let keys = TokenKeys::from_settings(&settings.auth)?;
         let auth = Arc::new(Auth { keys, settings: settings.auth.clone(), mailer: outbox.clone() });
-        Ok(Self { acceptor, address, db, auth, outbox, settings })
+        let payments = Payments::from_settings(&settings.payments)?;
+        Ok(Self { acceptor, address, db, auth, outbox, payments, settings })
     }
 
     /// The address the server listens on.
@@ -91,14 +94,23 @@ impl Application {
     /// # Errors
     /// When the server fails.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
-        let schema = graphql::build_schema(&self.settings.graphql, self.db.clone(), self.auth.clone());
-        let routes = http::routes(schema, self.db.clone(), self.auth.clone(), &self.settings.graphql).into_endpoint();
+        let schema = graphql::build_schema(&self.settings, self.db.clone(), self.auth.clone(), self.payments.clone());
+        let routes =
+            http::routes(schema, self.db.clone(), self.auth.clone(), self.payments.clone(), &self.settings.graphql)
+                .into_endpoint();
+        let sweeper = match self.settings.orders.expiry_sweep_seconds {
+            0 => None,
+            seconds => Some(order::expiry::spawn(self.db.clone(), self.payments.clone(), Duration::from_secs(seconds))),
+        };
         tracing::info!(address = %self.address, "serving GraphQL on http://{}/graphql", self.address);
         let grace = Duration::from_secs(self.settings.shutdown_grace_seconds);
         Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(routes, shutdown, Some(grace))
             .await
             .context("the HTTP server failed")?;
+        if let Some(sweeper) = sweeper {
+            sweeper.abort();
+        }
         self.db.close().await;
         tracing::info!("stopped");
         Ok(())

@@ -4,14 +4,27 @@
 //! its own API types with `From`, so the API and the schema can evolve independently.
 
 pub mod api_key;
+pub mod cart;
+pub mod cart_line;
 pub mod category;
+pub mod fulfilment;
+pub mod order;
+pub mod order_line;
 pub mod password_reset;
+pub mod payment;
+pub mod payment_event;
 pub mod product;
+pub mod product_audit;
 pub mod product_image;
 pub mod refresh_token;
 pub mod security_event;
+pub mod stock_movement;
 pub mod user;
 pub mod vendor;
 
+pub use fulfilment::FulfilmentStatus;
+pub use order::OrderStatus;
+pub use payment::PaymentStatus;
 pub use product::{ProductCondition, ProductStatus};
+pub use stock_movement::MovementReason;
 pub use user::Role;

@@ -96,6 +96,10 @@ pub struct Model {
     pub cost_minor: Option<i64>,
     /// Notes for the vendor and staff; never shown to shoppers.
     pub internal_notes: String,
+    /// A unique piece: at most one unit, reserved at checkout and sold once.
+    pub one_of_a_kind: bool,
+    /// The price it sold at, set by the database when it becomes SOLD and locked while it stays so.
+    pub sold_price_minor: Option<i64>,
 }
 
 /// Relations of a product.

@@ -9,6 +9,8 @@ pub use sea_orm_migration::prelude::*;
 mod columns;
 mod m20261122_000001_create_catalog;
 mod m20261122_000002_create_identity;
+mod m20261122_000003_create_orders;
+mod m20261122_000004_inventory_triggers;
 
 /// Applies the migrations in order.
 pub struct Migrator;
@@ -19,6 +21,8 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261122_000001_create_catalog::Migration),
             Box::new(m20261122_000002_create_identity::Migration),
+            Box::new(m20261122_000003_create_orders::Migration),
+            Box::new(m20261122_000004_inventory_triggers::Migration),
         ]
     }
 }

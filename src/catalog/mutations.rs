@@ -81,9 +81,12 @@ pub struct CreateProductInput {
     pub price: MoneyInput,
     /// What the vendor paid (private); in the price's currency.
     pub cost: Option<MoneyInput>,
-    /// Units in stock.
+    /// Units in stock, written to the ledger as the opening stock.
     #[graphql(default = 1)]
     pub stock: i32,
+    /// A unique piece: at most one unit, reserved at checkout and sold once.
+    #[graphql(default)]
+    pub one_of_a_kind: bool,
     /// DRAFT (default) or ACTIVE.
     #[graphql(default_with = "ProductStatus::Draft")]
     pub status: ProductStatus,
@@ -106,9 +109,11 @@ pub struct UpdateProductInput {
     pub price: Option<MoneyInput>,
     /// New cost (private).
     pub cost: Option<MoneyInput>,
-    /// New stock.
+    /// New stock; the difference is written to the ledger as an ADJUSTMENT (see also
+    /// `adjustStock`).
     pub stock: Option<i32>,
-    /// DRAFT, ACTIVE or ARCHIVED; RESERVED and SOLD are set by checkout.
+    /// DRAFT, ACTIVE or ARCHIVED; RESERVED and SOLD are set by orders, and a product in either
+    /// state keeps it (`CONFLICT`).
     pub status: Option<ProductStatus>,
     /// New internal notes (private).
     pub internal_notes: Option<String>,
@@ -233,6 +238,7 @@ impl CatalogMutation {
             created_at: None,
             cost_minor: cost.map(Money::minor_units),
             internal_notes: input.internal_notes,
+            one_of_a_kind: input.one_of_a_kind,
         };
         Ok(service::create_product(ctx.data::<Db>()?, new).await?.into())
     }
@@ -259,7 +265,7 @@ impl CatalogMutation {
             status: input.status.map(Into::into),
             internal_notes: input.internal_notes,
         };
-        Ok(service::update_product(ctx.data::<Db>()?, id, patch).await?.into())
+        Ok(service::update_product(ctx.data::<Db>()?, id, patch, viewer(ctx).user_id()).await?.into())
     }
 
     /// Archives a product: it leaves every public listing. Archiving twice changes nothing.
@@ -267,6 +273,6 @@ impl CatalogMutation {
     async fn archive_product(&self, ctx: &Context<'_>, id: ID) -> Result<Product> {
         let id = GlobalId::parse_as(&id, NodeType::Product)?;
         let patch = ProductPatch { status: Some(entity::ProductStatus::Archived), ..ProductPatch::default() };
-        Ok(service::update_product(ctx.data::<Db>()?, id, patch).await?.into())
+        Ok(service::update_product(ctx.data::<Db>()?, id, patch, viewer(ctx).user_id()).await?.into())
     }
 }

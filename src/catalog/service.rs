@@ -14,6 +14,7 @@ use super::input::{Sku, Slug, bounded_text};
 use super::types::MAX_IMAGES_PER_PRODUCT;
 use crate::db::{self, Db};
 use crate::error::{AppError, AppResult, conflict_on_unique};
+use crate::inventory::service as inventory;
 use crate::money::{Currency, MAX_MINOR_UNITS};
 
 /// Most root categories returned by [`root_categories`].
@@ -214,6 +215,8 @@ pub struct NewProduct {
     pub cost_minor: Option<i64>,
     /// Notes for the vendor and staff; private.
     pub internal_notes: String,
+    /// A unique piece: at most one unit.
+    pub one_of_a_kind: bool,
 }
 
 /// Creates a product with its images, in one transaction.
@@ -233,6 +236,7 @@ pub async fn create_product(db: &Db, new: NewProduct) -> AppResult<product::Mode
     if !images.is_empty() {
         product_image::Entity::insert_many(images).exec_without_returning(&txn).await?;
     }
+    inventory::record_opening_stock(&txn, &[(created.id, created.stock)]).await?;
     txn.commit().await?;
     Ok(created)
 }
@@ -253,6 +257,8 @@ pub async fn insert_products(db: &Db, products: Vec<NewProduct>) -> AppResult<u6
         }
         let count = batch.len() as u64;
         let (products, images): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+        let opening: Vec<(Uuid, i32)> =
+            products.iter().filter_map(|p| Some((*p.id.try_as_ref()?, *p.stock.try_as_ref()?))).collect();
         let txn = db.conn().begin().await?;
         product::Entity::insert_many(products)
             .exec_without_returning(&txn)
@@ -261,6 +267,7 @@ pub async fn insert_products(db: &Db, products: Vec<NewProduct>) -> AppResult<u6
         for chunk in images.into_iter().flatten().collect::<Vec<_>>().chunks(INSERT_BATCH) {
             product_image::Entity::insert_many(chunk.to_vec()).exec_without_returning(&txn).await?;
         }
+        inventory::record_opening_stock(&txn, &opening).await?;
         txn.commit().await?;
         inserted += count;
     }
@@ -277,6 +284,9 @@ fn validate_product(new: NewProduct) -> AppResult<(product::ActiveModel, Vec<pro
     }
     if new.stock < 0 {
         return Err(AppError::bad_input("stock must not be negative"));
+    }
+    if new.one_of_a_kind && new.stock > 1 {
+        return Err(AppError::bad_input("a one-of-a-kind product holds at most one unit"));
     }
     if new.images.len() > MAX_IMAGES_PER_PRODUCT {
         return Err(AppError::bad_input(format!("a product has at most {MAX_IMAGES_PER_PRODUCT} images")));
@@ -333,6 +343,8 @@ fn validate_product(new: NewProduct) -> AppResult<(product::ActiveModel, Vec<pro
         updated_at: Set(now),
         cost_minor: Set(new.cost_minor),
         internal_notes: Set(bounded_text("internal notes", &new.internal_notes, 5_000, false)?),
+        one_of_a_kind: Set(new.one_of_a_kind),
+        sold_price_minor: Set(None),
     };
     Ok((product, images))
 }
@@ -364,13 +376,25 @@ pub struct ProductPatch {
     pub internal_notes: Option<String>,
 }
 
-/// Applies a patch to a product.
+/// Applies a patch to a product, in one transaction. A stock change is written to the ledger as
+/// an ADJUSTMENT by `actor`.
 ///
 /// # Errors
-/// `NOT_FOUND` for an unknown product, `BAD_USER_INPUT` for invalid values.
-pub async fn update_product(db: &Db, id: Uuid, patch: ProductPatch) -> AppResult<product::Model> {
+/// `NOT_FOUND` for an unknown product, `BAD_USER_INPUT` for invalid values, `CONFLICT` when the
+/// status of a product held by an order (RESERVED or SOLD) would change.
+pub async fn update_product(db: &Db, id: Uuid, patch: ProductPatch, actor: Option<Uuid>) -> AppResult<product::Model> {
     use sea_orm::ActiveModelTrait;
-    let current = any_product_by_id(db, id).await?;
+    let txn = db.conn().begin().await?;
+    let current = product::Entity::find_by_id(id).one(&txn).await?.ok_or_else(|| AppError::not_found("product"))?;
+    let held = matches!(current.status, entity::ProductStatus::Reserved | entity::ProductStatus::Sold);
+    if held && patch.status.is_some_and(|status| status != current.status) {
+        return Err(AppError::conflict("a reserved or sold product's status is set by its order"));
+    }
+    let stock_change = match patch.stock {
+        Some(stock) if stock < 0 => return Err(AppError::bad_input("stock must not be negative")),
+        Some(stock) => stock - current.stock,
+        None => 0,
+    };
     let mut model: product::ActiveModel = current.into();
     if let Some(title) = patch.title {
         model.title = Set(bounded_text("title", &title, 200, true)?);
@@ -385,12 +409,6 @@ pub async fn update_product(db: &Db, id: Uuid, patch: ProductPatch) -> AppResult
     if let Some(cost) = patch.cost_minor {
         model.cost_minor = Set(Some(cost));
     }
-    if let Some(stock) = patch.stock {
-        if stock < 0 {
-            return Err(AppError::bad_input("stock must not be negative"));
-        }
-        model.stock = Set(stock);
-    }
     if let Some(status) = patch.status {
         model.status = Set(status);
     }
@@ -398,7 +416,18 @@ pub async fn update_product(db: &Db, id: Uuid, patch: ProductPatch) -> AppResult
         model.internal_notes = Set(bounded_text("internal notes", &notes, 5_000, false)?);
     }
     model.updated_at = Set(db::now());
-    Ok(model.update(db.conn()).await?)
+    model.update(&txn).await?;
+    if stock_change != 0 {
+        let movement = inventory::Movement {
+            actor_id: actor,
+            note: "stock set by updateProduct".to_owned(),
+            ..inventory::Movement::new(id, stock_change, entity::MovementReason::Adjustment)
+        };
+        inventory::move_stock(&txn, movement).await?;
+    }
+    let updated = product::Entity::find_by_id(id).one(&txn).await?.ok_or_else(|| AppError::not_found("product"))?;
+    txn.commit().await?;
+    Ok(updated)
 }
 
 /// Renames or re-describes a vendor; `None` leaves a field as it is.

@@ -5,12 +5,13 @@ use chrono::{DateTime, Utc};
 use entity::{category, product, product_image, vendor};
 
 use super::loaders::CatalogLoaders;
+use crate::db::Db;
 use crate::error::AppError;
 use crate::graphql::ids::{GlobalId, NodeType};
-use crate::graphql::scalars::Money;
+use crate::graphql::scalars::{Long, Money};
 use crate::identity::Permission;
 use crate::identity::guards::{Require, VendorOf};
-use crate::money::{self, Currency};
+use crate::inventory::service as inventory;
 
 /// Largest number of images a product can have.
 pub const MAX_IMAGES_PER_PRODUCT: usize = 20;
@@ -75,9 +76,7 @@ impl Product {
 impl Product {
     /// An amount in the product's currency.
     fn money(&self, minor_units: i64) -> Result<Money, AppError> {
-        let currency = Currency::parse(&self.model.currency)
-            .map_err(|_| AppError::internal(anyhow::anyhow!("product {} has an unknown currency", self.model.id)))?;
-        Ok(Money(money::Money::from_minor(minor_units, currency)))
+        Money::stored(minor_units, &self.model.currency)
     }
 }
 
@@ -94,6 +93,19 @@ pub struct ProductAttribute {
     pub name: String,
     /// Attribute value, such as `houndstooth`.
     pub value: String,
+}
+
+impl ProductAttribute {
+    /// The string members of a JSON object, sorted by name.
+    pub fn from_json(attributes: &serde_json::Value) -> Vec<Self> {
+        let Some(object) = attributes.as_object() else { return Vec::new() };
+        let mut attributes: Vec<_> = object
+            .iter()
+            .filter_map(|(name, value)| value.as_str().map(|v| Self { name: name.clone(), value: v.to_owned() }))
+            .collect();
+        attributes.sort_by(|a, b| a.name.cmp(&b.name));
+        attributes
+    }
 }
 
 /// A product: one listing in the catalog, often a one-of-a-kind piece.
@@ -156,15 +168,7 @@ impl Product {
 
     /// Free-form attributes beyond the structured ones, sorted by name.
     async fn attributes(&self) -> Vec<ProductAttribute> {
-        let Some(object) = self.model.attributes.as_object() else { return Vec::new() };
-        let mut attributes: Vec<_> = object
-            .iter()
-            .filter_map(|(name, value)| {
-                value.as_str().map(|v| ProductAttribute { name: name.clone(), value: v.to_owned() })
-            })
-            .collect();
-        attributes.sort_by(|a, b| a.name.cmp(&b.name));
-        attributes
+        ProductAttribute::from_json(&self.model.attributes)
     }
 
     /// Current price.
@@ -197,6 +201,53 @@ impl Product {
     /// Whether the product can be bought now: `ACTIVE` with stock.
     async fn available(&self) -> bool {
         self.model.status == entity::ProductStatus::Active && self.model.stock > 0
+    }
+
+    /// A unique piece: it holds at most one unit, checkout reserves it (ACTIVE → RESERVED) and
+    /// payment marks it SOLD.
+    async fn one_of_a_kind(&self) -> bool {
+        self.model.one_of_a_kind
+    }
+
+    /// The price it sold at, while it is SOLD. Recorded by the database when the product became
+    /// SOLD; later price edits do not change it.
+    async fn sold_price(&self) -> Result<Option<Money>> {
+        Ok(self.model.sold_price_minor.map(|price| self.money(price)).transpose()?)
+    }
+
+    /// The inventory ledger of this product, oldest first: every stock change with its reason.
+    /// Visible to the product's vendor and to staff. Read it for one product at a time: each
+    /// product asked costs one query.
+    #[graphql(
+        guard = "VendorOf::new(self.model.vendor_id).or(Require::new(Permission::CatalogReadPrivate))",
+        complexity = "10 + usize::try_from(first).unwrap_or(0) * child_complexity"
+    )]
+    async fn stock_movements(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 20, validator(minimum = 1, maximum = 100))] first: i32,
+        #[graphql(desc = "The `sequence` of the last row already read.")] after: Option<Long>,
+    ) -> Result<Option<Vec<crate::inventory::types::StockMovement>>> {
+        let limit = u64::try_from(first).unwrap_or(1);
+        let rows = inventory::movements(ctx.data::<Db>()?, self.model.id, after.map(|a| a.0), limit).await?;
+        Ok(Some(rows.into_iter().map(Into::into).collect()))
+    }
+
+    /// Every change of this product's status, price or stock, oldest first, as the database's
+    /// triggers recorded it. Visible to the product's vendor and to staff; one query per product.
+    #[graphql(
+        guard = "VendorOf::new(self.model.vendor_id).or(Require::new(Permission::CatalogReadPrivate))",
+        complexity = "10 + usize::try_from(first).unwrap_or(0) * child_complexity"
+    )]
+    async fn audit_trail(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 20, validator(minimum = 1, maximum = 100))] first: i32,
+        #[graphql(desc = "The `sequence` of the last row already read.")] after: Option<Long>,
+    ) -> Result<Option<Vec<crate::inventory::types::AuditEntry>>> {
+        let limit = u64::try_from(first).unwrap_or(1);
+        let rows = inventory::audit_trail(ctx.data::<Db>()?, self.model.id, after.map(|a| a.0), limit).await?;
+        Ok(Some(rows.into_iter().map(Into::into).collect()))
     }
 
     /// The vendor selling the product.

@@ -23,11 +23,28 @@ pub enum NodeType {
     User,
     /// A partner API key.
     ApiKey,
+    /// A shopping cart.
+    Cart,
+    /// An order.
+    Order,
+    /// One vendor's part of an order.
+    Fulfilment,
+    /// A payment attempt.
+    Payment,
 }
 
 impl NodeType {
-    const ALL: [NodeType; 5] =
-        [NodeType::Product, NodeType::Vendor, NodeType::Category, NodeType::User, NodeType::ApiKey];
+    const ALL: [NodeType; 9] = [
+        NodeType::Product,
+        NodeType::Vendor,
+        NodeType::Category,
+        NodeType::User,
+        NodeType::ApiKey,
+        NodeType::Cart,
+        NodeType::Order,
+        NodeType::Fulfilment,
+        NodeType::Payment,
+    ];
 
     /// The GraphQL type name.
     pub const fn name(self) -> &'static str {
@@ -37,6 +54,10 @@ impl NodeType {
             Self::Category => "Category",
             Self::User => "User",
             Self::ApiKey => "ApiKey",
+            Self::Cart => "Cart",
+            Self::Order => "Order",
+            Self::Fulfilment => "Fulfilment",
+            Self::Payment => "Payment",
         }
     }
 }
@@ -117,9 +138,14 @@ mod tests {
     fn refuses_foreign_and_mistyped_ids() {
         let vendor = GlobalId::encode(NodeType::Vendor, Uuid::now_v7());
         assert!(GlobalId::parse_as(&vendor, NodeType::Product).is_err());
-        for bad in
-            ["", "42", "not base64!", &URL_SAFE_NO_PAD.encode("Order:123"), &URL_SAFE_NO_PAD.encode("Product:xyz")]
-        {
+        for bad in [
+            "",
+            "42",
+            "not base64!",
+            &URL_SAFE_NO_PAD.encode("Order:123"),
+            &URL_SAFE_NO_PAD.encode("Basket:0195"),
+            &URL_SAFE_NO_PAD.encode("Product:xyz"),
+        ] {
             assert!(GlobalId::parse(bad).is_err(), "{bad}");
         }
     }

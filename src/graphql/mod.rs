@@ -10,19 +10,33 @@ use std::sync::Arc;
 
 use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
 
-use crate::config::GraphqlSettings;
+use crate::config::{GraphqlSettings, Settings};
 use crate::db::Db;
 use crate::identity::service::Auth;
-use crate::{catalog, identity};
+use crate::payment::Payments;
+use crate::{cart, catalog, identity, inventory, order, payment};
 use pagination::PageLimits;
 
 /// The query root: one part per domain.
 #[derive(MergedObject, Default)]
-pub struct Query(node::NodeQuery, catalog::graphql::CatalogQuery, identity::graphql::IdentityQuery);
+pub struct Query(
+    node::NodeQuery,
+    catalog::graphql::CatalogQuery,
+    identity::graphql::IdentityQuery,
+    cart::graphql::CartQuery,
+    order::graphql::OrderQuery,
+);
 
 /// The mutation root: one part per domain.
 #[derive(MergedObject, Default)]
-pub struct Mutation(identity::graphql::IdentityMutation, catalog::mutations::CatalogMutation);
+pub struct Mutation(
+    identity::graphql::IdentityMutation,
+    catalog::mutations::CatalogMutation,
+    inventory::graphql::InventoryMutation,
+    cart::graphql::CartMutation,
+    order::graphql::OrderMutation,
+    payment::graphql::PaymentMutation,
+);
 
 /// The executable schema.
 pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
@@ -37,9 +51,15 @@ pub fn schema_builder(settings: &GraphqlSettings) -> SchemaBuilder<Query, Mutati
         .data(PageLimits { default_size: settings.default_page_size, max_size: settings.max_page_size })
 }
 
-/// The executable schema over a store.
-pub fn build_schema(settings: &GraphqlSettings, db: Db, auth: Arc<Auth>) -> AppSchema {
-    schema_builder(settings).data(catalog::loaders::CatalogLoaders::new(db.clone())).data(db).data(auth).finish()
+/// The executable schema over a store and the configured adapters.
+pub fn build_schema(settings: &Settings, db: Db, auth: Arc<Auth>, payments: Payments) -> AppSchema {
+    schema_builder(&settings.graphql)
+        .data(catalog::loaders::CatalogLoaders::new(db.clone()))
+        .data(db)
+        .data(auth)
+        .data(settings.orders.clone())
+        .data(payments)
+        .finish()
 }
 
 /// The schema in SDL, as committed in `schema/schema.graphql`.

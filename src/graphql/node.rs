@@ -37,8 +37,14 @@ impl NodeQuery {
             NodeType::Product => Node::Product(service::product_by_id(db, global.id).await?.into()),
             NodeType::Vendor => Node::Vendor(service::vendor_by_id(db, global.id).await?.into()),
             NodeType::Category => Node::Category(service::category_by_id(db, global.id).await?.into()),
-            // Accounts and keys are read through `me` and the admin fields, under their guards.
-            NodeType::User | NodeType::ApiKey => return Err(AppError::not_found(global.node_type.name()).into()),
+            // Accounts, keys, carts and orders are read through their own fields, under their
+            // guards.
+            NodeType::User
+            | NodeType::ApiKey
+            | NodeType::Cart
+            | NodeType::Order
+            | NodeType::Fulfilment
+            | NodeType::Payment => return Err(AppError::not_found(global.node_type.name()).into()),
         })
     }
 }

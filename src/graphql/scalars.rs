@@ -32,6 +32,18 @@ impl ScalarType for Long {
 /// An exact amount of money.
 pub struct Money(pub money::Money);
 
+impl Money {
+    /// An amount read from the store, in the currency code stored beside it.
+    ///
+    /// # Errors
+    /// `INTERNAL` when the stored code is not a supported currency.
+    pub fn stored(minor_units: i64, code: &str) -> Result<Self, crate::error::AppError> {
+        let currency = money::Currency::parse(code)
+            .map_err(|_| crate::error::AppError::internal(anyhow::anyhow!("unknown stored currency {code:?}")))?;
+        Ok(Self(money::Money::from_minor(minor_units, currency)))
+    }
+}
+
 /// An exact amount of money in one currency. Never a float: use `amount` for display and
 /// arithmetic with a decimal library, or `minorUnits` for integer arithmetic.
 #[Object]

@@ -22,6 +22,7 @@ use serde_json::{Map, Value, json};
 
 use std::sync::Arc;
 
+use crate::cart::{CART_TOKEN_HEADER, CartToken};
 use crate::config::GraphqlSettings;
 use crate::db::Db;
 use crate::error::{AppError, AppResult, ErrorCode};
@@ -204,6 +205,11 @@ impl GraphqlEndpoint {
         let mut gql = async_graphql::Request::new(query).data(viewer).data(client);
         if let Some(token) = cookie(&req, REFRESH_COOKIE) {
             gql = gql.data(RefreshCookie(token));
+        }
+        if let Some(token) =
+            req.headers().get(CART_TOKEN_HEADER).and_then(|v| v.to_str().ok()).filter(|t| t.len() <= 128)
+        {
+            gql = gql.data(CartToken(token.to_owned()));
         }
         if let Some(name) = request.operation_name {
             gql = gql.operation_name(name);

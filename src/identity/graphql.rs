@@ -9,6 +9,7 @@ use super::service::{self, Auth, Session};
 use super::types::{ApiKey, AuthPayload, IssuedApiKey, Role, SecurityEvent, User};
 use super::viewer::{ClientInfo, Permission};
 use super::{audit, keys};
+use crate::cart::CartToken;
 use crate::db::Db;
 use crate::error::{AppError, ErrorCode};
 use crate::graphql::ids::{GlobalId, NodeType};
@@ -65,6 +66,19 @@ fn client(ctx: &Context<'_>) -> ClientInfo {
 }
 
 /// Turns a session into the payload, moving the refresh token into an HttpOnly cookie when asked.
+/// Merges the guest cart whose token the request carries into the account's cart. A failure
+/// is logged, not returned: the sign-in itself succeeded.
+async fn adopt_guest_cart(ctx: &Context<'_>, user_id: uuid::Uuid) {
+    let (Some(token), Ok(db), Ok(settings)) =
+        (ctx.data_opt::<CartToken>(), ctx.data::<Db>(), ctx.data::<crate::config::OrderSettings>())
+    else {
+        return;
+    };
+    if let Err(error) = crate::cart::service::merge_guest_cart(db, settings, &token.0, user_id).await {
+        tracing::warn!(?error, "could not merge the guest cart at sign-in");
+    }
+}
+
 fn payload(ctx: &Context<'_>, session: Session, cookie: bool) -> Result<AuthPayload> {
     let refresh_token = if cookie {
         let auth = ctx.data::<Arc<Auth>>()?;
@@ -121,11 +135,13 @@ impl IdentityMutation {
             &display_name,
         )
         .await?;
+        adopt_guest_cart(ctx, session.user.id).await;
         payload(ctx, session, cookie)
     }
 
     /// Signs in. A wrong email and a wrong password give the same error; repeated failures are
-    /// throttled per account and per address (`RATE_LIMITED`).
+    /// throttled per account and per address (`RATE_LIMITED`). A guest cart whose token is in
+    /// the `X-Cart-Token` header is merged into the account's cart.
     async fn sign_in(
         &self,
         ctx: &Context<'_>,
@@ -135,6 +151,7 @@ impl IdentityMutation {
     ) -> Result<AuthPayload> {
         let session =
             service::sign_in(ctx.data::<Db>()?, ctx.data::<Arc<Auth>>()?, &client(ctx), &email, &password).await?;
+        adopt_guest_cart(ctx, session.user.id).await;
         payload(ctx, session, cookie)
     }
 

@@ -20,8 +20,10 @@ pub enum Permission {
     KeysManage,
     /// Read the security audit log.
     AuditRead,
-    /// Read any order.
+    /// Read any order and any vendor's fulfilments.
     OrdersReadAny,
+    /// Cancel paid orders, refund, complete, and ship any vendor's part.
+    OrdersManage,
     /// Read analytics.
     AnalyticsRead,
 }
@@ -38,6 +40,7 @@ impl Permission {
             Self::KeysManage => "keys:manage",
             Self::AuditRead => "audit:read",
             Self::OrdersReadAny => "orders:read:any",
+            Self::OrdersManage => "orders:manage",
             Self::AnalyticsRead => "analytics:read",
         }
     }
@@ -49,7 +52,7 @@ pub fn permissions_of(role: Role) -> &'static [Permission] {
     match role {
         Role::Customer => &[],
         Role::Vendor => &[CatalogWriteOwn],
-        Role::Staff => &[CatalogWrite, CatalogReadPrivate, UsersRead, OrdersReadAny, AnalyticsRead],
+        Role::Staff => &[CatalogWrite, CatalogReadPrivate, UsersRead, OrdersReadAny, OrdersManage, AnalyticsRead],
         Role::Admin => &[
             CatalogWrite,
             CatalogReadPrivate,
@@ -58,6 +61,7 @@ pub fn permissions_of(role: Role) -> &'static [Permission] {
             KeysManage,
             AuditRead,
             OrdersReadAny,
+            OrdersManage,
             AnalyticsRead,
         ],
     }

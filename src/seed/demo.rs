@@ -486,6 +486,7 @@ fn products(vendors: &[(Uuid, &str)], leaves: &[(Uuid, &Leaf)]) -> Vec<NewProduc
                 created_at: Some(epoch + Duration::minutes(157 * i as i64)),
                 cost_minor: None,
                 internal_notes: String::new(),
+                one_of_a_kind: stock <= 1,
             }
         })
         .collect()

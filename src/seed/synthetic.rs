@@ -63,6 +63,7 @@ pub async fn load(db: &Db, count: u64) -> anyhow::Result<()> {
                     created_at: None,
                     cost_minor: None,
                     internal_notes: String::new(),
+                    one_of_a_kind: false,
                 }
             })
             .collect();

@@ -49,6 +49,7 @@ pub fn new_product(n: usize, vendor: Uuid, category: Uuid) -> NewProduct {
         created_at: None,
         cost_minor: None,
         internal_notes: String::new(),
+        one_of_a_kind: false,
     }
 }
 

@@ -1,0 +1,14 @@
+//! Carts: persistent baskets for guests (found by an opaque cart token) and customers (one per
+//! account), with totals computed on the server from current prices. A guest cart merges into
+//! the customer's when the guest signs in.
+
+pub mod graphql;
+pub mod service;
+pub mod types;
+
+/// The guest cart token a request carries in the `X-Cart-Token` header.
+#[derive(Clone, Debug)]
+pub struct CartToken(pub String);
+
+/// The header that carries a guest's cart token.
+pub const CART_TOKEN_HEADER: &str = "x-cart-token";

@@ -1,0 +1,242 @@
+//! The order domain's query and mutation roots.
+
+use async_graphql::connection::{Connection, Edge};
+use async_graphql::{Context, ID, InputObject, Object, Result};
+use uuid::Uuid;
+
+use super::address::{Address, RawAddress};
+use super::checkout::{self, CheckoutRequest};
+use super::lifecycle::{self, Canceller};
+use super::service;
+use super::types::{Fulfilment, FulfilmentStatus, Order, OrderStatus};
+use crate::cart::CartToken;
+use crate::catalog::input::bounded_text;
+use crate::config::OrderSettings;
+use crate::db::Db;
+use crate::graphql::ids::{GlobalId, NodeType};
+use crate::graphql::pagination::{PageLimits, PageRequest};
+use crate::identity::credentials::Email;
+use crate::identity::guards::{Require, SignedIn, viewer};
+use crate::identity::viewer::Permission;
+use crate::payment::Payments;
+
+/// A shipping address.
+#[derive(InputObject)]
+pub struct AddressInput {
+    /// Recipient's name, up to 200 characters.
+    pub name: String,
+    /// Street address, up to 200 characters.
+    pub line1: String,
+    /// More of the street address.
+    pub line2: Option<String>,
+    /// City, up to 100 characters.
+    pub city: String,
+    /// Region, state or province.
+    pub region: Option<String>,
+    /// Postal code, up to 20 characters.
+    pub postal_code: String,
+    /// ISO 3166-1 alpha-2 country code, such as `FR`.
+    pub country: String,
+    /// Phone number for the carrier: digits, spaces and `+-()`.
+    pub phone: Option<String>,
+}
+
+impl From<AddressInput> for RawAddress {
+    fn from(input: AddressInput) -> Self {
+        Self {
+            name: input.name,
+            line1: input.line1,
+            line2: input.line2,
+            city: input.city,
+            region: input.region,
+            postal_code: input.postal_code,
+            country: input.country,
+            phone: input.phone,
+        }
+    }
+}
+
+fn cart_token<'a>(ctx: &'a Context<'_>) -> Option<&'a str> {
+    ctx.data_opt::<CartToken>().map(|t| t.0.as_str())
+}
+
+/// The order `id` with its details, if the caller may see it.
+async fn visible(ctx: &Context<'_>, id: &ID) -> Result<Order> {
+    let id = GlobalId::parse_as(id, NodeType::Order)?;
+    let db = ctx.data::<Db>()?;
+    let order = service::visible_order(db.conn(), id, viewer(ctx), cart_token(ctx)).await?;
+    let mut details = service::with_details(db.conn(), vec![order]).await?;
+    Ok(Order(details.pop().ok_or_else(|| crate::error::AppError::not_found("order"))?))
+}
+
+/// Reads an order again after a change, with its details.
+async fn reload(db: &Db, order: entity::order::Model) -> Result<Order> {
+    let mut details = service::with_details(db.conn(), vec![order]).await?;
+    Ok(Order(details.pop().ok_or_else(|| crate::error::AppError::not_found("order"))?))
+}
+
+fn after_id(after: Option<&str>, node_type: NodeType) -> Result<Option<Uuid>> {
+    Ok(after.map(|a| GlobalId::parse_as(a, node_type)).transpose()?)
+}
+
+/// Order queries.
+#[derive(Default)]
+pub struct OrderQuery;
+
+#[Object]
+impl OrderQuery {
+    /// One order: staff see any; a customer their own; a guest an order placed from the cart
+    /// whose token is in `X-Cart-Token`. Anything else is `NOT_FOUND`.
+    async fn order(&self, ctx: &Context<'_>, id: ID) -> Result<Order> {
+        visible(ctx, &id).await
+    }
+
+    /// Orders, newest first: the signed-in customer's own, or every order for staff.
+    #[graphql(
+        guard = "SignedIn",
+        complexity = "crate::graphql::pagination::connection_complexity(first, None, child_complexity)"
+    )]
+    async fn orders(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        status: Option<OrderStatus>,
+    ) -> Result<Connection<String, Order>> {
+        let limits = *ctx.data::<PageLimits>()?;
+        let page = PageRequest::parse(first, None, None, None, "ORDERS", limits)?;
+        let db = ctx.data::<Db>()?;
+        let after = after_id(after.as_deref(), NodeType::Order)?;
+        let mut rows = service::list_orders(db, viewer(ctx), status.map(Into::into), after, page.limit).await?;
+        let has_next = rows.len() as u64 > page.limit;
+        rows.truncate(usize::try_from(page.limit).unwrap_or(usize::MAX));
+        let mut connection = Connection::new(after.is_some(), has_next);
+        for order in service::with_details(db.conn(), rows).await? {
+            let cursor = GlobalId::encode(NodeType::Order, order.order.id).0;
+            connection.edges.push(Edge::new(cursor, Order(order)));
+        }
+        Ok(connection)
+    }
+
+    /// Vendors' parts of orders, newest first: a vendor sees its own, staff see all. Each
+    /// carries its lines and the shipping address, not the rest of the order.
+    #[graphql(complexity = "crate::graphql::pagination::connection_complexity(first, None, child_complexity)")]
+    async fn fulfilments(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        status: Option<FulfilmentStatus>,
+    ) -> Result<Connection<String, Fulfilment>> {
+        let limits = *ctx.data::<PageLimits>()?;
+        let page = PageRequest::parse(first, None, None, None, "FULFILMENTS", limits)?;
+        let db = ctx.data::<Db>()?;
+        let viewer = viewer(ctx);
+        if viewer.is_anonymous() {
+            return Err(
+                crate::error::AppError::new(crate::error::ErrorCode::Unauthenticated, "sign in to do this").into()
+            );
+        }
+        let after = after_id(after.as_deref(), NodeType::Fulfilment)?;
+        let mut rows = service::list_fulfilments(db, viewer, status.map(Into::into), after, page.limit).await?;
+        let has_next = rows.len() as u64 > page.limit;
+        rows.truncate(usize::try_from(page.limit).unwrap_or(usize::MAX));
+        let (mut lines, orders) = service::fulfilment_context(db.conn(), &rows).await?;
+        let mut connection = Connection::new(after.is_some(), has_next);
+        for model in rows {
+            let cursor = GlobalId::encode(NodeType::Fulfilment, model.id).0;
+            let fulfilment = Fulfilment {
+                lines: lines.remove(&model.id).unwrap_or_default(),
+                order: orders.get(&model.order_id).cloned(),
+                model,
+            };
+            connection.edges.push(Edge::new(cursor, fulfilment));
+        }
+        Ok(connection)
+    }
+}
+
+/// Order mutations.
+#[derive(Default)]
+pub struct OrderMutation;
+
+#[Object]
+impl OrderMutation {
+    /// Places an order from the cart in one transaction: re-checks status, stock and price of
+    /// every line under lock, takes the stock (a one-of-a-kind piece becomes RESERVED), writes
+    /// the order with snapshot lines and per-vendor fulfilments, and empties the cart. The order
+    /// waits for payment (`payOrder`) until it expires. Retrying with the same
+    /// `idempotencyKey` and input returns the same order; other input with that key is
+    /// `CONFLICT`. A price that changed since it was added is `PRICE_CHANGED` (see
+    /// `acceptCartPrices`); a product no longer available is `OUT_OF_STOCK`, with the products'
+    /// IDs in `extensions.ids`. Guests give an `email`; customers default to their account's.
+    async fn checkout(
+        &self,
+        ctx: &Context<'_>,
+        cart_id: ID,
+        shipping_address: AddressInput,
+        email: Option<String>,
+        idempotency_key: String,
+    ) -> Result<Order> {
+        let request = CheckoutRequest {
+            cart_id: GlobalId::parse_as(&cart_id, NodeType::Cart)?,
+            address: Address::parse(shipping_address.into())?,
+            email: email.as_deref().map(Email::parse).transpose()?,
+            idempotency_key: checkout::parse_idempotency_key(&idempotency_key)?,
+        };
+        let db = ctx.data::<Db>()?;
+        let settings = ctx.data::<OrderSettings>()?;
+        let order = checkout::place_order(db, settings, viewer(ctx), cart_token(ctx), request).await?;
+        reload(db, order).await
+    }
+
+    /// Cancels an order that has not shipped. Its buyer may cancel while it waits for payment;
+    /// staff may also cancel a paid order, which refunds it. Stock comes back as CANCEL rows of
+    /// the ledger.
+    async fn cancel_order(&self, ctx: &Context<'_>, id: ID, #[graphql(default)] reason: String) -> Result<Order> {
+        let order = visible(ctx, &id).await?;
+        let viewer = viewer(ctx);
+        let by = Canceller { actor: viewer.user_id(), manages_orders: viewer.can(Permission::OrdersManage) };
+        let note = bounded_text("reason", &reason, 300, false)?;
+        let db = ctx.data::<Db>()?;
+        let cancelled = lifecycle::cancel(db, ctx.data::<Payments>()?, order.0.order.id, by, &note).await?;
+        reload(db, cancelled).await
+    }
+
+    /// Refunds a paid, fulfilled or completed order in full through the payment provider; stock
+    /// comes back as REFUND rows of the ledger.
+    #[graphql(guard = "Require::new(Permission::OrdersManage)")]
+    async fn refund_order(&self, ctx: &Context<'_>, id: ID, #[graphql(default)] reason: String) -> Result<Order> {
+        let id = GlobalId::parse_as(&id, NodeType::Order)?;
+        let note = bounded_text("reason", &reason, 300, false)?;
+        let db = ctx.data::<Db>()?;
+        let refunded = lifecycle::refund(db, ctx.data::<Payments>()?, id, viewer(ctx).user_id(), &note).await?;
+        reload(db, refunded).await
+    }
+
+    /// Closes a fulfilled order.
+    #[graphql(guard = "Require::new(Permission::OrdersManage)")]
+    async fn complete_order(&self, ctx: &Context<'_>, id: ID) -> Result<Order> {
+        let id = GlobalId::parse_as(&id, NodeType::Order)?;
+        let db = ctx.data::<Db>()?;
+        let completed = lifecycle::advance(db.conn(), id, entity::OrderStatus::Completed).await?;
+        reload(db, completed).await
+    }
+
+    /// Marks a vendor's part of a paid order shipped: by that vendor, or by staff. When every
+    /// part has shipped the order becomes FULFILLED.
+    #[graphql(guard = "SignedIn")]
+    async fn ship_fulfilment(&self, ctx: &Context<'_>, id: ID, tracking_number: Option<String>) -> Result<Fulfilment> {
+        let id = GlobalId::parse_as(&id, NodeType::Fulfilment)?;
+        let tracking = tracking_number.map(|t| bounded_text("trackingNumber", &t, 100, true)).transpose()?;
+        let db = ctx.data::<Db>()?;
+        let fulfilment = service::shippable_fulfilment(db, id, viewer(ctx)).await?;
+        let shipped = lifecycle::ship(db, &fulfilment, tracking).await?;
+        let (mut lines, orders) = service::fulfilment_context(db.conn(), std::slice::from_ref(&shipped)).await?;
+        Ok(Fulfilment {
+            lines: lines.remove(&shipped.id).unwrap_or_default(),
+            order: orders.get(&shipped.order_id).cloned(),
+            model: shipped,
+        })
+    }
+}
