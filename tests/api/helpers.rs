@@ -128,6 +128,18 @@ impl TestApp {
         request.send().await.expect("the request is sent").json().await.expect("the response is JSON")
     }
 
+    /// POSTs a GraphQL request with extra headers and returns the whole JSON response.
+    pub async fn graphql_with(&self, headers: &[(&str, &str)], query: &str, variables: Value) -> Value {
+        let mut request = self
+            .client
+            .post(format!("{}/graphql", self.address))
+            .json(&json!({ "query": query, "variables": variables }));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send().await.expect("the request is sent").json().await.expect("the response is JSON")
+    }
+
     /// Signs in through the API and returns the access and refresh tokens.
     pub async fn sign_in(&self, email: &str, password: &str) -> (String, String) {
         let data = self

@@ -8,6 +8,7 @@
 #[macro_use]
 mod helpers;
 mod bad_input;
+mod cart;
 mod catalog_filters;
 mod catalog_lookup;
 mod catalog_pagination;
@@ -18,3 +19,4 @@ mod identity_accounts;
 mod identity_matrix;
 mod schema;
 mod seed;
+mod shop;
