@@ -28,7 +28,9 @@ async fn a_guest_cart_adds_changes_removes_and_clears(store: Store) {
     let set = shop
         .ok(
             &guest,
-            &format!("mutation($c: ID!, $p: ID!) {{ updateCartLine(cartId: $c, productId: $p, quantity: 1) {{ {CART} }} }}"),
+            &format!(
+                "mutation($c: ID!, $p: ID!) {{ updateCartLine(cartId: $c, productId: $p, quantity: 1) {{ {CART} }} }}"
+            ),
             json!({ "c": cart, "p": gid(NodeType::Product, shop.multi.id) }),
         )
         .await;
@@ -43,9 +45,16 @@ async fn a_guest_cart_adds_changes_removes_and_clears(store: Store) {
         .await;
     assert_eq!(removed["removeFromCart"], json!({ "itemCount": 1, "lines": [{ "product": { "sku": "FX-0001" } }] }));
 
-    let read = shop.ok(&guest, "query($c: ID!) { cart(id: $c) { itemCount readyForCheckout } }", json!({ "c": cart })).await;
+    let read =
+        shop.ok(&guest, "query($c: ID!) { cart(id: $c) { itemCount readyForCheckout } }", json!({ "c": cart })).await;
     assert_eq!(read["cart"], json!({ "itemCount": 1, "readyForCheckout": true }), "the cart persists");
-    let cleared = shop.ok(&guest, "mutation($c: ID!) { clearCart(cartId: $c) { itemCount lines { quantity } } }", json!({ "c": cart })).await;
+    let cleared = shop
+        .ok(
+            &guest,
+            "mutation($c: ID!) { clearCart(cartId: $c) { itemCount lines { quantity } } }",
+            json!({ "c": cart }),
+        )
+        .await;
     assert_eq!(cleared["clearCart"], json!({ "itemCount": 0, "lines": [] }));
 }
 
@@ -84,8 +93,9 @@ async fn totals_are_per_currency_and_problems_are_flagged(store: Store) {
         json!([{ "amount": "60.00", "currencyCode": "EUR" }, { "amount": "120.00", "currencyCode": "USD" }]),
         "totals use current prices and leave unavailable lines out"
     );
-    let accepted =
-        shop.ok(&customer, "mutation($c: ID!) { acceptCartPrices(cartId: $c) { lines { problem } } }", json!({ "c": cart })).await;
+    let accepted = shop
+        .ok(&customer, "mutation($c: ID!) { acceptCartPrices(cartId: $c) { lines { problem } } }", json!({ "c": cart }))
+        .await;
     assert_eq!(accepted["acceptCartPrices"]["lines"][0]["problem"], serde_json::Value::Null);
 }
 

@@ -12,6 +12,7 @@ mod cart;
 mod catalog_filters;
 mod catalog_lookup;
 mod catalog_pagination;
+mod checkout;
 mod cli;
 mod fixtures;
 mod http;

@@ -182,7 +182,10 @@ impl Shop {
         use sea_orm::{ConnectionTrait, Statement};
         let conn = self.app.db.conn();
         let row = conn
-            .query_one(Statement::from_string(conn.get_database_backend(), format!("SELECT COUNT(*) AS n FROM {table}")))
+            .query_one(Statement::from_string(
+                conn.get_database_backend(),
+                format!("SELECT COUNT(*) AS n FROM {table}"),
+            ))
             .await
             .unwrap()
             .unwrap();
