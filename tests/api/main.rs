@@ -18,6 +18,7 @@ mod fixtures;
 mod http;
 mod identity_accounts;
 mod identity_matrix;
+mod order_lifecycle;
 mod schema;
 mod seed;
 mod shop;
