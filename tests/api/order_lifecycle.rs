@@ -106,7 +106,7 @@ async fn a_product_life_leaves_the_exact_ledger_and_audit_rows(store: Store) {
     let conn = shop.app.db.conn();
     for sql in ["UPDATE stock_movements SET delta = 0", "DELETE FROM product_audit"] {
         let refused = conn.execute(Statement::from_string(conn.get_database_backend(), sql)).await;
-        assert!(format!("{:?}", refused.err().expect("refused")).contains("append-only"), "{sql}");
+        assert!(format!("{:?}", refused.expect_err("refused")).contains("append-only"), "{sql}");
     }
     // Customers and other vendors cannot read them.
     let hidden = shop.call(&customer, HISTORY, json!({ "p": product })).await;
@@ -139,7 +139,7 @@ async fn a_sold_piece_keeps_its_sale_price_and_a_refund_puts_it_back(store: Stor
             "UPDATE products SET sold_price_minor = 1 WHERE status = 'SOLD'",
         ))
         .await;
-    assert!(format!("{:?}", tamper.err().expect("refused")).contains("locked"));
+    assert!(format!("{:?}", tamper.expect_err("refused")).contains("locked"));
     let relist = shop
         .call(
             &staff,

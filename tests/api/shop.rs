@@ -4,7 +4,7 @@
 use aeternum::catalog::service;
 use aeternum::graphql::ids::{GlobalId, NodeType};
 use aeternum::identity::service::create_user;
-use entity::{Role, product, vendor};
+use entity::{Role, product};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -15,7 +15,6 @@ pub const PASSWORD: &str = "shop-passphrase-2026";
 
 pub struct Shop {
     pub app: TestApp,
-    pub vendors: [vendor::Model; 2],
     /// One-of-a-kind, vendor 0, 100.00 EUR.
     pub unique: product::Model,
     /// Five units, vendor 1, 25.00 EUR.
@@ -96,7 +95,7 @@ impl Shop {
         let customer = app.sign_in("ada@example.com", PASSWORD).await.0;
         let staff = app.sign_in("staff@example.com", PASSWORD).await.0;
         let vendor = app.sign_in("vendor@example.com", PASSWORD).await.0;
-        Self { app, vendors, unique, multi, dollars, customer, staff, vendor }
+        Self { app, unique, multi, dollars, customer, staff, vendor }
     }
 
     /// Sends a request as `who` and returns the whole response.
