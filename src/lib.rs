@@ -1,6 +1,6 @@
 //! Aeternum: a GraphQL backend-for-frontend for commerce.
 //!
-//! The crate is organised by domain (`catalog`, and later identity, search, cart, order…), each
+//! The crate is organised by domain (`catalog`, `identity`, `cart`, `order`, `payment`, `inventory`), each
 //! owning its GraphQL root, types, use cases and loaders. Shared plumbing (configuration, the
 //! database, HTTP, the GraphQL schema, errors, telemetry) lives apart from the domains.
 //! [`startup::Application`] builds the whole service from a [`config::Settings`] value.

@@ -1,9 +1,15 @@
-//! Load benchmark of the storefront listing.
+//! Load benchmark of the storefront: the listing, or checkout.
 //!
 //! Seeds a synthetic catalog through `aeternum seed --products N`, starts the release server
-//! (`aeternum serve`) as its own process, drives the storefront listing query (24 products with
-//! vendor, category and first image, walking pages by cursor) from this process at a fixed
-//! concurrency for a bounded time, and prints throughput, latency percentiles and the server's
+//! (`aeternum serve`) as its own process, and drives one scenario from this process at a fixed
+//! concurrency for a bounded time:
+//!
+//! - `listing`: the storefront listing query (24 products with vendor, category and first
+//!   image, walking pages by cursor);
+//! - `checkout`: a guest opens a cart, adds a product and checks out (three requests per order),
+//!   spreading over the catalog's first products.
+//!
+//! It prints throughput (requests or orders per second), latency percentiles and the server's
 //! peak memory. Run it with `bench/run`; it is not part of the test suite.
 
 // Printing its figures is what this program is for.
@@ -56,7 +62,29 @@ struct Args {
     /// The server binary.
     #[arg(long, default_value = "target/release/aeternum")]
     server: PathBuf,
+    /// What the clients do.
+    #[arg(long, value_enum, default_value_t = Scenario::Listing)]
+    scenario: Scenario,
 }
+
+/// What the simulated clients do.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Scenario {
+    /// Read the storefront listing page after page.
+    Listing,
+    /// Open a cart, add one product, check out.
+    Checkout,
+}
+
+const OPEN_CART: &str = "mutation { openCart { cart { id } token } }";
+const ADD: &str = "mutation($c: ID!, $p: ID!) { addToCart(cartId: $c, productId: $p) { itemCount } }";
+const CHECKOUT: &str = "mutation($c: ID!, $k: String!) { checkout(cartId: $c, idempotencyKey: $k,
+  email: \"bench@example.com\",
+  shippingAddress: { name: \"Bench\", line1: \"1 Load St\", city: \"Paris\", postalCode: \"75001\", country: \"FR\" })
+  { id total { amount } } }";
+
+/// Products the checkout scenario buys from (the first pages of the listing).
+const CHECKOUT_PRODUCTS: usize = 12_000;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -85,27 +113,50 @@ async fn main() -> anyhow::Result<()> {
     let client = reqwest::Client::builder().pool_max_idle_per_host(args.concurrency).build()?;
     wait_until_ready(&client, &base).await?;
 
-    drive(&client, &base, args.concurrency, Duration::from_secs(args.warmup_seconds), usize::MAX).await?;
+    let products = match args.scenario {
+        Scenario::Listing => Vec::new(),
+        Scenario::Checkout => product_ids(&client, &base, CHECKOUT_PRODUCTS).await?,
+    };
+    let warmup = Duration::from_secs(args.warmup_seconds);
+    let measured = Duration::from_secs(args.seconds);
+    let (warmup_products, products) = products.split_at(products.len() / 10);
+    match args.scenario {
+        Scenario::Listing => drive(&client, &base, args.concurrency, warmup, usize::MAX).await?,
+        Scenario::Checkout => drive_checkout(&client, &base, args.concurrency, warmup, warmup_products).await?,
+    };
     let started = Instant::now();
-    let results = drive(&client, &base, args.concurrency, Duration::from_secs(args.seconds), args.max_requests).await?;
+    let results = match args.scenario {
+        Scenario::Listing => drive(&client, &base, args.concurrency, measured, args.max_requests).await?,
+        Scenario::Checkout => drive_checkout(&client, &base, args.concurrency, measured, products).await?,
+    };
     let elapsed = started.elapsed().as_secs_f64();
     let peak = peak_memory_kib(&server);
     stop(&mut server).await;
 
     let mut latencies: Vec<u64> = results.iter().flat_map(|r| r.latencies_us.iter().copied()).collect();
     let errors: usize = results.iter().map(|r| r.errors).sum();
+    let sold_out: usize = results.iter().map(|r| r.sold_out).sum();
     latencies.sort_unstable();
     let percentile = |p: f64| {
         let index = ((latencies.len() as f64 * p).ceil() as usize).saturating_sub(1);
         latencies.get(index).map_or(0.0, |us| *us as f64 / 1000.0)
     };
-    println!("query       storefront listing: 24 products with vendor, category, first image");
+    let unit = match args.scenario {
+        Scenario::Listing => {
+            println!("query       storefront listing: 24 products with vendor, category, first image");
+            "requests"
+        }
+        Scenario::Checkout => {
+            println!("scenario    guest checkout: openCart + addToCart + checkout; latency is the checkout call");
+            "orders"
+        }
+    };
     println!(
-        "load        {} clients for {elapsed:.1} s, {} requests, {errors} errors",
+        "load        {} clients for {elapsed:.1} s, {} {unit}, {errors} errors, {sold_out} sold out",
         args.concurrency,
         latencies.len()
     );
-    println!("throughput  {:.0} requests/s", latencies.len() as f64 / elapsed);
+    println!("throughput  {:.0} {unit}/s", latencies.len() as f64 / elapsed);
     println!(
         "latency     p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
         percentile(0.50),
@@ -152,6 +203,100 @@ async fn wait_until_ready(client: &reqwest::Client, base: &str) -> anyhow::Resul
 struct ClientResult {
     latencies_us: Vec<u64>,
     errors: usize,
+    /// Checkouts refused with OUT_OF_STOCK (another client bought the last unit).
+    sold_out: usize,
+}
+
+/// The IDs of the listing's first `count` products.
+async fn product_ids(client: &reqwest::Client, base: &str, count: usize) -> anyhow::Result<Vec<String>> {
+    let mut ids = Vec::with_capacity(count);
+    let mut after = Value::Null;
+    while ids.len() < count {
+        let body = json!({
+            "query": "query($a: String) { products(first: 100, after: $a, filter: { available: true }) { edges { node { id } } pageInfo { hasNextPage endCursor } } }",
+            "variables": { "a": after },
+        });
+        let page: Value = client.post(format!("{base}/graphql")).json(&body).send().await?.json().await?;
+        let products = &page["data"]["products"];
+        let edges = products["edges"].as_array().context("the listing failed")?;
+        ids.extend(edges.iter().filter_map(|e| e["node"]["id"].as_str().map(str::to_owned)));
+        if products["pageInfo"]["hasNextPage"] != json!(true) {
+            break;
+        }
+        after = products["pageInfo"]["endCursor"].clone();
+    }
+    ids.truncate(count);
+    Ok(ids)
+}
+
+/// Sends one GraphQL request; `None` when it failed.
+async fn call(
+    client: &reqwest::Client,
+    url: &str,
+    query: &str,
+    variables: Value,
+    token: Option<&str>,
+) -> Option<Value> {
+    let mut request = client.post(url).json(&json!({ "query": query, "variables": variables }));
+    if let Some(token) = token {
+        request = request.header("x-cart-token", token);
+    }
+    let response = request.send().await.ok()?;
+    if !response.status().is_success() {
+        return None;
+    }
+    response.json::<Value>().await.ok()
+}
+
+/// Runs `concurrency` guests buying from `products` until `duration` passes or the products
+/// run out. Each client walks its own slice of the products, so they rarely compete.
+async fn drive_checkout(
+    client: &reqwest::Client,
+    base: &str,
+    concurrency: usize,
+    duration: Duration,
+    products: &[String],
+) -> anyhow::Result<Vec<ClientResult>> {
+    let deadline = Instant::now() + duration;
+    let mut tasks = Vec::with_capacity(concurrency);
+    for n in 0..concurrency {
+        let (client, url) = (client.clone(), format!("{base}/graphql"));
+        let mine: Vec<String> = products.iter().skip(n).step_by(concurrency.max(1)).cloned().collect();
+        tasks.push(tokio::spawn(async move {
+            let mut result = ClientResult { latencies_us: Vec::with_capacity(1024), errors: 0, sold_out: 0 };
+            for (i, product) in mine.iter().enumerate() {
+                if Instant::now() >= deadline {
+                    break;
+                }
+                let Some(opened) = call(&client, &url, OPEN_CART, json!({}), None).await else {
+                    result.errors += 1;
+                    continue;
+                };
+                let cart = opened["data"]["openCart"]["cart"]["id"].clone();
+                let token = opened["data"]["openCart"]["token"].as_str().unwrap_or_default().to_owned();
+                let added = call(&client, &url, ADD, json!({ "c": cart, "p": product }), Some(&token)).await;
+                if added.as_ref().is_none_or(|a| a.get("errors").is_some()) {
+                    result.sold_out += 1;
+                    continue;
+                }
+                let started = Instant::now();
+                let key = format!("bench-{n}-{i}-{}", std::process::id());
+                let placed = call(&client, &url, CHECKOUT, json!({ "c": cart, "k": key }), Some(&token)).await;
+                let elapsed = started.elapsed().as_micros() as u64;
+                match placed {
+                    Some(p) if p["data"]["checkout"]["id"].is_string() => result.latencies_us.push(elapsed),
+                    Some(p) if p["errors"][0]["extensions"]["code"] == "OUT_OF_STOCK" => result.sold_out += 1,
+                    _ => result.errors += 1,
+                }
+            }
+            result
+        }));
+    }
+    let mut results = Vec::with_capacity(concurrency);
+    for task in tasks {
+        results.push(task.await?);
+    }
+    Ok(results)
 }
 
 /// Runs `concurrency` shoppers until `duration` passes or `max_requests` are made in all.
@@ -168,7 +313,7 @@ async fn drive(
     for _ in 0..concurrency {
         let (client, url) = (client.clone(), format!("{base}/graphql"));
         tasks.push(tokio::spawn(async move {
-            let mut result = ClientResult { latencies_us: Vec::with_capacity(4096), errors: 0 };
+            let mut result = ClientResult { latencies_us: Vec::with_capacity(4096), errors: 0, sold_out: 0 };
             let (mut after, mut page) = (Value::Null, 0);
             while Instant::now() < deadline && result.latencies_us.len() < per_client {
                 let started = Instant::now();

@@ -35,6 +35,7 @@ const SIGNED_IN: &[Who] = &[Customer, OtherCustomer, Vendor, OtherVendor, Staff,
 const OWNER_AND_STAFF: &[Who] = &[Vendor, Staff, Admin];
 const STAFF: &[Who] = &[Staff, Admin];
 const ADMIN: &[Who] = &[Admin];
+const VENDORS_AND_STAFF: &[Who] = &[Vendor, OtherVendor, Staff, Admin];
 
 struct Row {
     name: &'static str,
@@ -56,6 +57,44 @@ const ROWS: &[Row] = &[
         query: "query($p: ID) { product(id: $p) { title internalNotes } }",
         allowed: OWNER_AND_STAFF,
         intact: Some(&["product", "title"]),
+    },
+    Row {
+        name: "Product.stockMovements",
+        query: "query($p: ID) { product(id: $p) { title stockMovements { delta } } }",
+        allowed: OWNER_AND_STAFF,
+        intact: Some(&["product", "title"]),
+    },
+    Row {
+        name: "Product.auditTrail",
+        query: "query($p: ID) { product(id: $p) { title auditTrail { newStatus } } }",
+        allowed: OWNER_AND_STAFF,
+        intact: Some(&["product", "title"]),
+    },
+    Row {
+        name: "adjustStock of the vendor's product",
+        query: "mutation($p: ID!) { adjustStock(productId: $p, delta: 1, reason: RESTOCK) { stock } }",
+        allowed: OWNER_AND_STAFF,
+        intact: None,
+    },
+    Row { name: "orders", query: "{ orders { edges { cursor } } }", allowed: SIGNED_IN, intact: None },
+    Row { name: "myCart", query: "{ myCart { itemCount } }", allowed: SIGNED_IN, intact: None },
+    Row {
+        name: "fulfilments",
+        query: "{ fulfilments { edges { cursor } } }",
+        allowed: VENDORS_AND_STAFF,
+        intact: None,
+    },
+    Row {
+        name: "refundOrder",
+        query: "mutation($o: ID!) { refundOrder(id: $o) { status } }",
+        allowed: STAFF,
+        intact: None,
+    },
+    Row {
+        name: "completeOrder",
+        query: "mutation($o: ID!) { completeOrder(id: $o) { status } }",
+        allowed: STAFF,
+        intact: None,
     },
     Row {
         name: "products listing drafts of one vendor",
@@ -182,6 +221,7 @@ async fn every_principal_gets_exactly_its_access(store: Store) {
                 "v": GlobalId::encode(NodeType::Vendor, vendor.id).0,
                 "c": GlobalId::encode(NodeType::Category, category.id).0,
                 "u": GlobalId::encode(NodeType::User, customer).0,
+                "o": GlobalId::encode(NodeType::Order, uuid::Uuid::now_v7()).0,
                 "sku": format!("MX-{index}-{n}"),
                 "slug": format!("matrix-{index}-{n}"),
             });
