@@ -76,6 +76,29 @@ async fn customer_cart(conn: &impl ConnectionTrait, user_id: Uuid) -> AppResult<
     }
 }
 
+/// Opens a write on the cart row as a transaction's first statement: on PostgreSQL it locks the
+/// row, and on SQLite it takes the write lock before any read, so concurrent writers wait for
+/// each other (a read first would make the later write fail with a busy snapshot).
+async fn claim(conn: &impl ConnectionTrait, cart_id: Uuid) -> AppResult<()> {
+    cart::Entity::update_many()
+        .col_expr(cart::Column::UpdatedAt, sea_orm::sea_query::Expr::value(db::now()))
+        .filter(cart::Column::Id.eq(cart_id))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Like [`owned_cart`], as the first statement of a write transaction (see [`claim`]).
+pub async fn claim_owned_cart(
+    conn: &impl ConnectionTrait,
+    id: Uuid,
+    viewer: &Viewer,
+    token: Option<&str>,
+) -> AppResult<cart::Model> {
+    claim(conn, id).await?;
+    owned_cart(conn, id, viewer, token).await
+}
+
 /// The cart `id` if the caller owns it.
 ///
 /// # Errors
@@ -182,7 +205,7 @@ pub async fn change_line(
         return Err(AppError::bad_input("the quantity must not be negative"));
     }
     let txn = db.conn().begin().await?;
-    let cart = owned_cart(&txn, cart_id, viewer, token).await?;
+    let cart = claim_owned_cart(&txn, cart_id, viewer, token).await?;
     let existing = cart_line::Entity::find()
         .filter(cart_line::Column::CartId.eq(cart.id))
         .filter(cart_line::Column::ProductId.eq(product_id))
@@ -256,7 +279,7 @@ async fn touch(conn: &impl ConnectionTrait, cart: cart::Model) -> AppResult<cart
 /// `NOT_FOUND` for a cart the caller does not own.
 pub async fn clear(db: &Db, cart_id: Uuid, viewer: &Viewer, token: Option<&str>) -> AppResult<CartContents> {
     let txn = db.conn().begin().await?;
-    let cart = owned_cart(&txn, cart_id, viewer, token).await?;
+    let cart = claim_owned_cart(&txn, cart_id, viewer, token).await?;
     cart_line::Entity::delete_many().filter(cart_line::Column::CartId.eq(cart.id)).exec(&txn).await?;
     let cart = touch(&txn, cart).await?;
     txn.commit().await?;
@@ -269,7 +292,7 @@ pub async fn clear(db: &Db, cart_id: Uuid, viewer: &Viewer, token: Option<&str>)
 /// `NOT_FOUND` for a cart the caller does not own.
 pub async fn accept_prices(db: &Db, cart_id: Uuid, viewer: &Viewer, token: Option<&str>) -> AppResult<CartContents> {
     let txn = db.conn().begin().await?;
-    let cart = owned_cart(&txn, cart_id, viewer, token).await?;
+    let cart = claim_owned_cart(&txn, cart_id, viewer, token).await?;
     let current = contents(&txn, cart).await?;
     for (line, product) in &current.lines {
         let Some(product) = product else { continue };
@@ -296,6 +319,11 @@ pub async fn accept_prices(db: &Db, cart_id: Uuid, viewer: &Viewer, token: Optio
 #[instrument(skip_all, fields(user.id = %user_id), err(Debug))]
 pub async fn merge_guest_cart(db: &Db, settings: &OrderSettings, token: &str, user_id: Uuid) -> AppResult<()> {
     let txn = db.conn().begin().await?;
+    cart::Entity::update_many()
+        .col_expr(cart::Column::UpdatedAt, sea_orm::sea_query::Expr::value(db::now()))
+        .filter(cart::Column::TokenHash.eq(token_hash(token)))
+        .exec(&txn)
+        .await?;
     let Some(guest) = cart::Entity::find()
         .filter(cart::Column::TokenHash.eq(token_hash(token)))
         .filter(cart::Column::UserId.is_null())

@@ -385,6 +385,12 @@ pub struct ProductPatch {
 pub async fn update_product(db: &Db, id: Uuid, patch: ProductPatch, actor: Option<Uuid>) -> AppResult<product::Model> {
     use sea_orm::ActiveModelTrait;
     let txn = db.conn().begin().await?;
+    // Write first, so SQLite takes its write lock before the read (and PostgreSQL locks the row).
+    product::Entity::update_many()
+        .col_expr(product::Column::UpdatedAt, sea_orm::sea_query::Expr::value(db::now()))
+        .filter(product::Column::Id.eq(id))
+        .exec(&txn)
+        .await?;
     let current = product::Entity::find_by_id(id).one(&txn).await?.ok_or_else(|| AppError::not_found("product"))?;
     let held = matches!(current.status, entity::ProductStatus::Reserved | entity::ProductStatus::Sold);
     if held && patch.status.is_some_and(|status| status != current.status) {

@@ -10,10 +10,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::Duration;
 use entity::{FulfilmentStatus, MovementReason};
-use entity::{
-    OrderStatus, ProductStatus, cart, cart_line, fulfilment, order, order_line, product, product_image, vendor,
-};
-use sea_orm::sea_query::Expr;
+use entity::{OrderStatus, ProductStatus, cart_line, fulfilment, order, order_line, product, product_image, vendor};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     TransactionTrait,
@@ -98,12 +95,7 @@ pub async fn place_order(
     let postgres = txn.get_database_backend() == DatabaseBackend::Postgres;
 
     // Write first: lock the cart row (PostgreSQL) or the database (SQLite).
-    cart::Entity::update_many()
-        .col_expr(cart::Column::UpdatedAt, Expr::value(db::now()))
-        .filter(cart::Column::Id.eq(request.cart_id))
-        .exec(&txn)
-        .await?;
-    let cart = carts::owned_cart(&txn, request.cart_id, viewer, cart_token).await?;
+    let cart = carts::claim_owned_cart(&txn, request.cart_id, viewer, cart_token).await?;
 
     let previous = order::Entity::find()
         .filter(order::Column::CartId.eq(cart.id))
