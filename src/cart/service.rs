@@ -76,26 +76,15 @@ async fn customer_cart(conn: &impl ConnectionTrait, user_id: Uuid) -> AppResult<
     }
 }
 
-/// Opens a write on the cart row as a transaction's first statement: on PostgreSQL it locks the
-/// row, and on SQLite it takes the write lock before any read, so concurrent writers wait for
-/// each other (a read first would make the later write fail with a busy snapshot).
-async fn claim(conn: &impl ConnectionTrait, cart_id: Uuid) -> AppResult<()> {
-    cart::Entity::update_many()
-        .col_expr(cart::Column::UpdatedAt, sea_orm::sea_query::Expr::value(db::now()))
-        .filter(cart::Column::Id.eq(cart_id))
-        .exec(conn)
-        .await?;
-    Ok(())
-}
-
-/// Like [`owned_cart`], as the first statement of a write transaction (see [`claim`]).
+/// Like [`owned_cart`], as the first statement of a write transaction: it claims the cart row
+/// first (see [`db::claim`]).
 pub async fn claim_owned_cart(
     conn: &impl ConnectionTrait,
     id: Uuid,
     viewer: &Viewer,
     token: Option<&str>,
 ) -> AppResult<cart::Model> {
-    claim(conn, id).await?;
+    db::claim::<cart::Entity>(conn, cart::Column::UpdatedAt, cart::Column::Id.eq(id)).await?;
     owned_cart(conn, id, viewer, token).await
 }
 
@@ -319,11 +308,7 @@ pub async fn accept_prices(db: &Db, cart_id: Uuid, viewer: &Viewer, token: Optio
 #[instrument(skip_all, fields(user.id = %user_id), err(Debug))]
 pub async fn merge_guest_cart(db: &Db, settings: &OrderSettings, token: &str, user_id: Uuid) -> AppResult<()> {
     let txn = db.conn().begin().await?;
-    cart::Entity::update_many()
-        .col_expr(cart::Column::UpdatedAt, sea_orm::sea_query::Expr::value(db::now()))
-        .filter(cart::Column::TokenHash.eq(token_hash(token)))
-        .exec(&txn)
-        .await?;
+    db::claim::<cart::Entity>(&txn, cart::Column::UpdatedAt, cart::Column::TokenHash.eq(token_hash(token))).await?;
     let Some(guest) = cart::Entity::find()
         .filter(cart::Column::TokenHash.eq(token_hash(token)))
         .filter(cart::Column::UserId.is_null())

@@ -385,12 +385,7 @@ pub struct ProductPatch {
 pub async fn update_product(db: &Db, id: Uuid, patch: ProductPatch, actor: Option<Uuid>) -> AppResult<product::Model> {
     use sea_orm::ActiveModelTrait;
     let txn = db.conn().begin().await?;
-    // Write first, so SQLite takes its write lock before the read (and PostgreSQL locks the row).
-    product::Entity::update_many()
-        .col_expr(product::Column::UpdatedAt, sea_orm::sea_query::Expr::value(db::now()))
-        .filter(product::Column::Id.eq(id))
-        .exec(&txn)
-        .await?;
+    db::claim::<product::Entity>(&txn, product::Column::UpdatedAt, product::Column::Id.eq(id)).await?;
     let current = product::Entity::find_by_id(id).one(&txn).await?.ok_or_else(|| AppError::not_found("product"))?;
     let held = matches!(current.status, entity::ProductStatus::Reserved | entity::ProductStatus::Sold);
     if held && patch.status.is_some_and(|status| status != current.status) {
@@ -422,7 +417,7 @@ pub async fn update_product(db: &Db, id: Uuid, patch: ProductPatch, actor: Optio
         model.internal_notes = Set(bounded_text("internal notes", &notes, 5_000, false)?);
     }
     model.updated_at = Set(db::now());
-    model.update(&txn).await?;
+    let mut updated = model.update(&txn).await?;
     if stock_change != 0 {
         let movement = inventory::Movement {
             actor_id: actor,
@@ -430,8 +425,8 @@ pub async fn update_product(db: &Db, id: Uuid, patch: ProductPatch, actor: Optio
             ..inventory::Movement::new(id, stock_change, entity::MovementReason::Adjustment)
         };
         inventory::move_stock(&txn, movement).await?;
+        updated = product::Entity::find_by_id(id).one(&txn).await?.ok_or_else(|| AppError::not_found("product"))?;
     }
-    let updated = product::Entity::find_by_id(id).one(&txn).await?.ok_or_else(|| AppError::not_found("product"))?;
     txn.commit().await?;
     Ok(updated)
 }

@@ -114,6 +114,28 @@ impl Db {
     }
 }
 
+/// Claims the rows of `E` matching `condition` by bumping their `updated_at`, and returns how
+/// many it touched. Make it the first statement of a write transaction: on PostgreSQL it locks
+/// the rows until commit, and on SQLite it takes the database's write lock before any read, the
+/// effect of `BEGIN IMMEDIATE`. Concurrent writers then queue on the lock; a transaction that
+/// read first would instead fail its later write with a busy snapshot.
+///
+/// # Errors
+/// When the store fails.
+pub async fn claim<E: sea_orm::EntityTrait>(
+    conn: &impl ConnectionTrait,
+    updated_at: E::Column,
+    condition: impl sea_orm::sea_query::IntoCondition,
+) -> Result<u64, sea_orm::DbErr> {
+    use sea_orm::QueryFilter;
+    let claimed = E::update_many()
+        .col_expr(updated_at, sea_orm::sea_query::Expr::value(now()))
+        .filter(condition)
+        .exec(conn)
+        .await?;
+    Ok(claimed.rows_affected)
+}
+
 /// The current time at the precision both stores keep (microseconds), so a value read back
 /// equals the value written and can serve as a pagination key.
 pub fn now() -> chrono::DateTime<chrono::Utc> {

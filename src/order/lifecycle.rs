@@ -166,12 +166,7 @@ pub async fn cancel(
     note: &str,
 ) -> AppResult<order::Model> {
     let txn = db.conn().begin().await?;
-    // Write first, so SQLite takes its write lock before the read.
-    order::Entity::update_many()
-        .col_expr(order::Column::UpdatedAt, Expr::value(db::now()))
-        .filter(order::Column::Id.eq(order_id))
-        .exec(&txn)
-        .await?;
+    db::claim::<order::Entity>(&txn, order::Column::UpdatedAt, order::Column::Id.eq(order_id)).await?;
     let before = order::Entity::find_by_id(order_id).one(&txn).await?.ok_or_else(|| AppError::not_found("order"))?;
     if before.status == OrderStatus::Paid && !by.manages_orders {
         return Err(AppError::forbidden("a paid order is cancelled by staff, who refund it"));
@@ -217,13 +212,8 @@ pub async fn refund(
 #[instrument(skip_all, fields(fulfilment.id = %shipped.id), err(Debug))]
 pub async fn ship(db: &Db, shipped: &fulfilment::Model, tracking: Option<String>) -> AppResult<fulfilment::Model> {
     let txn = db.conn().begin().await?;
-    let paid = order::Entity::update_many()
-        .col_expr(order::Column::UpdatedAt, Expr::value(db::now()))
-        .filter(order::Column::Id.eq(shipped.order_id))
-        .filter(order::Column::Status.eq(OrderStatus::Paid))
-        .exec(&txn)
-        .await?;
-    if paid.rows_affected == 0 {
+    let paid = order::Column::Id.eq(shipped.order_id).and(order::Column::Status.eq(OrderStatus::Paid));
+    if db::claim::<order::Entity>(&txn, order::Column::UpdatedAt, paid).await? == 0 {
         return Err(AppError::conflict("only a paid order ships"));
     }
     let changed = fulfilment::Entity::update_many()
