@@ -15,6 +15,7 @@ use crate::db::{self, Db};
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::inventory::service::{Movement, move_stock};
 use crate::payment::Payments;
+use crate::payment::service as payment_service;
 
 fn name(status: OrderStatus) -> String {
     use sea_orm::ActiveEnum;
@@ -124,20 +125,8 @@ async fn refund_payments(conn: &impl ConnectionTrait, payments: &Payments, order
         .await?;
     for paid in captured {
         let Some(reference) = &paid.reference else { continue };
-        let call = payments.provider.refund(reference, paid.amount_minor);
-        match tokio::time::timeout(payments.timeout, call).await {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => return Err(AppError::new(ErrorCode::PaymentFailed, error.to_string())),
-            Err(_) => {
-                return Err(AppError::new(ErrorCode::PaymentFailed, "the payment provider did not answer in time"));
-            }
-        }
-        payment::Entity::update_many()
-            .col_expr(payment::Column::Status, Expr::value(PaymentStatus::Refunded))
-            .col_expr(payment::Column::UpdatedAt, Expr::value(db::now()))
-            .filter(payment::Column::Id.eq(paid.id))
-            .exec(conn)
-            .await?;
+        payments.bounded(payments.provider.refund(reference, paid.amount_minor)).await?;
+        payment_service::set_status(conn, paid.id, PaymentStatus::Refunded, None, None).await?;
     }
     Ok(())
 }

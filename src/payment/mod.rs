@@ -28,6 +28,22 @@ pub struct Payments {
 }
 
 impl Payments {
+    /// Runs a provider call within the configured timeout.
+    ///
+    /// # Errors
+    /// `PAYMENT_FAILED` with the provider's reason, or when it did not answer in time.
+    pub async fn bounded<T>(
+        &self,
+        call: impl std::future::Future<Output = Result<T, provider::ProviderError>>,
+    ) -> crate::error::AppResult<T> {
+        use crate::error::{AppError, ErrorCode};
+        match tokio::time::timeout(self.timeout, call).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(error)) => Err(AppError::new(ErrorCode::PaymentFailed, error.to_string())),
+            Err(_) => Err(AppError::new(ErrorCode::PaymentFailed, "the payment provider did not answer in time")),
+        }
+    }
+
     /// The provider named in the settings.
     ///
     /// # Errors

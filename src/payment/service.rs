@@ -2,7 +2,7 @@
 
 use entity::{OrderStatus, PaymentStatus, order, payment, payment_event};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionTrait};
 use tracing::instrument;
 use uuid::Uuid;
 
@@ -15,8 +15,13 @@ use crate::order::lifecycle;
 /// Longest payment-method token accepted.
 const MAX_METHOD_CHARS: usize = 200;
 
-async fn set_status(
-    db: &Db,
+/// Moves a payment to `status`, with the provider's reference and a failure reason when given,
+/// on `conn` (a transaction or the pool).
+///
+/// # Errors
+/// When the store fails.
+pub async fn set_status(
+    conn: &impl ConnectionTrait,
     id: Uuid,
     status: PaymentStatus,
     reference: Option<&str>,
@@ -32,7 +37,7 @@ async fn set_status(
     if let Some(failure) = failure {
         update = update.col_expr(payment::Column::Failure, Expr::value(failure.chars().take(300).collect::<String>()));
     }
-    update.exec(db.conn()).await?;
+    update.exec(conn).await?;
     Ok(())
 }
 
@@ -100,35 +105,28 @@ pub async fn pay_order(
         }
         Ok::<_, ProviderError>(charge)
     };
-    let charge = match tokio::time::timeout(payments.timeout, charged).await {
-        Ok(Ok(charge)) => charge,
-        Ok(Err(error)) => return Err(failed(db, id, &error.to_string()).await),
-        Err(_) => return Err(failed(db, id, "the payment provider did not answer in time").await),
+    let charge = match payments.bounded(charged).await {
+        Ok(charge) => charge,
+        Err(error) => return Err(failed(db, id, error).await),
     };
     if charge.outcome == ChargeOutcome::Pending {
-        set_status(db, id, PaymentStatus::Pending, Some(&charge.reference), None).await?;
+        set_status(db.conn(), id, PaymentStatus::Pending, Some(&charge.reference), None).await?;
     } else {
         let txn = db.conn().begin().await?;
-        payment::Entity::update_many()
-            .col_expr(payment::Column::Status, Expr::value(PaymentStatus::Captured))
-            .col_expr(payment::Column::Reference, Expr::value(charge.reference.clone()))
-            .col_expr(payment::Column::UpdatedAt, Expr::value(db::now()))
-            .filter(payment::Column::Id.eq(id))
-            .exec(&txn)
-            .await?;
+        set_status(&txn, id, PaymentStatus::Captured, Some(&charge.reference), None).await?;
         lifecycle::mark_paid(&txn, order.id).await?;
         txn.commit().await?;
     }
     payment::Entity::find_by_id(id).one(db.conn()).await?.ok_or_else(|| AppError::not_found("payment"))
 }
 
-/// Records a failed attempt and returns the error for the client.
-async fn failed(db: &Db, id: Uuid, reason: &str) -> AppError {
-    tracing::warn!(payment.id = %id, reason, "payment failed");
-    if let Err(error) = set_status(db, id, PaymentStatus::Failed, None, Some(reason)).await {
-        return error;
+/// Records a failed attempt and returns its error for the client.
+async fn failed(db: &Db, id: Uuid, error: AppError) -> AppError {
+    tracing::warn!(payment.id = %id, reason = error.message(), "payment failed");
+    match set_status(db.conn(), id, PaymentStatus::Failed, None, Some(error.message())).await {
+        Ok(()) => error,
+        Err(store_error) => store_error,
     }
-    AppError::new(ErrorCode::PaymentFailed, reason)
 }
 
 /// A provider event, as the webhook carries it.
@@ -190,12 +188,7 @@ pub async fn apply_event(db: &Db, provider: &str, event: &ProviderEvent) -> AppR
         .ok_or_else(|| AppError::not_found("payment"))?;
     let outcome = match (event.event_type.as_str(), paid.status) {
         ("payment.succeeded", PaymentStatus::Pending | PaymentStatus::Failed) => {
-            payment::Entity::update_many()
-                .col_expr(payment::Column::Status, Expr::value(PaymentStatus::Captured))
-                .col_expr(payment::Column::UpdatedAt, Expr::value(db::now()))
-                .filter(payment::Column::Id.eq(paid.id))
-                .exec(&txn)
-                .await?;
+            set_status(&txn, paid.id, PaymentStatus::Captured, None, None).await?;
             match lifecycle::mark_paid(&txn, paid.order_id).await {
                 Ok(_) => EventOutcome::Applied,
                 Err(error) if error.code() == ErrorCode::Conflict => {
@@ -206,16 +199,8 @@ pub async fn apply_event(db: &Db, provider: &str, event: &ProviderEvent) -> AppR
             }
         }
         ("payment.failed", PaymentStatus::Pending) => {
-            payment::Entity::update_many()
-                .col_expr(payment::Column::Status, Expr::value(PaymentStatus::Failed))
-                .col_expr(
-                    payment::Column::Failure,
-                    Expr::value(event.failure.clone().unwrap_or_default().chars().take(300).collect::<String>()),
-                )
-                .col_expr(payment::Column::UpdatedAt, Expr::value(db::now()))
-                .filter(payment::Column::Id.eq(paid.id))
-                .exec(&txn)
-                .await?;
+            let failure = event.failure.as_deref().unwrap_or_default();
+            set_status(&txn, paid.id, PaymentStatus::Failed, None, Some(failure)).await?;
             EventOutcome::Applied
         }
         _ => EventOutcome::Ignored,
