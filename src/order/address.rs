@@ -1,10 +1,14 @@
-//! A shipping address, parsed once at the edge.
+//! A shipping address: the input a client sends, parsed once at the edge into the valid
+//! address that orders store and show.
+
+use async_graphql::{InputObject, SimpleObject};
+use entity::order;
 
 use crate::catalog::input::bounded_text;
 use crate::error::{AppError, AppResult};
 
-/// A valid shipping address.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+/// A shipping address.
+#[derive(SimpleObject, Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Address {
     /// Recipient's name.
     pub name: String,
@@ -18,31 +22,46 @@ pub struct Address {
     pub region: Option<String>,
     /// Postal code.
     pub postal_code: String,
-    /// ISO 3166-1 alpha-2 country code, upper case.
+    /// ISO 3166-1 alpha-2 country code.
     pub country: String,
     /// Phone number for the carrier.
     pub phone: Option<String>,
 }
 
-/// Address fields as a client sent them.
-#[derive(Clone, Debug, Default)]
-pub struct RawAddress {
-    /// Recipient's name.
+/// A shipping address.
+#[derive(InputObject, Clone, Debug, Default)]
+pub struct AddressInput {
+    /// Recipient's name, up to 200 characters.
     pub name: String,
-    /// Street address.
+    /// Street address, up to 200 characters.
     pub line1: String,
     /// More of the street address.
     pub line2: Option<String>,
-    /// City.
+    /// City, up to 100 characters.
     pub city: String,
-    /// Region.
+    /// Region, state or province.
     pub region: Option<String>,
-    /// Postal code.
+    /// Postal code, up to 20 characters.
     pub postal_code: String,
-    /// Country code.
+    /// ISO 3166-1 alpha-2 country code, such as `FR`.
     pub country: String,
-    /// Phone.
+    /// Phone number for the carrier: digits, spaces and `+-()`.
     pub phone: Option<String>,
+}
+
+impl From<&order::Model> for Address {
+    fn from(o: &order::Model) -> Self {
+        Self {
+            name: o.ship_name.clone(),
+            line1: o.ship_line1.clone(),
+            line2: o.ship_line2.clone(),
+            city: o.ship_city.clone(),
+            region: o.ship_region.clone(),
+            postal_code: o.ship_postal_code.clone(),
+            country: o.ship_country.clone(),
+            phone: o.ship_phone.clone(),
+        }
+    }
 }
 
 impl Address {
@@ -51,7 +70,7 @@ impl Address {
     ///
     /// # Errors
     /// `BAD_USER_INPUT` naming the first bad field.
-    pub fn parse(raw: RawAddress) -> AppResult<Self> {
+    pub fn parse(raw: AddressInput) -> AppResult<Self> {
         let optional = |field: &str, value: Option<String>, max: usize| -> AppResult<Option<String>> {
             value.filter(|v| !v.trim().is_empty()).map(|v| bounded_text(field, v.trim(), max, true)).transpose()
         };
@@ -80,20 +99,20 @@ impl Address {
 mod tests {
     use super::*;
 
-    fn raw() -> RawAddress {
-        RawAddress {
+    fn raw() -> AddressInput {
+        AddressInput {
             name: "Ada Lovelace".into(),
             line1: "12 rue de Rivoli".into(),
             city: "Paris".into(),
             postal_code: "75004".into(),
             country: "fr".into(),
-            ..RawAddress::default()
+            ..AddressInput::default()
         }
     }
 
     #[test]
     fn parses_and_normalises() {
-        let address = Address::parse(RawAddress { line2: Some("  ".into()), ..raw() }).ok();
+        let address = Address::parse(AddressInput { line2: Some("  ".into()), ..raw() }).ok();
         assert_eq!(address.as_ref().map(|a| a.country.as_str()), Some("FR"));
         assert_eq!(address.and_then(|a| a.line2), None);
     }
@@ -101,11 +120,11 @@ mod tests {
     #[test]
     fn refuses_missing_and_malformed_fields() {
         for bad in [
-            RawAddress { name: " ".into(), ..raw() },
-            RawAddress { city: String::new(), ..raw() },
-            RawAddress { country: "FRA".into(), ..raw() },
-            RawAddress { postal_code: "1".repeat(21), ..raw() },
-            RawAddress { phone: Some("call me".into()), ..raw() },
+            AddressInput { name: " ".into(), ..raw() },
+            AddressInput { city: String::new(), ..raw() },
+            AddressInput { country: "FRA".into(), ..raw() },
+            AddressInput { postal_code: "1".repeat(21), ..raw() },
+            AddressInput { phone: Some("call me".into()), ..raw() },
         ] {
             assert!(Address::parse(bad).is_err());
         }

@@ -1,10 +1,10 @@
 //! The order domain's query and mutation roots.
 
 use async_graphql::connection::{Connection, Edge};
-use async_graphql::{Context, ID, InputObject, Object, Result};
+use async_graphql::{Context, ID, Object, Result};
 use uuid::Uuid;
 
-use super::address::{Address, RawAddress};
+use super::address::{Address, AddressInput};
 use super::checkout::{self, CheckoutRequest};
 use super::lifecycle::{self, Canceller};
 use super::service;
@@ -19,42 +19,6 @@ use crate::identity::credentials::Email;
 use crate::identity::guards::{Require, SignedIn, viewer};
 use crate::identity::viewer::Permission;
 use crate::payment::Payments;
-
-/// A shipping address.
-#[derive(InputObject)]
-pub struct AddressInput {
-    /// Recipient's name, up to 200 characters.
-    pub name: String,
-    /// Street address, up to 200 characters.
-    pub line1: String,
-    /// More of the street address.
-    pub line2: Option<String>,
-    /// City, up to 100 characters.
-    pub city: String,
-    /// Region, state or province.
-    pub region: Option<String>,
-    /// Postal code, up to 20 characters.
-    pub postal_code: String,
-    /// ISO 3166-1 alpha-2 country code, such as `FR`.
-    pub country: String,
-    /// Phone number for the carrier: digits, spaces and `+-()`.
-    pub phone: Option<String>,
-}
-
-impl From<AddressInput> for RawAddress {
-    fn from(input: AddressInput) -> Self {
-        Self {
-            name: input.name,
-            line1: input.line1,
-            line2: input.line2,
-            city: input.city,
-            region: input.region,
-            postal_code: input.postal_code,
-            country: input.country,
-            phone: input.phone,
-        }
-    }
-}
 
 fn cart_token<'a>(ctx: &'a Context<'_>) -> Option<&'a str> {
     ctx.data_opt::<CartToken>().map(|t| t.0.as_str())
@@ -180,7 +144,7 @@ impl OrderMutation {
     ) -> Result<Order> {
         let request = CheckoutRequest {
             cart_id: GlobalId::parse_as(&cart_id, NodeType::Cart)?,
-            address: Address::parse(shipping_address.into())?,
+            address: Address::parse(shipping_address)?,
             email: email.as_deref().map(Email::parse).transpose()?,
             idempotency_key: checkout::parse_idempotency_key(&idempotency_key)?,
         };

@@ -1,9 +1,10 @@
 //! Orders as the API shows them.
 
-use async_graphql::{Enum, ID, Object, Result, SimpleObject};
+use async_graphql::{Enum, ID, Object, Result};
 use chrono::{DateTime, Utc};
 use entity::{fulfilment, order, order_line};
 
+use super::address::Address;
 use super::service::OrderDetails;
 use crate::catalog::types::ProductAttribute;
 use crate::graphql::ids::{GlobalId, NodeType};
@@ -39,42 +40,6 @@ pub enum FulfilmentStatus {
     Fulfilled,
     /// The order was cancelled or refunded before shipping.
     Cancelled,
-}
-
-/// A shipping address.
-#[derive(SimpleObject)]
-pub struct Address {
-    /// Recipient's name.
-    pub name: String,
-    /// Street address.
-    pub line1: String,
-    /// More of the street address.
-    pub line2: Option<String>,
-    /// City.
-    pub city: String,
-    /// Region, state or province.
-    pub region: Option<String>,
-    /// Postal code.
-    pub postal_code: String,
-    /// ISO 3166-1 alpha-2 country code.
-    pub country: String,
-    /// Phone number for the carrier.
-    pub phone: Option<String>,
-}
-
-impl From<&order::Model> for Address {
-    fn from(o: &order::Model) -> Self {
-        Self {
-            name: o.ship_name.clone(),
-            line1: o.ship_line1.clone(),
-            line2: o.ship_line2.clone(),
-            city: o.ship_city.clone(),
-            region: o.ship_region.clone(),
-            postal_code: o.ship_postal_code.clone(),
-            country: o.ship_country.clone(),
-            phone: o.ship_phone.clone(),
-        }
-    }
 }
 
 /// An order, with its lines as they were bought.
