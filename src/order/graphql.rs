@@ -29,14 +29,26 @@ async fn visible(ctx: &Context<'_>, id: &ID) -> Result<Order> {
     let id = GlobalId::parse_as(id, NodeType::Order)?;
     let db = ctx.data::<Db>()?;
     let order = service::visible_order(db.conn(), id, viewer(ctx), cart_token(ctx)).await?;
+    reload(db, order).await
+}
+
+/// An order with its details (after a change, or once its visibility is established).
+async fn reload(db: &Db, order: entity::order::Model) -> Result<Order> {
     let mut details = service::with_details(db.conn(), vec![order]).await?;
     Ok(Order(details.pop().ok_or_else(|| crate::error::AppError::not_found("order"))?))
 }
 
-/// Reads an order again after a change, with its details.
-async fn reload(db: &Db, order: entity::order::Model) -> Result<Order> {
-    let mut details = service::with_details(db.conn(), vec![order]).await?;
-    Ok(Order(details.pop().ok_or_else(|| crate::error::AppError::not_found("order"))?))
+/// Fulfilments with their lines and orders, in two queries.
+async fn with_context(db: &Db, rows: Vec<entity::fulfilment::Model>) -> Result<Vec<Fulfilment>> {
+    let (mut lines, orders) = service::fulfilment_context(db.conn(), &rows).await?;
+    Ok(rows
+        .into_iter()
+        .map(|model| Fulfilment {
+            lines: lines.remove(&model.id).unwrap_or_default(),
+            order: orders.get(&model.order_id).cloned(),
+            model,
+        })
+        .collect())
 }
 
 fn after_id(after: Option<&str>, node_type: NodeType) -> Result<Option<Uuid>> {
@@ -105,15 +117,9 @@ impl OrderQuery {
         let mut rows = service::list_fulfilments(db, viewer, status.map(Into::into), after, page.limit).await?;
         let has_next = rows.len() as u64 > page.limit;
         rows.truncate(usize::try_from(page.limit).unwrap_or(usize::MAX));
-        let (mut lines, orders) = service::fulfilment_context(db.conn(), &rows).await?;
         let mut connection = Connection::new(after.is_some(), has_next);
-        for model in rows {
-            let cursor = GlobalId::encode(NodeType::Fulfilment, model.id).0;
-            let fulfilment = Fulfilment {
-                lines: lines.remove(&model.id).unwrap_or_default(),
-                order: orders.get(&model.order_id).cloned(),
-                model,
-            };
+        for fulfilment in with_context(db, rows).await? {
+            let cursor = GlobalId::encode(NodeType::Fulfilment, fulfilment.model.id).0;
             connection.edges.push(Edge::new(cursor, fulfilment));
         }
         Ok(connection)
@@ -196,11 +202,7 @@ impl OrderMutation {
         let db = ctx.data::<Db>()?;
         let fulfilment = service::shippable_fulfilment(db, id, viewer(ctx)).await?;
         let shipped = lifecycle::ship(db, &fulfilment, tracking).await?;
-        let (mut lines, orders) = service::fulfilment_context(db.conn(), std::slice::from_ref(&shipped)).await?;
-        Ok(Fulfilment {
-            lines: lines.remove(&shipped.id).unwrap_or_default(),
-            order: orders.get(&shipped.order_id).cloned(),
-            model: shipped,
-        })
+        let shipped = with_context(db, vec![shipped]).await?.pop();
+        Ok(shipped.ok_or_else(|| crate::error::AppError::not_found("fulfilment"))?)
     }
 }
