@@ -250,16 +250,9 @@ pub async fn change_line(
             }
         }
     }
-    let cart = touch(&txn, cart).await?;
     let contents = contents(&txn, cart).await?;
     txn.commit().await?;
     Ok(contents)
-}
-
-async fn touch(conn: &impl ConnectionTrait, cart: cart::Model) -> AppResult<cart::Model> {
-    let mut row: cart::ActiveModel = cart.into();
-    row.updated_at = Set(db::now());
-    Ok(sea_orm::ActiveModelTrait::update(row, conn).await?)
 }
 
 /// Empties a cart.
@@ -270,7 +263,6 @@ pub async fn clear(db: &Db, cart_id: Uuid, viewer: &Viewer, token: Option<&str>)
     let txn = db.conn().begin().await?;
     let cart = claim_owned_cart(&txn, cart_id, viewer, token).await?;
     cart_line::Entity::delete_many().filter(cart_line::Column::CartId.eq(cart.id)).exec(&txn).await?;
-    let cart = touch(&txn, cart).await?;
     txn.commit().await?;
     Ok(CartContents { cart, lines: Vec::new() })
 }
@@ -293,8 +285,7 @@ pub async fn accept_prices(db: &Db, cart_id: Uuid, viewer: &Viewer, token: Optio
             sea_orm::ActiveModelTrait::update(row, &txn).await?;
         }
     }
-    let cart = touch(&txn, current.cart).await?;
-    let contents = contents(&txn, cart).await?;
+    let contents = contents(&txn, current.cart).await?;
     txn.commit().await?;
     Ok(contents)
 }
@@ -353,7 +344,7 @@ pub async fn merge_guest_cart(db: &Db, settings: &OrderSettings, token: &str, us
         }
     }
     cart::Entity::delete_by_id(guest.cart.id).exec(&txn).await?;
-    touch(&txn, customer).await?;
+    db::claim::<cart::Entity>(&txn, cart::Column::UpdatedAt, cart::Column::Id.eq(customer.id)).await?;
     txn.commit().await?;
     Ok(())
 }
