@@ -16,7 +16,6 @@ use sea_orm::{
     TransactionTrait,
 };
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
 use tracing::instrument;
 use uuid::Uuid;
 
@@ -27,6 +26,7 @@ use crate::db::{self, Db};
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::graphql::ids::{GlobalId, NodeType};
 use crate::identity::credentials::Email;
+use crate::identity::tokens::token_hash;
 use crate::identity::viewer::Viewer;
 use crate::inventory::service::{Movement, move_stock};
 
@@ -51,7 +51,7 @@ impl CheckoutRequest {
             "address": self.address,
             "email": self.email.as_ref().map(Email::as_str),
         });
-        Sha256::digest(canonical.to_string().as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+        token_hash(&canonical.to_string())
     }
 }
 

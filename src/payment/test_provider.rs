@@ -85,8 +85,8 @@ impl ChargeRequest {
     /// A stable digest of the order and idempotency key, so a retried authorisation gets the
     /// same reference.
     fn idempotency_key_digest(&self) -> String {
-        use sha2::{Digest, Sha256};
-        let digest = Sha256::digest(format!("{}:{}", self.order_id, self.idempotency_key).as_bytes());
-        digest.iter().take(12).map(|b| format!("{b:02x}")).collect()
+        let mut digest = crate::identity::tokens::token_hash(&format!("{}:{}", self.order_id, self.idempotency_key));
+        digest.truncate(24);
+        digest
     }
 }
