@@ -16,6 +16,7 @@ store_tests!(
     a_sold_piece_keeps_its_sale_price_and_a_refund_puts_it_back,
     orders_move_only_along_legal_transitions_and_vendors_ship_their_part,
     unpaid_orders_expire_and_release_their_stock,
+    bad_stock_changes_are_refused_and_write_nothing,
 );
 
 const HISTORY: &str = "query($p: ID!) { product(id: $p) {
@@ -197,6 +198,22 @@ async fn orders_move_only_along_legal_transitions_and_vendors_ship_their_part(st
             .unwrap()
             .to_owned();
     assert_eq!(shop.refused(&vendor, ship, json!({ "f": other_part })).await.0, "NOT_FOUND", "another vendor's part");
+    let long = shop
+        .call(
+            &vendor,
+            "mutation($f: ID!, $t: String) { shipFulfilment(id: $f, trackingNumber: $t) { status } }",
+            json!({ "f": own_part, "t": "T".repeat(101) }),
+        )
+        .await;
+    assert_eq!(long["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "tracking numbers are bounded");
+    let reason = shop
+        .call(
+            &staff,
+            "mutation($o: ID!, $r: String!) { cancelOrder(id: $o, reason: $r) { status } }",
+            json!({ "o": order, "r": "r".repeat(301) }),
+        )
+        .await;
+    assert_eq!(reason["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "reasons are bounded");
     let shipped = shop.ok(&vendor, ship, json!({ "f": own_part })).await;
     assert_eq!(shipped["shipFulfilment"], json!({ "status": "FULFILLED", "trackingNumber": "TRK-1" }));
     assert_eq!(shop.refused(&vendor, ship, json!({ "f": own_part })).await.0, "CONFLICT", "shipped once");
@@ -248,4 +265,29 @@ async fn unpaid_orders_expire_and_release_their_stock(store: Store) {
     let late = shop.pay(&customer, &order, "test_card", "pay-expire-0001").await;
     assert_eq!(late["errors"][0]["extensions"]["code"], "CONFLICT", "an expired order cannot be paid");
     assert_eq!(shop.count("stock_movements WHERE reason = 'CANCEL'").await, 1, "released exactly once");
+}
+
+async fn bad_stock_changes_are_refused_and_write_nothing(store: Store) {
+    let shop = Shop::open(store).await;
+    let staff = As::user(&shop.staff);
+    let adjust = "mutation($p: ID!, $d: Int!, $r: MovementReason!, $n: String!) {
+        adjustStock(productId: $p, delta: $d, reason: $r, note: $n) { stock } }";
+    let multi = gid(NodeType::Product, shop.multi.id);
+    let unique = gid(NodeType::Product, shop.unique.id);
+    let long_note = "n".repeat(301);
+    for (product, delta, reason, note, code) in [
+        (&multi, 0, "RESTOCK", "", "BAD_USER_INPUT"),
+        (&multi, 100_001, "RESTOCK", "", "BAD_USER_INPUT"),
+        (&multi, 1, "SALE", "", "BAD_USER_INPUT"),
+        (&multi, 1, "RESTOCK", long_note.as_str(), "BAD_USER_INPUT"),
+        (&multi, -6, "ADJUSTMENT", "", "OUT_OF_STOCK"),
+        (&unique, 1, "RESTOCK", "", "BAD_USER_INPUT"),
+    ] {
+        let (got, message) =
+            shop.refused(&staff, adjust, json!({ "p": product, "d": delta, "r": reason, "n": note })).await;
+        assert_eq!(got, code, "{delta} {reason}: {message}");
+    }
+    assert_eq!((shop.product(shop.multi.id).await.stock, shop.product(shop.unique.id).await.stock), (5, 1));
+    assert_eq!(shop.count("stock_movements").await, 3, "only the three opening rows");
+    assert_eq!(shop.count("product_audit").await, 3, "only the three creations");
 }

@@ -141,4 +141,7 @@ async fn bad_signatures_and_old_timestamps_are_refused(store: Store) {
     assert_eq!(shop.count("payment_events").await, 0);
     let (code, _) = webhook(&shop, Some(signature(WEBHOOK_SECRET, now, "not json")), "not json").await;
     assert_eq!(code, 400);
+    let huge = "x".repeat(65 * 1024);
+    let (code, answer) = webhook(&shop, Some(signature(WEBHOOK_SECRET, now, &huge)), &huge).await;
+    assert_eq!((code, answer["error"]["code"].as_str()), (413, Some("PAYLOAD_TOO_LARGE")));
 }
