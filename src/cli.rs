@@ -1,4 +1,5 @@
-//! The command line: `serve`, `migrate`, `seed`, `export-schema`.
+//! The command line: `serve`, `migrate`, `seed`, `user`, `reindex`, `eval-search`,
+//! `export-schema`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -8,6 +9,8 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::config::Settings;
 use crate::db::Db;
+use crate::search::analytics::Analytics;
+use crate::search::{Search, eval, indexer};
 use crate::startup::{Application, shutdown_signal};
 use crate::{graphql, seed, telemetry};
 
@@ -32,6 +35,15 @@ pub enum Command {
     /// Manage accounts.
     #[command(subcommand)]
     User(UserCommand),
+    /// Rebuild the vector index from the catalog (unchanged texts reuse their stored vectors).
+    Reindex,
+    /// Score search relevance on the demo catalog against a judged query set (nDCG@10,
+    /// recall@10 for lexical, vector and hybrid search).
+    EvalSearch {
+        /// TSV of query, product title and grade (0 to 3).
+        #[arg(long, default_value = "bench/search/judged.tsv")]
+        judgements: PathBuf,
+    },
     /// Print the GraphQL schema (SDL).
     ExportSchema {
         /// Write to this file instead of standard output.
@@ -161,6 +173,54 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .map_err(|e| anyhow::anyhow!("{}", e.message()))?;
             tracing::info!(user.id = %user.id, role = ?user.role, "account created");
             Ok(())
+        }
+        Command::Reindex => {
+            let db = Db::connect(&settings.database).await?;
+            db.migrate().await?;
+            let search = Search::from_settings(&settings.search, Analytics::default())?;
+            let bar = indicatif::ProgressBar::new(0);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} products, {per_sec}, {eta} left")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            let indexed = indexer::reindex(&db, &search, |done, total| {
+                bar.set_length(total);
+                bar.set_position(done);
+            })
+            .await?;
+            bar.finish();
+            tracing::info!(indexed, "vector index rebuilt");
+            Ok(())
+        }
+        Command::EvalSearch { judgements } => {
+            let judgements = eval::read_judgements(&judgements)?;
+            let file = std::env::temp_dir().join(format!("aeternum-eval-{}.db", uuid::Uuid::now_v7()));
+            settings.database.url = crate::config::Secret::new(format!("sqlite://{}?mode=rwc", file.display()));
+            let db = Db::connect(&settings.database).await?;
+            let outcome = async {
+                db.migrate().await?;
+                seed::demo::load(&db).await?;
+                let search = Search::from_settings(&settings.search, Analytics::default())?;
+                indexer::reindex(&db, &search, |_, _| {}).await?;
+                eval::evaluate(&db, &search, &judgements).await
+            }
+            .await;
+            db.close().await;
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
+            }
+            let mut report =
+                format!("{} judged queries, demo catalog\nmode      nDCG@10  recall@10\n", judgements.len());
+            for (sides, scores) in outcome? {
+                report.push_str(&format!(
+                    "{:<9} {:>7.3}  {:>9.3}\n",
+                    sides.name().to_lowercase(),
+                    scores.ndcg,
+                    scores.recall
+                ));
+            }
+            use std::io::Write;
+            std::io::stdout().write_all(report.as_bytes()).context("cannot write the report")
         }
         Command::ExportSchema { out } => {
             let sdl = graphql::sdl();

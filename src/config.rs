@@ -34,6 +34,8 @@ pub struct Settings {
     pub orders: OrderSettings,
     /// The payment provider and its webhooks.
     pub payments: PaymentSettings,
+    /// Product search: embedder, vector index, fusion.
+    pub search: SearchSettings,
     /// Apply pending migrations when `serve` starts.
     pub migrate_on_start: bool,
     /// Seconds in-flight requests get to finish after a shutdown signal.
@@ -121,6 +123,50 @@ pub struct PaymentSettings {
     pub timeout_ms: u64,
 }
 
+/// Product search. See docs/SEARCH.md.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SearchSettings {
+    /// Which embedder turns text into vectors: `local` (the in-process model in `model_dir`),
+    /// `http` (an OpenAI-compatible `/v1/embeddings` endpoint) or `none` (lexical search only).
+    pub embedder: String,
+    /// Folder holding the local model's `config.json`, `tokenizer.json` and `model.safetensors`
+    /// (`scripts/fetch-model` fills it).
+    pub model_dir: String,
+    /// Base URL of the HTTP embedder, e.g. `https://api.openai.com` or `http://127.0.0.1:11434`.
+    pub embedder_url: String,
+    /// Model name sent to the HTTP embedder.
+    pub embedder_model: String,
+    /// Bearer token for the HTTP embedder, if it needs one.
+    pub embedder_api_key: Secret,
+    /// Where vectors live: `embedded` (in process, persisted in the relational store; one
+    /// replica) or `qdrant`.
+    pub vector_index: String,
+    /// Qdrant's gRPC URL, e.g. `http://127.0.0.1:6334`.
+    pub qdrant_url: String,
+    /// Qdrant collection holding the product vectors.
+    pub qdrant_collection: String,
+    /// Qdrant API key, if the server needs one.
+    pub qdrant_api_key: Secret,
+    /// Weight of the lexical ranking in the fusion.
+    pub lexical_weight: f64,
+    /// Weight of the vector ranking in the fusion.
+    pub vector_weight: f64,
+    /// The reciprocal rank fusion constant `k` in `weight / (k + rank)`.
+    pub rrf_k: f64,
+    /// How many candidates each side contributes to the fusion; also the most hits one search
+    /// can page through.
+    pub candidates: usize,
+    /// Least cosine similarity for a vector candidate to count as a match.
+    pub min_similarity: f32,
+    /// Milliseconds each side (embedding plus vector search, or the full-text query) may take
+    /// before the search answers from the other side alone.
+    pub timeout_ms: u64,
+    /// Milliseconds between two passes of the index-sync worker over the outbox.
+    pub sync_interval_ms: u64,
+    /// Milliseconds between two writes of buffered search analytics.
+    pub analytics_flush_ms: u64,
+}
+
 /// A key that signs or verifies access tokens.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct JwtKey {
@@ -189,6 +235,25 @@ impl Default for Settings {
                 webhook_secret: Secret::new(""),
                 webhook_tolerance_seconds: 300,
                 timeout_ms: 10_000,
+            },
+            search: SearchSettings {
+                embedder: "local".to_owned(),
+                model_dir: "models/all-minilm-l6-v2".to_owned(),
+                embedder_url: String::new(),
+                embedder_model: String::new(),
+                embedder_api_key: Secret::new(""),
+                vector_index: "embedded".to_owned(),
+                qdrant_url: String::new(),
+                qdrant_collection: "aeternum_products".to_owned(),
+                qdrant_api_key: Secret::new(""),
+                lexical_weight: 1.0,
+                vector_weight: 1.0,
+                rrf_k: 60.0,
+                candidates: 200,
+                min_similarity: 0.3,
+                timeout_ms: 1_500,
+                sync_interval_ms: 500,
+                analytics_flush_ms: 1_000,
             },
             migrate_on_start: true,
             shutdown_grace_seconds: 20,

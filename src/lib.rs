@@ -18,6 +18,7 @@ pub mod inventory;
 pub mod money;
 pub mod order;
 pub mod payment;
+pub mod search;
 pub mod seed;
 pub mod startup;
 pub mod telemetry;

@@ -20,6 +20,8 @@ use crate::identity::mailer::Outbox;
 use crate::identity::service::Auth;
 use crate::identity::tokens::TokenKeys;
 use crate::payment::Payments;
+use crate::search::analytics::{Analytics, Writer};
+use crate::search::{Search, indexer};
 use crate::{graphql, http, order};
 
 /// The service, bound to its port and ready to serve.
@@ -30,6 +32,8 @@ pub struct Application {
     auth: Arc<Auth>,
     outbox: Arc<Outbox>,
     payments: Payments,
+    search: Search,
+    analytics: Writer,
     settings: Settings,
 }
 
@@ -65,7 +69,9 @@ impl Application {
         let keys = TokenKeys::from_settings(&settings.auth)?;
         let auth = Arc::new(Auth { keys, settings: settings.auth.clone(), mailer: outbox.clone() });
         let payments = Payments::from_settings(&settings.payments)?;
-        Ok(Self { acceptor, address, db, auth, outbox, payments, settings })
+        let (recorder, analytics) = Analytics::channel();
+        let search = Search::from_settings(&settings.search, recorder)?;
+        Ok(Self { acceptor, address, db, auth, outbox, payments, search, analytics, settings })
     }
 
     /// The address the server listens on.
@@ -94,7 +100,13 @@ impl Application {
     /// # Errors
     /// When the server fails.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
-        let schema = graphql::build_schema(&self.settings, self.db.clone(), self.auth.clone(), self.payments.clone());
+        let schema = graphql::build_schema(
+            &self.settings,
+            self.db.clone(),
+            self.auth.clone(),
+            self.payments.clone(),
+            self.search.clone(),
+        );
         let routes =
             http::routes(schema, self.db.clone(), self.auth.clone(), self.payments.clone(), &self.settings.graphql)
                 .into_endpoint();
@@ -102,6 +114,22 @@ impl Application {
             0 => None,
             seconds => Some(order::expiry::spawn(self.db.clone(), self.payments.clone(), Duration::from_secs(seconds))),
         };
+        match indexer::load(&self.db, &self.search).await {
+            Ok(0) => {}
+            Ok(vectors) => tracing::info!(vectors, "vector index loaded"),
+            Err(error) => {
+                tracing::warn!(error = format!("{error:#}"), "the vector index is not ready: search may be degraded")
+            }
+        }
+        let search = &self.settings.search;
+        let background = [
+            indexer::spawn(
+                self.db.clone(),
+                self.search.clone(),
+                Duration::from_millis(search.sync_interval_ms.max(10)),
+            ),
+            self.analytics.spawn(self.db.clone(), Duration::from_millis(search.analytics_flush_ms.max(10))),
+        ];
         tracing::info!(address = %self.address, "serving GraphQL on http://{}/graphql", self.address);
         let grace = Duration::from_secs(self.settings.shutdown_grace_seconds);
         Server::new_with_acceptor(self.acceptor)
@@ -111,6 +139,7 @@ impl Application {
         if let Some(sweeper) = sweeper {
             sweeper.abort();
         }
+        background.iter().for_each(tokio::task::JoinHandle::abort);
         self.db.close().await;
         tracing::info!("stopped");
         Ok(())

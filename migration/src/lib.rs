@@ -11,6 +11,7 @@ mod m20261122_000001_create_catalog;
 mod m20261122_000002_create_identity;
 mod m20261122_000003_create_orders;
 mod m20261122_000004_inventory_triggers;
+mod m20261122_000005_search;
 
 /// Applies the migrations in order.
 pub struct Migrator;
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_create_identity::Migration),
             Box::new(m20261122_000003_create_orders::Migration),
             Box::new(m20261122_000004_inventory_triggers::Migration),
+            Box::new(m20261122_000005_search::Migration),
         ]
     }
 }

@@ -42,7 +42,7 @@ impl ProductConnectionTotals {
 /// Loads the relations a query selects on a page of products with one batched call per
 /// relation, so a page costs the same statements whatever its size. Relations not selected are
 /// not loaded; deeper relations go through the DataLoaders as usual.
-async fn preload_relations(ctx: &Context<'_>, models: Vec<product::Model>) -> Result<Vec<Product>> {
+pub(crate) async fn preload_relations(ctx: &Context<'_>, models: Vec<product::Model>) -> Result<Vec<Product>> {
     let look_ahead = ctx.look_ahead();
     let selects = |field: &str| {
         look_ahead.field("edges").field("node").field(field).exists() || look_ahead.field("nodes").field(field).exists()

@@ -14,7 +14,8 @@ use crate::config::{GraphqlSettings, Settings};
 use crate::db::Db;
 use crate::identity::service::Auth;
 use crate::payment::Payments;
-use crate::{cart, catalog, identity, inventory, order, payment};
+use crate::search::Search;
+use crate::{cart, catalog, identity, inventory, order, payment, search};
 use pagination::PageLimits;
 
 /// The query root: one part per domain.
@@ -25,6 +26,7 @@ pub struct Query(
     identity::graphql::IdentityQuery,
     cart::graphql::CartQuery,
     order::graphql::OrderQuery,
+    search::graphql::SearchQuery,
 );
 
 /// The mutation root: one part per domain.
@@ -52,13 +54,14 @@ pub fn schema_builder(settings: &GraphqlSettings) -> SchemaBuilder<Query, Mutati
 }
 
 /// The executable schema over a store and the configured adapters.
-pub fn build_schema(settings: &Settings, db: Db, auth: Arc<Auth>, payments: Payments) -> AppSchema {
+pub fn build_schema(settings: &Settings, db: Db, auth: Arc<Auth>, payments: Payments, search: Search) -> AppSchema {
     schema_builder(&settings.graphql)
         .data(catalog::loaders::CatalogLoaders::new(db.clone()))
         .data(db)
         .data(auth)
         .data(settings.orders.clone())
         .data(payments)
+        .data(search)
         .finish()
 }
 

@@ -73,6 +73,10 @@ impl TestApp {
         settings.auth.jwt_keys = vec![JwtKey { kid: TEST_KID.into(), secret: Secret::new(TEST_JWT_SECRET) }];
         let (url, sqlite_dir) = fresh_database(store).await;
         settings.database.url = Secret::new(url);
+        // Most tests need no vectors; search tests turn the model on with `with_model`.
+        settings.search.embedder = "none".into();
+        settings.search.sync_interval_ms = 20;
+        settings.search.analytics_flush_ms = 20;
         configure(&mut settings);
 
         let app = Application::build(settings).await.expect("the application starts");
@@ -165,6 +169,12 @@ impl TestApp {
     pub async fn load_demo(&self) {
         aeternum::seed::demo::load(&self.db).await.expect("the demo catalog loads");
     }
+}
+
+/// Search settings with the in-process embedding model (fetched by scripts/test).
+pub fn with_model(settings: &mut Settings) {
+    settings.search.embedder = "local".into();
+    settings.search.model_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/models/all-minilm-l6-v2").into();
 }
 
 /// The URL of a new, empty database, and the folder holding it for SQLite (deleted on drop).

@@ -22,5 +22,6 @@ mod identity_matrix;
 mod order_lifecycle;
 mod payments;
 mod schema;
+mod search;
 mod seed;
 mod shop;

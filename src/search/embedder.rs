@@ -1,0 +1,181 @@
+//! The `Embedder` port and its adapters: the in-process model and OpenAI-compatible HTTP
+//! endpoints (hosted APIs, Ollama, vLLM, TEI).
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use async_trait::async_trait;
+use serde::Deserialize;
+
+use super::minilm::MiniLm;
+use crate::config::SearchSettings;
+
+/// Most texts sent to an embedder in one call.
+pub const EMBED_BATCH: usize = 32;
+
+/// Turns texts into unit vectors of a fixed length.
+#[async_trait]
+pub trait Embedder: Send + Sync {
+    /// Names the model; vectors of different models are never compared.
+    fn model(&self) -> &str;
+
+    /// Length of the vectors.
+    fn dimensions(&self) -> usize;
+
+    /// One unit vector per text, in order.
+    ///
+    /// # Errors
+    /// When the model or the provider fails.
+    async fn embed(&self, texts: &[String]) -> anyhow::Result<Vec<Vec<f32>>>;
+}
+
+/// Builds the configured embedder; `None` when search is configured lexical-only.
+///
+/// # Errors
+/// When the configured embedder cannot be set up (missing model files, no URL).
+pub fn from_settings(settings: &SearchSettings) -> anyhow::Result<Option<Arc<dyn Embedder>>> {
+    match settings.embedder.as_str() {
+        "none" => Ok(None),
+        "local" => Ok(Some(Arc::new(LocalEmbedder::load(Path::new(&settings.model_dir))?))),
+        "http" => Ok(Some(Arc::new(HttpEmbedder::new(settings)?))),
+        other => bail!("unknown search.embedder `{other}`: use local, http or none"),
+    }
+}
+
+/// The in-process all-MiniLM-L6-v2 model.
+pub struct LocalEmbedder {
+    model: Arc<MiniLm>,
+}
+
+impl LocalEmbedder {
+    /// Loads the model from its folder.
+    ///
+    /// # Errors
+    /// When the files are missing or malformed.
+    pub fn load(dir: &Path) -> anyhow::Result<Self> {
+        let model = MiniLm::load(dir).with_context(|| {
+            format!("cannot load the embedding model from {} (run scripts/fetch-model)", dir.display())
+        })?;
+        Ok(Self { model: Arc::new(model) })
+    }
+}
+
+#[async_trait]
+impl Embedder for LocalEmbedder {
+    fn model(&self) -> &str {
+        "all-MiniLM-L6-v2"
+    }
+
+    fn dimensions(&self) -> usize {
+        self.model.dimensions()
+    }
+
+    async fn embed(&self, texts: &[String]) -> anyhow::Result<Vec<Vec<f32>>> {
+        let model = self.model.clone();
+        let texts = texts.to_vec();
+        tokio::task::spawn_blocking(move || {
+            texts.chunks(EMBED_BATCH).try_fold(Vec::with_capacity(texts.len()), |mut all, chunk| {
+                all.extend(model.embed(chunk)?);
+                anyhow::Ok(all)
+            })
+        })
+        .await
+        .context("the embedding task failed")?
+    }
+}
+
+/// An OpenAI-compatible `POST {url}/v1/embeddings` endpoint.
+pub struct HttpEmbedder {
+    client: reqwest::Client,
+    endpoint: String,
+    model: String,
+    api_key: String,
+    dimensions: usize,
+}
+
+#[derive(Deserialize)]
+struct EmbeddingsResponse {
+    data: Vec<EmbeddingItem>,
+}
+
+#[derive(Deserialize)]
+struct EmbeddingItem {
+    index: usize,
+    embedding: Vec<f32>,
+}
+
+impl HttpEmbedder {
+    /// Dimensions assumed until the first response says otherwise: the local model's.
+    const DEFAULT_DIMENSIONS: usize = 384;
+
+    /// An adapter for `search.embedder_url` and `search.embedder_model`.
+    ///
+    /// # Errors
+    /// When the URL or model is missing.
+    pub fn new(settings: &SearchSettings) -> anyhow::Result<Self> {
+        if settings.embedder_url.is_empty() || settings.embedder_model.is_empty() {
+            bail!("search.embedder = \"http\" needs search.embedder_url and search.embedder_model");
+        }
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_millis(settings.timeout_ms.max(1) * 4))
+            .build()
+            .context("cannot build the HTTP client")?;
+        Ok(Self {
+            client,
+            endpoint: format!("{}/v1/embeddings", settings.embedder_url.trim_end_matches('/')),
+            model: settings.embedder_model.clone(),
+            api_key: settings.embedder_api_key.expose().to_owned(),
+            dimensions: Self::DEFAULT_DIMENSIONS,
+        })
+    }
+
+    async fn call(&self, texts: &[String]) -> anyhow::Result<Vec<Vec<f32>>> {
+        let mut request =
+            self.client.post(&self.endpoint).json(&serde_json::json!({ "model": self.model, "input": texts }));
+        if !self.api_key.is_empty() {
+            request = request.bearer_auth(&self.api_key);
+        }
+        let response = request.send().await.context("the embedding provider is unreachable")?;
+        let status = response.status();
+        if !status.is_success() {
+            bail!("the embedding provider answered {status}");
+        }
+        let mut body: EmbeddingsResponse =
+            response.json().await.context("the embedding provider's answer is not an embeddings list")?;
+        if body.data.len() != texts.len() {
+            bail!("the embedding provider returned {} vectors for {} texts", body.data.len(), texts.len());
+        }
+        body.data.sort_by_key(|item| item.index);
+        Ok(body.data.into_iter().map(|item| normalised(item.embedding)).collect())
+    }
+}
+
+#[async_trait]
+impl Embedder for HttpEmbedder {
+    fn model(&self) -> &str {
+        &self.model
+    }
+
+    fn dimensions(&self) -> usize {
+        self.dimensions
+    }
+
+    async fn embed(&self, texts: &[String]) -> anyhow::Result<Vec<Vec<f32>>> {
+        let mut all = Vec::with_capacity(texts.len());
+        for chunk in texts.chunks(EMBED_BATCH) {
+            all.extend(self.call(chunk).await?);
+        }
+        Ok(all)
+    }
+}
+
+/// Scales a vector to unit length (providers do not all normalise).
+pub fn normalised(mut vector: Vec<f32>) -> Vec<f32> {
+    let norm = vector.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if norm > 0.0 {
+        vector.iter_mut().for_each(|x| *x /= norm);
+    }
+    vector
+}

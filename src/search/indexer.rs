@@ -1,0 +1,293 @@
+//! Keeps the vector index in step with the catalog.
+//!
+//! Database triggers queue every product write that matters to search in `search_outbox`, in the
+//! writing transaction. [`sync_once`] takes a batch from that queue, embeds the products whose
+//! text changed (an unchanged text reuses its stored vector), stores the vectors in
+//! `product_embeddings`, updates the index, and only then removes the batch from the queue: a
+//! crash at any point leaves the batch queued, and replaying it is harmless.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::Utc;
+use entity::{category, product, product_embedding, search_outbox};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use uuid::Uuid;
+
+use super::Search;
+use super::vector::{Payload, VectorPoint};
+use crate::db::Db;
+use crate::identity::tokens::token_hash;
+
+/// Products taken from the queue (or rebuilt) per pass.
+pub const BATCH: u64 = 64;
+
+/// The text a product is embedded from: what it is, then how it is described.
+pub fn document(product: &product::Model, category: &str) -> String {
+    let mut parts = vec![product.title.clone()];
+    parts.extend(product.brand.clone());
+    parts.push(category.to_owned());
+    let mut details: Vec<String> =
+        [&product.colour, &product.material, &product.era, &product.size].into_iter().flatten().cloned().collect();
+    if let Some(attributes) = product.attributes.as_object() {
+        details.extend(attributes.values().filter_map(|v| v.as_str().map(str::to_owned)));
+    }
+    if !details.is_empty() {
+        parts.push(details.join(", "));
+    }
+    parts.push(product.description.clone());
+    parts.retain(|p| !p.trim().is_empty());
+    parts.join(". ")
+}
+
+/// Encodes a vector for `product_embeddings`.
+pub fn to_bytes(vector: &[f32]) -> Vec<u8> {
+    vector.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+/// Decodes a vector from `product_embeddings`.
+pub fn from_bytes(bytes: &[u8]) -> Vec<f32> {
+    bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+}
+
+/// Takes one batch from the outbox and applies it. Returns how many queue rows it cleared
+/// (0 when the queue is empty or search has no vector side).
+///
+/// # Errors
+/// When the store, the embedder or the index fails; the batch stays queued.
+pub async fn sync_once(db: &Db, search: &Search) -> anyhow::Result<usize> {
+    let rows = search_outbox::Entity::find()
+        .order_by_asc(search_outbox::Column::Id)
+        .limit(BATCH)
+        .all(db.conn())
+        .await
+        .context("cannot read the search outbox")?;
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    if search.vector_side().is_some() {
+        let ids: Vec<Uuid> = rows.iter().map(|r| r.product_id).collect::<HashSet<_>>().into_iter().collect();
+        index_products(db, search, &ids).await?;
+    }
+    let done: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    search_outbox::Entity::delete_many()
+        .filter(search_outbox::Column::Id.is_in(done))
+        .exec(db.conn())
+        .await
+        .context("cannot clear the search outbox")?;
+    Ok(rows.len())
+}
+
+/// How many products wait in the outbox.
+///
+/// # Errors
+/// When the store fails.
+pub async fn pending(db: &Db) -> anyhow::Result<u64> {
+    Ok(search_outbox::Entity::find().count(db.conn()).await?)
+}
+
+/// Runs [`sync_once`] until stopped: right away while there is work, every `interval` when
+/// idle, backing off (up to a minute) while something fails.
+pub fn spawn(db: Db, search: Search, interval: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut failures = 0u32;
+        loop {
+            match sync_once(&db, &search).await {
+                Ok(0) => {
+                    failures = 0;
+                    tokio::time::sleep(interval).await;
+                }
+                Ok(_) => failures = 0,
+                Err(error) => {
+                    failures = failures.saturating_add(1);
+                    let wait = (interval * 2u32.saturating_pow(failures.min(7))).min(Duration::from_secs(60));
+                    tracing::warn!(
+                        error = format!("{error:#}"),
+                        retry_in_ms = wait.as_millis() as u64,
+                        "search index sync failed"
+                    );
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+    })
+}
+
+/// Rebuilds the vector index from the catalog, reporting `(done, total)` after each batch.
+/// Unchanged texts reuse their stored vectors. Returns how many products it indexed.
+///
+/// # Errors
+/// When search has no vector side, or the store, the embedder or the index fails.
+pub async fn reindex(db: &Db, search: &Search, mut progress: impl FnMut(u64, u64)) -> anyhow::Result<u64> {
+    let (embedder, index) = search.vector_side().context("search has no embedder configured (search.embedder)")?;
+    index.prepare(embedder.dimensions()).await?;
+    let total = product::Entity::find().count(db.conn()).await?;
+    let mut done = 0;
+    let mut after: Option<Uuid> = None;
+    loop {
+        let mut page =
+            product::Entity::find().select_only().column(product::Column::Id).order_by_asc(product::Column::Id);
+        if let Some(last) = after {
+            page = page.filter(product::Column::Id.gt(last));
+        }
+        let ids: Vec<Uuid> = page.limit(BATCH * 4).into_tuple().all(db.conn()).await?;
+        let Some(last) = ids.last().copied() else { break };
+        index_products(db, search, &ids).await?;
+        done += ids.len() as u64;
+        progress(done, total);
+        after = Some(last);
+    }
+    Ok(done)
+}
+
+/// Fills the embedded index from `product_embeddings` at start. Vectors of another model are
+/// skipped (and counted in the log: `aeternum reindex` recomputes them).
+///
+/// # Errors
+/// When the store or the index fails.
+pub async fn load(db: &Db, search: &Search) -> anyhow::Result<u64> {
+    let Some((embedder, index)) = search.vector_side() else { return Ok(0) };
+    index.prepare(embedder.dimensions()).await?;
+    let categories = category_paths(db, None).await?;
+    let (mut loaded, mut stale) = (0u64, 0u64);
+    let mut after: Option<Uuid> = None;
+    loop {
+        let mut page = product_embedding::Entity::find().order_by_asc(product_embedding::Column::ProductId);
+        if let Some(last) = after {
+            page = page.filter(product_embedding::Column::ProductId.gt(last));
+        }
+        let rows = page.limit(2_000).all(db.conn()).await?;
+        let Some(last) = rows.last().map(|r| r.product_id) else { break };
+        after = Some(last);
+        let (current, other): (Vec<_>, Vec<_>) = rows.into_iter().partition(|r| r.model == embedder.model());
+        stale += other.len() as u64;
+        let products: HashMap<Uuid, product::Model> = product::Entity::find()
+            .filter(product::Column::Id.is_in(current.iter().map(|r| r.product_id)))
+            .all(db.conn())
+            .await?
+            .into_iter()
+            .map(|p| (p.id, p))
+            .collect();
+        let points: Vec<VectorPoint> = current
+            .into_iter()
+            .filter_map(|row| {
+                let product = products.get(&row.product_id)?;
+                let (_, path) = categories.get(&product.category_id)?;
+                Some(VectorPoint {
+                    id: row.product_id,
+                    vector: from_bytes(&row.vector),
+                    payload: Payload::of(product, path),
+                })
+            })
+            .filter(|point| point.vector.len() == embedder.dimensions())
+            .collect();
+        loaded += points.len() as u64;
+        index.upsert(points).await?;
+    }
+    if stale > 0 {
+        tracing::warn!(
+            stale,
+            model = embedder.model(),
+            "vectors of another model were skipped: run `aeternum reindex`"
+        );
+    }
+    Ok(loaded)
+}
+
+/// Names and paths of categories (all of them, or those listed).
+async fn category_paths(db: &Db, ids: Option<Vec<Uuid>>) -> anyhow::Result<HashMap<Uuid, (String, String)>> {
+    let mut query = category::Entity::find();
+    if let Some(ids) = ids {
+        query = query.filter(category::Column::Id.is_in(ids));
+    }
+    Ok(query.all(db.conn()).await?.into_iter().map(|c| (c.id, (c.name, c.path))).collect())
+}
+
+/// A product with the text it is embedded from.
+struct Document {
+    product: product::Model,
+    /// Materialised path of its category.
+    path: String,
+    text: String,
+    /// SHA-256 of `text`.
+    hash: String,
+}
+
+/// Embeds (when their text changed), stores and indexes the listed products; removes from the
+/// index those that no longer exist.
+async fn index_products(db: &Db, search: &Search, ids: &[Uuid]) -> anyhow::Result<()> {
+    let Some((embedder, index)) = search.vector_side() else { return Ok(()) };
+    let products =
+        product::Entity::find().filter(product::Column::Id.is_in(ids.iter().copied())).all(db.conn()).await?;
+    let found: HashSet<Uuid> = products.iter().map(|p| p.id).collect();
+    let gone: Vec<Uuid> = ids.iter().copied().filter(|id| !found.contains(id)).collect();
+    if !gone.is_empty() {
+        index.remove(&gone).await?;
+    }
+    if products.is_empty() {
+        return Ok(());
+    }
+    let categories = category_paths(db, Some(products.iter().map(|p| p.category_id).collect())).await?;
+    let documents: Vec<Document> = products
+        .into_iter()
+        .map(|product| {
+            let (name, path) = categories.get(&product.category_id).cloned().unwrap_or_default();
+            let text = document(&product, &name);
+            Document { hash: token_hash(&text), text, path, product }
+        })
+        .collect();
+
+    // Reuse a stored vector of the same text under the same model, whichever product it was for.
+    let mut vectors: HashMap<String, Vec<f32>> = product_embedding::Entity::find()
+        .filter(product_embedding::Column::Model.eq(embedder.model()))
+        .filter(product_embedding::Column::ContentHash.is_in(documents.iter().map(|d| d.hash.as_str())))
+        .all(db.conn())
+        .await?
+        .into_iter()
+        .map(|row| (row.content_hash, from_bytes(&row.vector)))
+        .filter(|(_, v)| v.len() == embedder.dimensions())
+        .collect();
+    let mut missing: Vec<&Document> = Vec::new();
+    for doc in &documents {
+        if !vectors.contains_key(&doc.hash) && !missing.iter().any(|m| m.hash == doc.hash) {
+            missing.push(doc);
+        }
+    }
+    if !missing.is_empty() {
+        let texts: Vec<String> = missing.iter().map(|doc| doc.text.clone()).collect();
+        let embedded = embedder.embed(&texts).await?;
+        vectors.extend(missing.into_iter().map(|doc| doc.hash.clone()).zip(embedded));
+    }
+
+    let now = Utc::now();
+    let mut rows = Vec::with_capacity(documents.len());
+    let mut points = Vec::with_capacity(documents.len());
+    for Document { product, path, hash, .. } in documents {
+        let Some(vector) = vectors.get(&hash) else { continue };
+        rows.push(product_embedding::ActiveModel {
+            product_id: Set(product.id),
+            model: Set(embedder.model().to_owned()),
+            content_hash: Set(hash),
+            vector: Set(to_bytes(vector)),
+            updated_at: Set(now),
+        });
+        points.push(VectorPoint { id: product.id, vector: vector.clone(), payload: Payload::of(&product, &path) });
+    }
+    product_embedding::Entity::insert_many(rows)
+        .on_conflict(
+            OnConflict::column(product_embedding::Column::ProductId)
+                .update_columns([
+                    product_embedding::Column::Model,
+                    product_embedding::Column::ContentHash,
+                    product_embedding::Column::Vector,
+                    product_embedding::Column::UpdatedAt,
+                ])
+                .to_owned(),
+        )
+        .exec_without_returning(db.conn())
+        .await?;
+    index.upsert(points).await?;
+    Ok(())
+}

@@ -1,0 +1,83 @@
+//! The lexical side: PostgreSQL full-text search or SQLite FTS5, with the catalog filter in the
+//! same statement so every candidate already passes it.
+
+use entity::product;
+use sea_orm::sea_query::{Alias, Expr, Order, Query, SelectStatement};
+use sea_orm::{Condition, ConnectionTrait, DatabaseBackend};
+use uuid::Uuid;
+
+use super::query::TextQuery;
+use crate::db::Db;
+use crate::error::AppResult;
+
+/// Column weights of SQLite's bm25: title, brand, category, details, description (the same
+/// order of importance as PostgreSQL's A, B, B, C, D weights).
+const BM25: &str = r#"bm25("product_fts", 10.0, 4.0, 4.0, 2.0, 1.0)"#;
+
+/// A lexical match: the product and its title (an exact title match ranks first).
+#[derive(Clone, Debug)]
+pub struct LexicalHit {
+    /// The product.
+    pub id: Uuid,
+    /// Its title.
+    pub title: String,
+}
+
+/// The best `limit` products matching `query` and `condition`, best first.
+///
+/// # Errors
+/// When the store fails.
+pub async fn search(db: &Db, query: &TextQuery, condition: Condition, limit: u64) -> AppResult<Vec<LexicalHit>> {
+    let mut select = Query::select();
+    select
+        .column((product::Entity, product::Column::Id))
+        .column((product::Entity, product::Column::Title))
+        .from(product::Entity)
+        .cond_where(condition);
+    matching(&mut select, db.backend(), query);
+    select.order_by((product::Entity, product::Column::Id), Order::Asc).limit(limit);
+    let rows = db.conn().query_all(db.backend().build(&select)).await?;
+    rows.iter().map(|row| Ok(LexicalHit { id: row.try_get("", "id")?, title: row.try_get("", "title")? })).collect()
+}
+
+/// Restricts `select` (over `products`) to the products matching `query`, best first.
+fn matching(select: &mut SelectStatement, backend: DatabaseBackend, query: &TextQuery) {
+    match backend {
+        DatabaseBackend::Postgres => {
+            let tsquery = query.to_tsquery();
+            select
+                .and_where(Expr::cust_with_values(
+                    r#""products"."search_vector" @@ to_tsquery('english', $1)"#,
+                    [tsquery.clone()],
+                ))
+                .order_by_expr(
+                    Expr::cust_with_values(
+                        r#"ts_rank("products"."search_vector", to_tsquery('english', $1))"#,
+                        [tsquery],
+                    ),
+                    Order::Desc,
+                );
+        }
+        _ => {
+            select
+                .inner_join(
+                    Alias::new("product_search_rows"),
+                    Expr::cust(r#""product_search_rows"."product_id" = "products"."id""#),
+                )
+                .inner_join(
+                    Alias::new("product_fts"),
+                    Expr::cust(r#""product_fts"."rowid" = "product_search_rows"."row_id""#),
+                )
+                .and_where(Expr::cust_with_values(r#""product_fts" MATCH ?"#, [query.to_fts5()]))
+                .order_by_expr(Expr::cust(BM25), Order::Asc);
+        }
+    }
+}
+
+/// Titles of up to `limit` products whose words start with `prefix`'s words, best first.
+///
+/// # Errors
+/// When the store fails.
+pub async fn titles(db: &Db, query: &TextQuery, condition: Condition, limit: u64) -> AppResult<Vec<String>> {
+    Ok(search(db, query, condition, limit).await?.into_iter().map(|hit| hit.title).collect())
+}

@@ -1,0 +1,222 @@
+//! The Qdrant adapter of [`VectorIndex`]: one collection of cosine-distance vectors whose
+//! payload carries the filter fields, each with a payload index.
+
+use anyhow::{Context, bail};
+use async_trait::async_trait;
+use qdrant_client::Qdrant;
+use qdrant_client::qdrant::{
+    Condition, CountPointsBuilder, CreateCollectionBuilder, CreateFieldIndexCollectionBuilder, DeletePointsBuilder,
+    Distance, FieldType, Filter, PointId, PointStruct, PointsIdsList, QueryPointsBuilder, Range, UpsertPointsBuilder,
+    VectorParamsBuilder, point_id::PointIdOptions,
+};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use super::vector::{Payload, VectorFilter, VectorIndex, VectorPoint};
+use crate::config::SearchSettings;
+
+/// Points per upsert request.
+const UPSERT_BATCH: usize = 256;
+
+/// Keyword fields with a payload index (plus `price_minor`, integer, and `buyable`, boolean).
+/// Free-form attributes (`attr.<name>`) are filtered without one: their names are open-ended.
+const KEYWORD_FIELDS: [&str; 10] =
+    ["categories", "vendor", "currency", "status", "brand", "size", "colour", "material", "era", "condition"];
+
+/// A Qdrant collection.
+pub struct QdrantIndex {
+    client: Qdrant,
+    collection: String,
+}
+
+impl QdrantIndex {
+    /// A client for `search.qdrant_url` (gRPC, usually port 6334). Connects lazily.
+    ///
+    /// # Errors
+    /// When the URL is missing or malformed.
+    pub fn connect(settings: &SearchSettings) -> anyhow::Result<Self> {
+        if settings.qdrant_url.is_empty() {
+            bail!("search.vector_index = \"qdrant\" needs search.qdrant_url");
+        }
+        let mut builder = Qdrant::from_url(&settings.qdrant_url)
+            .timeout(std::time::Duration::from_millis(settings.timeout_ms.max(1) * 4))
+            .skip_compatibility_check();
+        if !settings.qdrant_api_key.expose().is_empty() {
+            builder = builder.api_key(settings.qdrant_api_key.expose().to_owned());
+        }
+        let client = builder.build().context("cannot configure the Qdrant client")?;
+        Ok(Self { client, collection: settings.qdrant_collection.clone() })
+    }
+}
+
+fn payload_json(payload: &Payload) -> Map<String, Value> {
+    let mut map = Map::new();
+    map.insert("categories".into(), payload.categories.iter().map(Uuid::to_string).collect());
+    map.insert("vendor".into(), payload.vendor.to_string().into());
+    map.insert("currency".into(), payload.currency.clone().into());
+    map.insert("price_minor".into(), payload.price_minor.into());
+    map.insert("buyable".into(), payload.buyable.into());
+    let mut attributes = Map::new();
+    for (field, value) in &payload.fields {
+        match field.strip_prefix("attr.") {
+            Some(name) => attributes.insert(name.to_owned(), value.clone().into()),
+            None => map.insert(field.clone(), value.clone().into()),
+        };
+    }
+    map.insert("attr".into(), Value::Object(attributes));
+    map
+}
+
+/// The Qdrant filter equivalent to a [`VectorFilter`].
+fn qdrant_filter(filter: &VectorFilter) -> Filter {
+    let mut must = Vec::new();
+    if let Some(category) = filter.category {
+        must.push(Condition::matches("categories", vec![category.to_string()]));
+    }
+    if !filter.vendors.is_empty() {
+        must.push(Condition::matches("vendor", filter.vendors.iter().map(Uuid::to_string).collect::<Vec<_>>()));
+    }
+    if let Some((currency, min, max)) = &filter.price {
+        must.push(Condition::matches("currency", vec![currency.clone()]));
+        must.push(Condition::range(
+            "price_minor",
+            Range { gte: min.map(|m| m as f64), lte: max.map(|m| m as f64), ..Range::default() },
+        ));
+    }
+    if let Some(buyable) = filter.buyable {
+        must.push(Condition::matches("buyable", buyable));
+    }
+    for (field, values) in &filter.any_of {
+        must.push(Condition::matches(field.clone(), values.clone()));
+    }
+    Filter::must(must)
+}
+
+fn uuid_of(id: Option<PointId>) -> Option<Uuid> {
+    match id?.point_id_options? {
+        PointIdOptions::Uuid(text) => Uuid::parse_str(&text).ok(),
+        PointIdOptions::Num(_) => None,
+    }
+}
+
+#[async_trait]
+impl VectorIndex for QdrantIndex {
+    fn name(&self) -> &'static str {
+        "qdrant"
+    }
+
+    async fn prepare(&self, dimensions: usize) -> anyhow::Result<()> {
+        if self.client.collection_exists(&self.collection).await.context("Qdrant is unreachable")? {
+            let info = self.client.collection_info(&self.collection).await?;
+            let size =
+                info.result.and_then(|r| r.config).and_then(|c| c.params).and_then(|p| p.vectors_config).and_then(
+                    |v| match v.config? {
+                        qdrant_client::qdrant::vectors_config::Config::Params(params) => Some(params.size),
+                        qdrant_client::qdrant::vectors_config::Config::ParamsMap(_) => None,
+                    },
+                );
+            if let Some(size) = size
+                && size != dimensions as u64
+            {
+                bail!(
+                    "the Qdrant collection {} holds vectors of {size} dimensions, not {dimensions}: drop it and reindex",
+                    self.collection
+                );
+            }
+            return Ok(());
+        }
+        self.client
+            .create_collection(
+                CreateCollectionBuilder::new(&self.collection)
+                    .vectors_config(VectorParamsBuilder::new(dimensions as u64, Distance::Cosine)),
+            )
+            .await
+            .context("cannot create the Qdrant collection")?;
+        let indexes = KEYWORD_FIELDS
+            .iter()
+            .map(|field| (*field, FieldType::Keyword))
+            .chain([("price_minor", FieldType::Integer), ("buyable", FieldType::Bool)]);
+        for (field, kind) in indexes {
+            self.client
+                .create_field_index(CreateFieldIndexCollectionBuilder::new(&self.collection, field, kind).wait(true))
+                .await
+                .context("cannot create a Qdrant payload index")?;
+        }
+        Ok(())
+    }
+
+    async fn upsert(&self, points: Vec<VectorPoint>) -> anyhow::Result<()> {
+        let points: Vec<PointStruct> = points
+            .into_iter()
+            .map(|point| PointStruct::new(point.id.to_string(), point.vector, payload_json(&point.payload)))
+            .collect();
+        for batch in points.chunks(UPSERT_BATCH) {
+            self.client
+                .upsert_points(UpsertPointsBuilder::new(&self.collection, batch.to_vec()).wait(true))
+                .await
+                .context("cannot upsert points into Qdrant")?;
+        }
+        Ok(())
+    }
+
+    async fn remove(&self, ids: &[Uuid]) -> anyhow::Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<PointId> = ids.iter().map(|id| id.to_string().into()).collect();
+        self.client
+            .delete_points(DeletePointsBuilder::new(&self.collection).points(PointsIdsList { ids }).wait(true))
+            .await
+            .context("cannot delete points from Qdrant")?;
+        Ok(())
+    }
+
+    async fn search(&self, vector: &[f32], limit: usize, filter: &VectorFilter) -> anyhow::Result<Vec<(Uuid, f32)>> {
+        let response = self
+            .client
+            .query(
+                QueryPointsBuilder::new(&self.collection)
+                    .query(vector.to_vec())
+                    .limit(limit as u64)
+                    .filter(qdrant_filter(filter)),
+            )
+            .await
+            .context("the Qdrant query failed")?;
+        Ok(response.result.into_iter().filter_map(|p| Some((uuid_of(p.id)?, p.score))).collect())
+    }
+
+    async fn count(&self) -> anyhow::Result<u64> {
+        let response = self.client.count(CountPointsBuilder::new(&self.collection).exact(true)).await?;
+        Ok(response.result.map_or(0, |r| r.count))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn payloads_nest_free_form_attributes() {
+        let mut payload = Payload { currency: "EUR".into(), price_minor: 1_000, ..Payload::default() };
+        payload.fields.insert("brand".into(), "Dior".into());
+        payload.fields.insert("attr.made_in".into(), "Italy".into());
+        let json = Value::Object(payload_json(&payload));
+        assert_eq!(json["brand"], json!("Dior"));
+        assert_eq!(json["attr"]["made_in"], json!("Italy"));
+        assert_eq!(json["price_minor"], json!(1_000));
+    }
+
+    #[test]
+    fn filters_become_must_conditions() {
+        let filter = VectorFilter {
+            vendors: vec![Uuid::nil()],
+            price: Some(("EUR".into(), Some(100), None)),
+            buyable: Some(true),
+            any_of: vec![("attr.made_in".into(), vec!["Italy".into()])],
+            ..VectorFilter::default()
+        };
+        // vendor, currency, price range, buyable, attribute.
+        assert_eq!(qdrant_filter(&filter).must.len(), 5);
+    }
+}

@@ -1,0 +1,424 @@
+//! Running a search: both sides concurrently, each bounded by a timeout, fused by weighted
+//! reciprocal rank fusion; facets over the matched set; similar products; type-ahead.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+
+use entity::product;
+use sea_orm::{ActiveEnum, ColumnTrait, Condition, EntityTrait, QueryFilter, QuerySelect};
+use uuid::Uuid;
+
+use super::Search;
+use super::analytics::{self, Record};
+use super::indexer;
+use super::lexical::{self, LexicalHit};
+use super::query::TextQuery;
+use super::vector::VectorFilter;
+use crate::catalog::filter::ProductCriteria;
+use crate::catalog::service as catalog;
+use crate::db::Db;
+use crate::error::{AppError, AppResult};
+
+/// Which sides a search may use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sides {
+    /// Both, fused.
+    Hybrid,
+    /// Full-text only.
+    Lexical,
+    /// Vectors only.
+    Vector,
+}
+
+impl Sides {
+    /// The name used in responses and analytics.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Hybrid => "HYBRID",
+            Self::Lexical => "LEXICAL",
+            Self::Vector => "VECTOR",
+        }
+    }
+}
+
+/// One fused hit.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Hit {
+    /// The product.
+    pub id: Uuid,
+    /// Fused score: the weighted reciprocal ranks, plus 1 for an exact title match.
+    pub score: f64,
+    /// 1-based rank on the full-text side.
+    pub lexical_rank: Option<usize>,
+    /// 1-based rank on the vector side.
+    pub vector_rank: Option<usize>,
+    /// Cosine similarity to the query.
+    pub similarity: Option<f32>,
+}
+
+/// What a search found, best first, with how it was found.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    /// Every hit (at most `search.candidates` per side), best first.
+    pub hits: Vec<Hit>,
+    /// The sides that answered.
+    pub mode: Sides,
+    /// A side that should have answered failed or timed out.
+    pub degraded: bool,
+    /// Human-readable explanations of `mode` and `degraded`.
+    pub notices: Vec<String>,
+    /// Milliseconds spent embedding the query, when it was embedded.
+    pub embedding_ms: Option<f64>,
+}
+
+/// Searches the catalog for `text` among products passing `criteria`, and records the search.
+///
+/// # Errors
+/// `BAD_USER_INPUT` for an unusable query, `NOT_FOUND` for an unknown category filter,
+/// `INTERNAL` when every side that could answer failed.
+pub async fn search(
+    db: &Db,
+    search: &Search,
+    text: &str,
+    criteria: &ProductCriteria,
+    sides: Sides,
+) -> AppResult<Outcome> {
+    let started = Instant::now();
+    let query = TextQuery::parse(text)?;
+    let condition = condition(db, criteria).await?;
+    let settings = &search.settings;
+    let limit = settings.candidates.max(1);
+    let timeout = Duration::from_millis(settings.timeout_ms.max(1));
+    let mut notices = Vec::new();
+    let want_vector = sides != Sides::Lexical;
+    if want_vector && search.vector_side().is_none() {
+        notices.push("vector search is not configured: lexical results only".to_owned());
+    }
+    let lexical_side = async {
+        if sides == Sides::Vector {
+            return None;
+        }
+        let found = tokio::time::timeout(timeout, lexical::search(db, &query, condition.clone(), limit as u64)).await;
+        Some(match found {
+            Ok(Ok(hits)) => Ok(hits),
+            Ok(Err(error)) => Err(format!("full-text search failed: {}", error.message())),
+            Err(_) => Err(format!("full-text search timed out after {} ms", timeout.as_millis())),
+        })
+    };
+    let vector_side = async {
+        if !want_vector || search.vector_side().is_none() {
+            return None;
+        }
+        let found = tokio::time::timeout(timeout, vector_candidates(db, search, &query, criteria, &condition)).await;
+        Some(match found {
+            Ok(Ok(hits)) => Ok(hits),
+            Ok(Err(error)) => Err(format!("vector search failed: {error:#}")),
+            Err(_) => Err(format!("vector search timed out after {} ms", timeout.as_millis())),
+        })
+    };
+    let (lexical_result, vector_result) = tokio::join!(lexical_side, vector_side);
+
+    let mut degraded = false;
+    let lexical_hits: Option<Vec<LexicalHit>> = answered(lexical_result, &mut notices, &mut degraded);
+    let vector_hits: Option<(Vec<(Uuid, f32)>, f64)> = answered(vector_result, &mut notices, &mut degraded);
+    let mode = match (&lexical_hits, &vector_hits) {
+        (Some(_), Some(_)) => Sides::Hybrid,
+        (Some(_), None) => Sides::Lexical,
+        (None, Some(_)) => Sides::Vector,
+        (None, None) => {
+            return Err(AppError::internal(anyhow::anyhow!("every search side failed: {}", notices.join("; "))));
+        }
+    };
+    let embedding_ms = vector_hits.as_ref().map(|(_, ms)| *ms);
+    let hits = fuse(
+        lexical_hits.as_deref().unwrap_or_default(),
+        vector_hits.as_ref().map(|(hits, _)| hits.as_slice()).unwrap_or_default(),
+        &query,
+        (settings.lexical_weight, settings.vector_weight, settings.rrf_k),
+    );
+    search.analytics.record(Record {
+        query: analytics::normalise(text),
+        filters: filters_json(criteria),
+        hits: hits.len(),
+        latency_ms: started.elapsed().as_secs_f64() * 1_000.0,
+        mode: mode.name(),
+        degraded,
+    });
+    Ok(Outcome { hits, mode, degraded, notices, embedding_ms })
+}
+
+/// What a side found; a failure is logged, noted and marks the search degraded.
+fn answered<T>(result: Option<Result<T, String>>, notices: &mut Vec<String>, degraded: &mut bool) -> Option<T> {
+    match result? {
+        Ok(found) => Some(found),
+        Err(problem) => {
+            tracing::warn!(problem, "search is degraded");
+            notices.push(problem);
+            *degraded = true;
+            None
+        }
+    }
+}
+
+/// The SQL condition of a catalog filter (looking up the category's path).
+async fn condition(db: &Db, criteria: &ProductCriteria) -> AppResult<Condition> {
+    let path = match criteria.category {
+        Some(id) => Some(catalog::category_by_id(db, id).await?.path),
+        None => None,
+    };
+    Ok(criteria.condition(db.backend(), path.as_deref()))
+}
+
+/// Embeds the query and asks the index, then keeps the candidates the store confirms pass the
+/// filter (the index may lag behind a write by a moment). Returns the hits and the milliseconds
+/// spent embedding.
+async fn vector_candidates(
+    db: &Db,
+    search: &Search,
+    query: &TextQuery,
+    criteria: &ProductCriteria,
+    condition: &Condition,
+) -> anyhow::Result<(Vec<(Uuid, f32)>, f64)> {
+    let Some((embedder, index)) = search.vector_side() else { return Ok((Vec::new(), 0.0)) };
+    let started = Instant::now();
+    let vector = embedder.embed(&[query.semantic_text()]).await?.pop().unwrap_or_default();
+    let embedding_ms = started.elapsed().as_secs_f64() * 1_000.0;
+    let found =
+        index.search(&vector, search.settings.candidates.max(1), &VectorFilter::from_criteria(criteria)).await?;
+    let found: Vec<(Uuid, f32)> =
+        found.into_iter().filter(|(_, similarity)| *similarity >= search.settings.min_similarity).collect();
+    Ok((confirmed(db, found, condition.clone()).await?, embedding_ms))
+}
+
+/// The candidates that pass `condition` in the store, in their order.
+async fn confirmed(db: &Db, candidates: Vec<(Uuid, f32)>, condition: Condition) -> anyhow::Result<Vec<(Uuid, f32)>> {
+    if candidates.is_empty() {
+        return Ok(candidates);
+    }
+    let passing: Vec<Uuid> = product::Entity::find()
+        .select_only()
+        .column(product::Column::Id)
+        .filter(condition)
+        .filter(product::Column::Id.is_in(candidates.iter().map(|(id, _)| *id)))
+        .into_tuple()
+        .all(db.conn())
+        .await?;
+    Ok(candidates.into_iter().filter(|(id, _)| passing.contains(id)).collect())
+}
+
+/// Weighted reciprocal rank fusion: `weight / (k + rank)` summed over the sides that found a
+/// product. A product whose title is exactly the query ranks first. Ties break by id, so the
+/// order (and so paging) is stable.
+pub fn fuse(lexical: &[LexicalHit], vector: &[(Uuid, f32)], query: &TextQuery, weights: (f64, f64, f64)) -> Vec<Hit> {
+    let (lexical_weight, vector_weight, k) = weights;
+    let wanted = query.semantic_text();
+    let mut hits: BTreeMap<Uuid, Hit> = BTreeMap::new();
+    for (i, hit) in lexical.iter().enumerate() {
+        let target = hits.entry(hit.id).or_insert(Hit {
+            id: hit.id,
+            score: 0.0,
+            lexical_rank: None,
+            vector_rank: None,
+            similarity: None,
+        });
+        target.lexical_rank = Some(i + 1);
+        target.score += lexical_weight / (k + (i + 1) as f64);
+        if analytics::normalise(&hit.title) == wanted {
+            target.score += 1.0;
+        }
+    }
+    for (i, (id, similarity)) in vector.iter().enumerate() {
+        let target = hits.entry(*id).or_insert(Hit {
+            id: *id,
+            score: 0.0,
+            lexical_rank: None,
+            vector_rank: None,
+            similarity: None,
+        });
+        target.vector_rank = Some(i + 1);
+        target.similarity = Some(*similarity);
+        target.score += vector_weight / (k + (i + 1) as f64);
+    }
+    let mut hits: Vec<Hit> = hits.into_values().collect();
+    hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)));
+    hits
+}
+
+/// Loads products by id, in the given order.
+///
+/// # Errors
+/// When the store fails.
+pub async fn products_in_order(db: &Db, ids: &[Uuid]) -> AppResult<Vec<product::Model>> {
+    let mut found: HashMap<Uuid, product::Model> = product::Entity::find()
+        .filter(product::Column::Id.is_in(ids.iter().copied()))
+        .all(db.conn())
+        .await?
+        .into_iter()
+        .map(|p| (p.id, p))
+        .collect();
+    Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
+}
+
+/// Products most like `id` by their vectors, passing `criteria`, most similar first (itself
+/// excluded). Empty when search has no vector side.
+///
+/// # Errors
+/// `NOT_FOUND` for an unknown product or category, `INTERNAL` when the vector side fails.
+pub async fn similar(
+    db: &Db,
+    search: &Search,
+    id: Uuid,
+    criteria: &ProductCriteria,
+    limit: usize,
+) -> AppResult<Vec<(Uuid, f32)>> {
+    let product = catalog::product_by_id(db, id).await?;
+    let Some((embedder, index)) = search.vector_side() else { return Ok(Vec::new()) };
+    let condition = condition(db, criteria).await?;
+    let stored = entity::product_embedding::Entity::find_by_id(id)
+        .filter(entity::product_embedding::Column::Model.eq(embedder.model()))
+        .one(db.conn())
+        .await?;
+    let vector = match stored {
+        Some(row) => indexer::from_bytes(&row.vector),
+        None => {
+            let category = catalog::category_by_id(db, product.category_id).await?;
+            let text = indexer::document(&product, &category.name);
+            embedder.embed(&[text]).await.map_err(AppError::internal)?.pop().unwrap_or_default()
+        }
+    };
+    let filter = VectorFilter::from_criteria(criteria);
+    let found = index.search(&vector, limit + 1, &filter).await.map_err(AppError::internal)?;
+    let found = found.into_iter().filter(|(other, _)| *other != id).take(limit).collect();
+    confirmed(db, found, condition).await.map_err(AppError::internal)
+}
+
+/// Type-ahead: earlier queries that found something and start with `prefix`, then titles of
+/// products matching it as a prefix; distinct, at most `limit`.
+///
+/// # Errors
+/// `BAD_USER_INPUT` for an unusable prefix; `INTERNAL` when the store fails.
+pub async fn suggestions(db: &Db, prefix: &str, limit: usize) -> AppResult<Vec<String>> {
+    let query = TextQuery::parse(prefix.trim_end())?;
+    let mut suggestions = analytics::popular_with_prefix(db, prefix, limit as u64).await?;
+    let public = ProductCriteria::public().condition(db.backend(), None);
+    for title in lexical::titles(db, &query, public, limit as u64).await? {
+        if suggestions.len() >= limit {
+            break;
+        }
+        if !suggestions.iter().any(|s| s.eq_ignore_ascii_case(&title)) {
+            suggestions.push(title);
+        }
+    }
+    suggestions.truncate(limit);
+    Ok(suggestions)
+}
+
+/// Facet counts over a set of products.
+#[derive(Clone, Debug, Default)]
+pub struct Facets {
+    /// Products per category id.
+    pub categories: Vec<(Uuid, u64)>,
+    /// Products per vendor id.
+    pub vendors: Vec<(Uuid, u64)>,
+    /// Products per brand.
+    pub brands: Vec<(String, u64)>,
+    /// Products per size.
+    pub sizes: Vec<(String, u64)>,
+    /// Products per condition.
+    pub conditions: Vec<(entity::ProductCondition, u64)>,
+    /// Products per price bucket: currency, inclusive lower bound and exclusive upper bound in
+    /// minor units (none for the last bucket).
+    pub prices: Vec<(String, i64, Option<i64>, u64)>,
+}
+
+/// Price bucket edges in major units.
+const PRICE_EDGES: [i64; 7] = [0, 50, 100, 250, 500, 1_000, 2_500];
+
+/// Counts facets over the products `ids`, most frequent first (ties by value).
+///
+/// # Errors
+/// When the store fails.
+pub async fn facets(db: &Db, ids: &[Uuid]) -> AppResult<Facets> {
+    type Row = (Uuid, Uuid, Option<String>, Option<String>, Option<entity::ProductCondition>, String, i64);
+    let mut rows: Vec<Row> = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(1_000) {
+        let found: Vec<Row> = product::Entity::find()
+            .select_only()
+            .columns([
+                product::Column::CategoryId,
+                product::Column::VendorId,
+                product::Column::Brand,
+                product::Column::Size,
+                product::Column::Condition,
+                product::Column::Currency,
+                product::Column::PriceMinor,
+            ])
+            .filter(product::Column::Id.is_in(chunk.iter().copied()))
+            .into_tuple()
+            .all(db.conn())
+            .await?;
+        rows.extend(found);
+    }
+    let mut facets = Facets::default();
+    facets.categories = counted(rows.iter().map(|r| r.0));
+    facets.vendors = counted(rows.iter().map(|r| r.1));
+    facets.brands = counted(rows.iter().filter_map(|r| r.2.clone()));
+    facets.sizes = counted(rows.iter().filter_map(|r| r.3.clone()));
+    facets.conditions = counted(rows.iter().filter_map(|r| r.4.map(|c| c.to_value())))
+        .into_iter()
+        .filter_map(|(value, n)| entity::ProductCondition::try_from_value(&value).ok().map(|c| (c, n)))
+        .collect();
+    facets.prices = counted(rows.iter().map(|r| price_bucket(&r.5, r.6)))
+        .into_iter()
+        .map(|((currency, low, high), n)| (currency, low, high, n))
+        .collect();
+    facets.prices.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
+    Ok(facets)
+}
+
+/// Values with how often they occur, most frequent first (ties by value).
+fn counted<K: Ord>(values: impl Iterator<Item = K>) -> Vec<(K, u64)> {
+    let mut counts: BTreeMap<K, u64> = BTreeMap::new();
+    for value in values {
+        *counts.entry(value).or_default() += 1;
+    }
+    let mut counts: Vec<(K, u64)> = counts.into_iter().collect();
+    counts.sort_by(|a, b| b.1.cmp(&a.1));
+    counts
+}
+
+/// The price bucket of an amount: currency, lower bound (inclusive) and upper bound
+/// (exclusive, none for the last bucket) in minor units.
+fn price_bucket(currency: &str, minor: i64) -> (String, i64, Option<i64>) {
+    let unit = crate::money::Currency::parse(currency).map_or(100, |c| 10i64.pow(u32::from(c.exponent())));
+    let major = minor / unit;
+    let index = PRICE_EDGES.iter().rposition(|edge| major >= *edge).unwrap_or(0);
+    (currency.to_owned(), PRICE_EDGES[index] * unit, PRICE_EDGES.get(index + 1).map(|edge| edge * unit))
+}
+
+/// The filter as recorded in search analytics.
+fn filters_json(criteria: &ProductCriteria) -> serde_json::Value {
+    let mut json = serde_json::Map::new();
+    if let Some(category) = criteria.category {
+        json.insert("category".into(), category.to_string().into());
+    }
+    if !criteria.vendors.is_empty() {
+        json.insert("vendors".into(), criteria.vendors.iter().map(Uuid::to_string).collect());
+    }
+    if let Some((currency, min, max)) = &criteria.price {
+        json.insert("price".into(), serde_json::json!({ "currency": currency.code(), "min": min, "max": max }));
+    }
+    if let Some(available) = criteria.available {
+        json.insert("available".into(), available.into());
+    }
+    for (column, values) in &criteria.columns {
+        json.insert(format!("{column:?}").to_lowercase(), values.clone().into());
+    }
+    if !criteria.conditions.is_empty() {
+        json.insert("conditions".into(), criteria.conditions.iter().map(ActiveEnum::to_value).collect());
+    }
+    for (name, values) in &criteria.attributes {
+        json.insert(format!("attr.{name}"), values.clone().into());
+    }
+    serde_json::Value::Object(json)
+}

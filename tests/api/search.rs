@@ -1,0 +1,496 @@
+//! Hybrid search through the API, on both stores, with the real embedding model.
+
+use std::time::Duration;
+
+use aeternum::catalog::service::{NewProduct, create_product};
+use aeternum::db::Db;
+use aeternum::graphql::ids::{GlobalId, NodeType};
+use aeternum::identity::service::create_user;
+use entity::{ProductCondition, ProductStatus, Role};
+use sea_orm::{ConnectionTrait, Statement};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::fixtures::{category, new_product, vendor};
+use crate::helpers::{Credential, Store, TestApp, error_codes, with_model};
+
+const SEARCH: &str = r#"
+query ($q: String!, $first: Int, $after: String, $filter: ProductFilter, $mode: SearchMode) {
+  search(query: $q, first: $first, after: $after, filter: $filter, mode: $mode) {
+    mode degraded notices totalCount
+    pageInfo { hasNextPage hasPreviousPage endCursor }
+    edges { cursor score lexicalRank vectorRank similarity node { id title } }
+  }
+}"#;
+
+const FACETS: &str = r#"
+query ($q: String!, $filter: ProductFilter, $mode: SearchMode) {
+  search(query: $q, first: 100, filter: $filter, mode: $mode) {
+    totalCount
+    edges { node { id brand size condition vendor { slug } category { slug } } }
+    facets {
+      categories { category { slug } count }
+      vendors { vendor { slug } count }
+      brands { value count }
+      sizes { value count }
+      conditions { condition count }
+      prices { min { amount currencyCode } max { amount } count }
+    }
+  }
+}"#;
+
+/// The small catalog the search tests look through.
+pub struct Shelf {
+    pub ids: Vec<(&'static str, Uuid)>,
+    pub vendor_b: Uuid,
+}
+
+impl Shelf {
+    pub fn id(&self, title: &str) -> Uuid {
+        self.ids.iter().find(|(t, _)| *t == title).unwrap().1
+    }
+
+    pub fn gid(&self, title: &str) -> String {
+        GlobalId::encode(NodeType::Product, self.id(title)).0
+    }
+}
+
+struct Item {
+    title: &'static str,
+    description: &'static str,
+    category: usize,
+    brand: &'static str,
+    size: &'static str,
+    price: i64,
+    vendor_b: bool,
+    status: ProductStatus,
+}
+
+const ITEMS: [Item; 8] = [
+    Item {
+        title: "Black Wool Coat",
+        description: "Single-breasted, knee length.",
+        category: 0,
+        brand: "Jil Sander",
+        size: "M",
+        price: 40_000,
+        vendor_b: false,
+        status: ProductStatus::Active,
+    },
+    Item {
+        title: "Wool Coat in Black",
+        description: "A black wool coat: black wool coat with black wool lining, the black wool coat for winter.",
+        category: 0,
+        brand: "Celine",
+        size: "L",
+        price: 30_000,
+        vendor_b: false,
+        status: ProductStatus::Active,
+    },
+    Item {
+        title: "Red Silk Evening Dress",
+        description: "Floor-length evening dress in red silk with a low back.",
+        category: 1,
+        brand: "Valentino",
+        size: "S",
+        price: 45_000,
+        vendor_b: false,
+        status: ProductStatus::Active,
+    },
+    Item {
+        title: "Steel Claw Hammer",
+        description: "A forged steel hammer for the workshop.",
+        category: 3,
+        brand: "Stanley",
+        size: "One size",
+        price: 2_500,
+        vendor_b: true,
+        status: ProductStatus::Active,
+    },
+    Item {
+        title: "Leather Chelsea Boots",
+        description: "Black leather boots with elastic sides.",
+        category: 2,
+        brand: "Chanel",
+        size: "38",
+        price: 60_000,
+        vendor_b: false,
+        status: ProductStatus::Active,
+    },
+    Item {
+        title: "Suede Ankle Boots",
+        description: "Brown suede boots with a block heel.",
+        category: 2,
+        brand: "Gucci",
+        size: "39",
+        price: 12_000,
+        vendor_b: true,
+        status: ProductStatus::Active,
+    },
+    Item {
+        title: "Silk Scarf with Floral Print",
+        description: "A square silk scarf printed with roses.",
+        category: 4,
+        brand: "Hermès",
+        size: "One size",
+        price: 25_000,
+        vendor_b: true,
+        status: ProductStatus::Active,
+    },
+    Item {
+        title: "Hidden Silk Dress",
+        description: "An unpublished silk evening dress.",
+        category: 1,
+        brand: "Valentino",
+        size: "S",
+        price: 45_000,
+        vendor_b: false,
+        status: ProductStatus::Draft,
+    },
+];
+
+/// Writes the shelf and waits until the vector index holds it.
+pub async fn shelf(app: &TestApp) -> Shelf {
+    let db = &app.db;
+    let (a, b) = (vendor(db, "atelier-a").await, vendor(db, "atelier-b").await);
+    let clothing = category(db, "clothing", None).await;
+    let categories = [
+        category(db, "outerwear", Some(clothing.id)).await,
+        category(db, "dresses", Some(clothing.id)).await,
+        category(db, "boots", None).await,
+        category(db, "tools", None).await,
+        category(db, "scarves", Some(clothing.id)).await,
+    ];
+    let mut ids = Vec::new();
+    for (n, item) in ITEMS.iter().enumerate() {
+        let product = NewProduct {
+            title: item.title.into(),
+            description: item.description.into(),
+            brand: Some(item.brand.into()),
+            size: Some(item.size.into()),
+            colour: None,
+            material: None,
+            era: None,
+            attributes: vec![("made_in".into(), if item.vendor_b { "France" } else { "Italy" }.into())],
+            condition: Some(if n % 2 == 0 { ProductCondition::Excellent } else { ProductCondition::Good }),
+            price_minor: item.price,
+            status: item.status,
+            ..new_product(n, if item.vendor_b { b.id } else { a.id }, categories[item.category].id)
+        };
+        ids.push((item.title, create_product(db, product).await.unwrap().id));
+    }
+    indexed(db).await;
+    Shelf { ids, vendor_b: b.id }
+}
+
+/// Waits until the outbox is empty (the sync worker applied every change).
+pub async fn indexed(db: &Db) {
+    for _ in 0..1_500 {
+        if aeternum::search::indexer::pending(db).await.unwrap() == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the search index did not catch up within 30 s");
+}
+
+pub async fn search(app: &TestApp, q: &str, variables: Value) -> Value {
+    let mut vars = json!({ "q": q });
+    vars.as_object_mut().unwrap().extend(variables.as_object().cloned().unwrap_or_default());
+    let response = app.graphql(SEARCH, vars).await;
+    assert!(response.get("errors").is_none(), "search {q:?} failed: {response:#}");
+    response["data"]["search"].clone()
+}
+
+pub fn titles(result: &Value) -> Vec<String> {
+    result["edges"].as_array().unwrap().iter().map(|e| e["node"]["title"].as_str().unwrap().to_owned()).collect()
+}
+
+async fn exact_title_matches_rank_first(store: Store) {
+    let app = TestApp::spawn_with(store, with_model).await;
+    shelf(&app).await;
+    // "Wool Coat in Black" repeats the words in its description; the exact title still wins.
+    for mode in ["HYBRID", "LEXICAL"] {
+        let found = search(&app, "black wool coat", json!({ "mode": mode })).await;
+        assert_eq!(titles(&found)[0], "Black Wool Coat", "{mode}: {found:#}");
+        assert!(titles(&found).contains(&"Wool Coat in Black".to_owned()));
+        assert_eq!(found["mode"], mode);
+        assert_eq!(found["degraded"], false);
+    }
+    // Prefixes while typing, stemming, and phrases.
+    assert_eq!(titles(&search(&app, "chelsea bo", json!({})).await)[0], "Leather Chelsea Boots");
+    let stemmed = search(&app, "dresses", json!({ "mode": "LEXICAL" })).await;
+    assert_eq!(titles(&stemmed), ["Red Silk Evening Dress"], "drafts stay hidden: {stemmed:#}");
+    let phrase = search(&app, "\"silk scarf\" ", json!({ "mode": "LEXICAL" })).await;
+    assert_eq!(titles(&phrase), ["Silk Scarf with Floral Print"]);
+    let excluded = search(&app, "boots -suede ", json!({ "mode": "LEXICAL" })).await;
+    assert_eq!(titles(&excluded), ["Leather Chelsea Boots"]);
+    let either = search(&app, "hammer or scarf ", json!({ "mode": "LEXICAL" })).await;
+    let mut either = titles(&either);
+    either.sort();
+    assert_eq!(either, ["Silk Scarf with Floral Print", "Steel Claw Hammer"]);
+    app.stop().await.unwrap();
+}
+
+async fn a_query_without_shared_words_is_found_through_vectors(store: Store) {
+    let app = TestApp::spawn_with(store, with_model).await;
+    shelf(&app).await;
+    assert_eq!(search(&app, "gown", json!({ "mode": "LEXICAL" })).await["totalCount"], 0);
+    let found = search(&app, "gown", json!({})).await;
+    let first = &found["edges"][0];
+    assert_eq!(first["node"]["title"], "Red Silk Evening Dress", "{found:#}");
+    assert_eq!(first["lexicalRank"], Value::Null);
+    assert_eq!(first["vectorRank"], 1);
+    assert!(first["similarity"].as_f64().unwrap() > 0.3);
+    assert!(!titles(&found).contains(&"Steel Claw Hammer".to_owned()), "{found:#}");
+    assert!(!titles(&found).contains(&"Hidden Silk Dress".to_owned()), "drafts stay hidden");
+    assert_eq!(found["mode"], "HYBRID");
+    app.stop().await.unwrap();
+}
+
+async fn filters_apply_to_both_sides_and_facets_are_exact(store: Store) {
+    let app = TestApp::spawn_with(store, with_model).await;
+    let shelf = shelf(&app).await;
+    let vendor_b = GlobalId::encode(NodeType::Vendor, shelf.vendor_b).0;
+    let boots = search(&app, "boots", json!({ "filter": { "vendorIds": [vendor_b] } })).await;
+    assert_eq!(titles(&boots)[0], "Suede Ankle Boots");
+    assert!(!titles(&boots).contains(&"Leather Chelsea Boots".to_owned()));
+    let silk = search(&app, "silk", json!({ "filter": { "brands": ["Hermès"] } })).await;
+    assert_eq!(titles(&silk), ["Silk Scarf with Floral Print"], "the vector side is filtered too: {silk:#}");
+    let cheap =
+        search(&app, "footwear", json!({ "filter": { "price": { "currencyCode": "EUR", "maxAmount": "150.00" } } }))
+            .await;
+    assert!(titles(&cheap).iter().all(|t| t == "Suede Ankle Boots" || t == "Steel Claw Hammer"), "{cheap:#}");
+    let italian =
+        search(&app, "clothes", json!({ "filter": { "attributes": [{ "name": "made_in", "values": ["France"] }] } }))
+            .await;
+    assert!(
+        titles(&italian)
+            .iter()
+            .all(|t| ["Steel Claw Hammer", "Suede Ankle Boots", "Silk Scarf with Floral Print"].contains(&t.as_str()))
+    );
+    let clothing = search(&app, "silk", json!({ "filter": { "categoryId": GlobalId::encode(NodeType::Category, category_id(&app.db, "dresses").await).0 } })).await;
+    assert_eq!(titles(&clothing), ["Red Silk Evening Dress"]);
+
+    // Facets of a lexical search, counted by hand.
+    let response = app.graphql(FACETS, json!({ "q": "boots", "mode": "LEXICAL" })).await;
+    let facets = &response["data"]["search"]["facets"];
+    assert_eq!(response["data"]["search"]["totalCount"], 2);
+    assert_eq!(facets["brands"], json!([{ "value": "Chanel", "count": 1 }, { "value": "Gucci", "count": 1 }]));
+    assert_eq!(facets["categories"], json!([{ "category": { "slug": "boots" }, "count": 2 }]));
+    assert_eq!(facets["vendors"].as_array().unwrap().len(), 2);
+    assert_eq!(facets["sizes"], json!([{ "value": "38", "count": 1 }, { "value": "39", "count": 1 }]));
+    assert_eq!(
+        facets["prices"],
+        json!([
+            { "min": { "amount": "100.00", "currencyCode": "EUR" }, "max": { "amount": "250.00" }, "count": 1 },
+            { "min": { "amount": "500.00", "currencyCode": "EUR" }, "max": { "amount": "1000.00" }, "count": 1 },
+        ])
+    );
+
+    // Facets of a hybrid search equal the tally of every hit.
+    let response = app.graphql(FACETS, json!({ "q": "silk clothing" })).await;
+    let result = &response["data"]["search"];
+    let edges = result["edges"].as_array().unwrap();
+    assert_eq!(result["totalCount"].as_u64().unwrap() as usize, edges.len());
+    let tally = |field: &str| edges.iter().filter(|e| !e["node"][field].is_null()).count() as u64;
+    let sum = |facet: &str| {
+        result["facets"][facet].as_array().unwrap().iter().map(|v| v["count"].as_u64().unwrap()).sum::<u64>()
+    };
+    assert_eq!(sum("brands"), tally("brand"));
+    assert_eq!(sum("categories"), edges.len() as u64);
+    assert_eq!(sum("prices"), edges.len() as u64);
+    assert_eq!(sum("conditions"), tally("condition"));
+    app.stop().await.unwrap();
+}
+
+async fn category_id(db: &Db, slug: &str) -> Uuid {
+    aeternum::catalog::service::category_by_slug(db, slug).await.unwrap().id
+}
+
+async fn pages_return_each_hit_once(store: Store) {
+    let app = TestApp::spawn_with(store, with_model).await;
+    shelf(&app).await;
+    let whole = search(&app, "silk clothing boots", json!({ "first": 100 })).await;
+    let total = whole["totalCount"].as_u64().unwrap() as usize;
+    assert!(total >= 4, "{whole:#}");
+    let mut seen = Vec::new();
+    let mut after = Value::Null;
+    loop {
+        let page = search(&app, "silk clothing boots", json!({ "first": 2, "after": after })).await;
+        seen.extend(page["edges"].as_array().unwrap().iter().map(|e| e["node"]["id"].as_str().unwrap().to_owned()));
+        assert_eq!(page["pageInfo"]["hasPreviousPage"], !after.is_null());
+        if page["pageInfo"]["hasNextPage"] == false {
+            break;
+        }
+        after = page["pageInfo"]["endCursor"].clone();
+    }
+    let expected: Vec<String> =
+        whole["edges"].as_array().unwrap().iter().map(|e| e["node"]["id"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(seen, expected, "pages in order, each hit once");
+    let scores: Vec<f64> = whole["edges"].as_array().unwrap().iter().map(|e| e["score"].as_f64().unwrap()).collect();
+    assert!(scores.windows(2).all(|w| w[0] >= w[1]), "best first: {scores:?}");
+    app.stop().await.unwrap();
+}
+
+async fn product_writes_reach_the_index(store: Store) {
+    let app = TestApp::spawn_with(store, with_model).await;
+    let shelf = shelf(&app).await;
+    // Archive the dress: it leaves both sides at once (the vector side is confirmed in SQL)…
+    let dress = shelf.id("Red Silk Evening Dress");
+    app.db
+        .conn()
+        .execute(Statement::from_sql_and_values(
+            app.db.backend(),
+            if store == Store::Postgres {
+                "UPDATE products SET status = 'ARCHIVED' WHERE id = $1"
+            } else {
+                "UPDATE products SET status = 'ARCHIVED' WHERE id = ?"
+            },
+            [dress.into()],
+        ))
+        .await
+        .unwrap();
+    assert!(!titles(&search(&app, "gown", json!({})).await).contains(&"Red Silk Evening Dress".to_owned()));
+    // …and a retitled product is found by its new words on both sides once the worker ran.
+    let hammer = shelf.id("Steel Claw Hammer");
+    aeternum::catalog::service::update_product(
+        &app.db,
+        hammer,
+        aeternum::catalog::service::ProductPatch { title: Some("Velvet Ball Gown".into()), ..Default::default() },
+        None,
+    )
+    .await
+    .unwrap();
+    indexed(&app.db).await;
+    let found = search(&app, "ballgown evening wear", json!({})).await;
+    assert_eq!(titles(&found)[0], "Velvet Ball Gown", "{found:#}");
+    let status = app
+        .db
+        .conn()
+        .query_one(Statement::from_string(app.db.backend(), "SELECT COUNT(*) AS n FROM product_embeddings"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(status.try_get::<i64>("", "n").unwrap(), 8, "one vector per product");
+    app.stop().await.unwrap();
+}
+
+async fn similar_products_and_suggestions(store: Store) {
+    let app = TestApp::spawn_with(store, with_model).await;
+    let shelf = shelf(&app).await;
+    let response = app
+        .graphql(
+            "query ($id: ID!) { similar(productId: $id, first: 3) { similarity product { title status } } }",
+            json!({ "id": shelf.gid("Leather Chelsea Boots") }),
+        )
+        .await;
+    let similar = response["data"]["similar"].as_array().unwrap().clone();
+    assert_eq!(similar.len(), 3, "{response:#}");
+    assert_eq!(similar[0]["product"]["title"], "Suede Ankle Boots");
+    assert!(
+        similar.iter().all(|s| s["product"]["title"] != "Leather Chelsea Boots" && s["product"]["status"] != "DRAFT")
+    );
+    let scores: Vec<f64> = similar.iter().map(|s| s["similarity"].as_f64().unwrap()).collect();
+    assert!(scores.windows(2).all(|w| w[0] >= w[1]));
+
+    search(&app, "Silk Scarf", json!({})).await;
+    search(&app, "silk  scarf", json!({})).await;
+    search(&app, "qwertyuiop", json!({ "mode": "LEXICAL" })).await;
+    let suggest = |prefix: &str| {
+        app.graphql("query ($p: String!) { searchSuggestions(prefix: $p, first: 4) }", json!({ "p": prefix }))
+    };
+    for _ in 0..100 {
+        if suggest("sil").await["data"]["searchSuggestions"][0] == "silk scarf" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let suggestions = suggest("sil").await["data"]["searchSuggestions"].clone();
+    assert_eq!(suggestions[0], "silk scarf", "an earlier successful query first: {suggestions}");
+    let rest: Vec<&str> = suggestions.as_array().unwrap()[1..].iter().map(|s| s.as_str().unwrap()).collect();
+    assert!(
+        rest.contains(&"Silk Scarf with Floral Print") && rest.contains(&"Red Silk Evening Dress"),
+        "{suggestions}"
+    );
+    assert!(!rest.contains(&"Hidden Silk Dress"));
+    assert!(!suggest("qwer").await["data"]["searchSuggestions"].as_array().unwrap().iter().any(|s| s == "qwertyuiop"));
+
+    // Analytics: admins see top and zero-result queries.
+    create_user(&app.db, "admin@example.com", "correct horse battery staple", "Admin", Role::Admin, None)
+        .await
+        .unwrap();
+    let admin = Credential::Bearer(app.sign_in("admin@example.com", "correct horse battery staple").await.0);
+    let analytics = "{ searchAnalytics { topQueries { query searches averageHits } zeroResultQueries { query searches averageHits } } }";
+    let response = app.graphql_as(&admin, analytics, json!({})).await;
+    let top = &response["data"]["searchAnalytics"]["topQueries"];
+    assert_eq!(top[0]["query"], "silk scarf", "{response:#}");
+    assert_eq!(top[0]["searches"], 2);
+    assert_eq!(
+        response["data"]["searchAnalytics"]["zeroResultQueries"],
+        json!([{ "query": "qwertyuiop", "searches": 1, "averageHits": 0.0 }])
+    );
+    let anonymous = app.graphql(analytics, json!({})).await;
+    assert_eq!(anonymous["data"]["searchAnalytics"], Value::Null);
+    assert_eq!(error_codes(&anonymous), ["UNAUTHENTICATED"]);
+    app.stop().await.unwrap();
+}
+
+async fn bad_queries_are_refused_and_not_recorded(store: Store) {
+    let app = TestApp::spawn_with(store, with_model).await;
+    shelf(&app).await;
+    let long = "a".repeat(201);
+    let cases = [
+        json!({ "q": "" }),
+        json!({ "q": "-wool" }),
+        json!({ "q": long }),
+        json!({ "q": "dress", "first": 101 }),
+        json!({ "q": "dress", "first": -1 }),
+        json!({ "q": "dress", "after": "not-a-cursor" }),
+        json!({ "q": "dress", "filter": { "price": { "currencyCode": "EUR", "minAmount": "9", "maxAmount": "1" } } }),
+    ];
+    for variables in cases {
+        let response = app.graphql(SEARCH, variables.clone()).await;
+        assert_eq!(error_codes(&response), ["BAD_USER_INPUT"], "{variables}: {response:#}");
+        assert_eq!(response["data"], Value::Null);
+    }
+    let similar = app
+        .graphql("query ($id: ID!) { similar(productId: $id, first: 0) { similarity } }", json!({ "id": "x" }))
+        .await;
+    assert_eq!(error_codes(&similar), ["BAD_USER_INPUT"]);
+    // Input that would be syntax in either engine is only words.
+    for hostile in
+        ["'); DROP TABLE products; --", "dress\" OR 1=1 --", "NEAR(silk dress) * ^ : &|!<->", "silk:* & !wool"]
+    {
+        let found = search(&app, hostile, json!({})).await;
+        assert_eq!(found["degraded"], false, "{hostile}: {found:#}");
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let recorded = app
+        .db
+        .conn()
+        .query_one(Statement::from_string(app.db.backend(), "SELECT COUNT(*) AS n FROM search_queries"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(recorded.try_get::<i64>("", "n").unwrap(), 4, "only the searches that ran are recorded");
+    let products = app
+        .db
+        .conn()
+        .query_one(Statement::from_string(app.db.backend(), "SELECT COUNT(*) AS n FROM products"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(products.try_get::<i64>("", "n").unwrap(), 8);
+    app.stop().await.unwrap();
+}
+
+store_tests!(
+    exact_title_matches_rank_first,
+    a_query_without_shared_words_is_found_through_vectors,
+    filters_apply_to_both_sides_and_facets_are_exact,
+    pages_return_each_hit_once,
+    product_writes_reach_the_index,
+    similar_products_and_suggestions,
+    bad_queries_are_refused_and_not_recorded,
+);
