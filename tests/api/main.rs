@@ -23,5 +23,7 @@ mod order_lifecycle;
 mod payments;
 mod schema;
 mod search;
+mod search_resilience;
 mod seed;
 mod shop;
+mod vector_contract;

@@ -151,6 +151,13 @@ const ITEMS: [Item; 8] = [
 
 /// Writes the shelf and waits until the vector index holds it.
 pub async fn shelf(app: &TestApp) -> Shelf {
+    let shelf = unindexed_shelf(app).await;
+    indexed(&app.db).await;
+    shelf
+}
+
+/// Writes the shelf without waiting for the vector index.
+pub async fn unindexed_shelf(app: &TestApp) -> Shelf {
     let db = &app.db;
     let (a, b) = (vendor(db, "atelier-a").await, vendor(db, "atelier-b").await);
     let clothing = category(db, "clothing", None).await;
@@ -179,7 +186,6 @@ pub async fn shelf(app: &TestApp) -> Shelf {
         };
         ids.push((item.title, create_product(db, product).await.unwrap().id));
     }
-    indexed(db).await;
     Shelf { ids, vendor_b: b.id }
 }
 
