@@ -7,7 +7,9 @@
 //! - `listing`: the storefront listing query (24 products with vendor, category and first
 //!   image, walking pages by cursor);
 //! - `checkout`: a guest opens a cart, adds a product and checks out (three requests per order),
-//!   spreading over the catalog's first products.
+//!   spreading over the catalog's first products;
+//! - `search`: hybrid search (24 hits with price) over a fixed list of shopper queries, after
+//!   `aeternum reindex` built the vector index; the query's embedding time is reported apart.
 //!
 //! It prints throughput (requests or orders per second), latency percentiles and the server's
 //! peak memory. Run it with `bench/run`; it is not part of the test suite.
@@ -74,7 +76,37 @@ enum Scenario {
     Listing,
     /// Open a cart, add one product, check out.
     Checkout,
+    /// Hybrid search with shopper queries.
+    Search,
 }
+
+const SEARCH: &str = "query Search($q: String!) {
+  search(query: $q, first: 24) {
+    totalCount mode degraded embeddingMs
+    edges { score node { id title price { amount currencyCode } } }
+  }
+}";
+
+/// What the search scenario's shoppers type: catalog words, near-misses and words the catalog
+/// does not use (found through vectors).
+const QUERIES: [&str; 16] = [
+    "black wool coat",
+    "prada bag",
+    "dior",
+    "camel jacket",
+    "silk scarf",
+    "leather boots",
+    "navy dress",
+    "sneakers",
+    "warm winter outerwear",
+    "evening gown",
+    "trainers",
+    "burgundy belt",
+    "olive skirt",
+    "handbag for work",
+    "gucci shirt",
+    "ivory",
+];
 
 const OPEN_CART: &str = "mutation { openCart { cart { id } token } }";
 const ADD: &str = "mutation($c: ID!, $p: ID!) { addToCart(cartId: $c, productId: $p) { itemCount } }";
@@ -100,6 +132,12 @@ async fn main() -> anyhow::Result<()> {
         );
     }
 
+    if args.scenario == Scenario::Search {
+        let started = Instant::now();
+        run_cli(&args, &["reindex"]).await?;
+        println!("reindex     vector index built in {:.1} s", started.elapsed().as_secs_f64());
+    }
+
     let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let mut server = Command::new(&args.server)
         .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
@@ -114,7 +152,7 @@ async fn main() -> anyhow::Result<()> {
     wait_until_ready(&client, &base).await?;
 
     let products = match args.scenario {
-        Scenario::Listing => Vec::new(),
+        Scenario::Listing | Scenario::Search => Vec::new(),
         Scenario::Checkout => product_ids(&client, &base, CHECKOUT_PRODUCTS).await?,
     };
     let warmup = Duration::from_secs(args.warmup_seconds);
@@ -122,11 +160,13 @@ async fn main() -> anyhow::Result<()> {
     let (warmup_products, products) = products.split_at(products.len() / 10);
     match args.scenario {
         Scenario::Listing => drive(&client, &base, args.concurrency, warmup, usize::MAX).await?,
+        Scenario::Search => drive_search(&client, &base, args.concurrency, warmup, usize::MAX).await?,
         Scenario::Checkout => drive_checkout(&client, &base, args.concurrency, warmup, warmup_products).await?,
     };
     let started = Instant::now();
     let results = match args.scenario {
         Scenario::Listing => drive(&client, &base, args.concurrency, measured, args.max_requests).await?,
+        Scenario::Search => drive_search(&client, &base, args.concurrency, measured, args.max_requests).await?,
         Scenario::Checkout => drive_checkout(&client, &base, args.concurrency, measured, products).await?,
     };
     let elapsed = started.elapsed().as_secs_f64();
@@ -149,6 +189,23 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Checkout => {
             println!("scenario    guest checkout: openCart + addToCart + checkout; latency is the checkout call");
             "orders"
+        }
+        Scenario::Search => {
+            println!("query       hybrid search, 24 hits with price, {} shopper queries in turn", QUERIES.len());
+            let mut embedding: Vec<f64> = results.iter().flat_map(|r| r.embedding_ms.iter().copied()).collect();
+            embedding.sort_by(f64::total_cmp);
+            let at = |p: f64| {
+                embedding.get(((embedding.len() as f64 * p).ceil() as usize).saturating_sub(1)).copied().unwrap_or(0.0)
+            };
+            println!(
+                "embedding   query embedding (inside the search latency) p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms",
+                at(0.50),
+                at(0.95),
+                at(0.99)
+            );
+            let degraded: usize = results.iter().map(|r| r.sold_out).sum();
+            println!("degraded    {degraded} responses");
+            "searches"
         }
     };
     println!(
@@ -200,11 +257,15 @@ async fn wait_until_ready(client: &reqwest::Client, base: &str) -> anyhow::Resul
     bail!("the server did not become ready within 30 s")
 }
 
+#[derive(Default)]
 struct ClientResult {
     latencies_us: Vec<u64>,
     errors: usize,
-    /// Checkouts refused with OUT_OF_STOCK (another client bought the last unit).
+    /// Checkouts refused with OUT_OF_STOCK (another client bought the last unit); in the search
+    /// scenario, degraded responses.
     sold_out: usize,
+    /// Query embedding times reported by searches, in milliseconds.
+    embedding_ms: Vec<f64>,
 }
 
 /// The IDs of the listing's first `count` products.
@@ -263,7 +324,7 @@ async fn drive_checkout(
         let (client, url) = (client.clone(), format!("{base}/graphql"));
         let mine: Vec<String> = products.iter().skip(n).step_by(concurrency.max(1)).cloned().collect();
         tasks.push(tokio::spawn(async move {
-            let mut result = ClientResult { latencies_us: Vec::with_capacity(1024), errors: 0, sold_out: 0 };
+            let mut result = ClientResult { latencies_us: Vec::with_capacity(1024), ..ClientResult::default() };
             for (i, product) in mine.iter().enumerate() {
                 if Instant::now() >= deadline {
                     break;
@@ -313,7 +374,7 @@ async fn drive(
     for _ in 0..concurrency {
         let (client, url) = (client.clone(), format!("{base}/graphql"));
         tasks.push(tokio::spawn(async move {
-            let mut result = ClientResult { latencies_us: Vec::with_capacity(4096), errors: 0, sold_out: 0 };
+            let mut result = ClientResult { latencies_us: Vec::with_capacity(4096), ..ClientResult::default() };
             let (mut after, mut page) = (Value::Null, 0);
             while Instant::now() < deadline && result.latencies_us.len() < per_client {
                 let started = Instant::now();
@@ -333,6 +394,53 @@ async fn drive(
                         } else {
                             (Value::Null, 0)
                         };
+                    }
+                    None => result.errors += 1,
+                }
+            }
+            result
+        }));
+    }
+    let mut results = Vec::with_capacity(concurrency);
+    for task in tasks {
+        results.push(task.await?);
+    }
+    Ok(results)
+}
+
+/// Runs `concurrency` shoppers searching until `duration` passes or `max_requests` are made.
+/// A degraded response is counted in `sold_out`.
+async fn drive_search(
+    client: &reqwest::Client,
+    base: &str,
+    concurrency: usize,
+    duration: Duration,
+    max_requests: usize,
+) -> anyhow::Result<Vec<ClientResult>> {
+    let deadline = Instant::now() + duration;
+    let per_client = max_requests.div_ceil(concurrency.max(1));
+    let mut tasks = Vec::with_capacity(concurrency);
+    for shopper in 0..concurrency {
+        let (client, url) = (client.clone(), format!("{base}/graphql"));
+        tasks.push(tokio::spawn(async move {
+            let mut result = ClientResult::default();
+            let mut turn = shopper;
+            while Instant::now() < deadline && result.latencies_us.len() < per_client {
+                let started = Instant::now();
+                let body = json!({ "query": SEARCH, "variables": { "q": QUERIES[turn % QUERIES.len()] } });
+                turn += 1;
+                let parsed = match client.post(&url).json(&body).send().await {
+                    Ok(response) if response.status().is_success() => response.json::<Value>().await.ok(),
+                    _ => None,
+                };
+                result.latencies_us.push(started.elapsed().as_micros() as u64);
+                match parsed.filter(|v| v.get("errors").is_none()) {
+                    Some(data) => {
+                        let search = &data["data"]["search"];
+                        result.embedding_ms.extend(search["embeddingMs"].as_f64());
+                        if search["degraded"] == json!(true) {
+                            result.sold_out += 1;
+                        }
                     }
                     None => result.errors += 1,
                 }

@@ -113,6 +113,7 @@ impl From<&Hit> for SearchHit {
 
 /// The whole result of a search: how it ran, how many products it found, and facet counts.
 pub struct SearchResults {
+    embedding_ms: Option<f64>,
     mode: SearchMode,
     degraded: bool,
     notices: Vec<String>,
@@ -135,6 +136,11 @@ impl SearchResults {
     /// Why the search ran in its mode, or how it was degraded.
     async fn notices(&self) -> &[String] {
         &self.notices
+    }
+
+    /// Milliseconds spent turning the query into a vector; null when it was not embedded.
+    async fn embedding_ms(&self) -> Option<f64> {
+        self.embedding_ms
     }
 
     /// How many products matched, across all pages.
@@ -392,7 +398,13 @@ impl SearchQuery {
         let mut connection = Connection::with_additional_fields(
             start > 0,
             start + page.len() < ids.len(),
-            SearchResults { mode: outcome.mode.into(), degraded: outcome.degraded, notices: outcome.notices, ids },
+            SearchResults {
+                embedding_ms: outcome.embedding_ms,
+                mode: outcome.mode.into(),
+                degraded: outcome.degraded,
+                notices: outcome.notices,
+                ids,
+            },
         );
         for (offset, (hit, product)) in page.into_iter().zip(products).enumerate() {
             connection.edges.push(Edge::with_additional_fields(cursor(start + offset), product, SearchHit::from(hit)));

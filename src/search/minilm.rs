@@ -192,6 +192,7 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed step should fail the test loudly
 mod tests {
     use super::*;
 
@@ -201,9 +202,9 @@ mod tests {
 
     #[test]
     fn reproduces_the_reference_similarities() {
-        let model = MiniLm::load(&model_dir()).expect("the test command fetches the model");
+        let model = MiniLm::load(&model_dir()).unwrap();
         let texts = ["red silk evening dress", "crimson satin gown", "steel hammer"].map(String::from);
-        let vectors = model.embed(&texts).expect("embeds");
+        let vectors = model.embed(&texts).unwrap();
         assert_eq!(vectors.len(), 3);
         assert!(vectors.iter().all(|v| v.len() == 384));
         for v in &vectors {
@@ -218,11 +219,11 @@ mod tests {
 
     #[test]
     fn padding_in_a_batch_changes_nothing() {
-        let model = MiniLm::load(&model_dir()).expect("the test command fetches the model");
+        let model = MiniLm::load(&model_dir()).unwrap();
         let short = "gown".to_owned();
         let long = "a long embroidered velvet evening coat with silk lining and pearl buttons".to_owned();
-        let alone = model.embed(std::slice::from_ref(&short)).expect("embeds");
-        let batched = model.embed(&[short, long]).expect("embeds");
+        let alone = model.embed(std::slice::from_ref(&short)).unwrap();
+        let batched = model.embed(&[short, long]).unwrap();
         assert!(cosine(&alone[0], &batched[0]) > 0.9999, "the padded copy must equal the unpadded one");
     }
 }

@@ -27,6 +27,9 @@ use analytics::Analytics;
 use embedder::Embedder;
 use vector::{MemoryIndex, VectorIndex};
 
+/// The embedder and the vector index of a search with a vector side.
+pub type VectorSide<'a> = (&'a Arc<dyn Embedder>, &'a Arc<dyn VectorIndex>);
+
 /// Search's configuration and adapters, shared by requests, the sync worker and the CLI.
 #[derive(Clone)]
 pub struct Search {
@@ -82,7 +85,7 @@ impl Search {
     }
 
     /// The embedder and vector index, when search has a vector side.
-    pub fn vector_side(&self) -> Option<(&Arc<dyn Embedder>, &Arc<dyn VectorIndex>)> {
+    pub fn vector_side(&self) -> Option<VectorSide<'_>> {
         self.embedder.as_ref().zip(self.index.as_ref())
     }
 }

@@ -169,6 +169,7 @@ fn tokenize(input: &str) -> Vec<Token> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed step should fail the test loudly
 mod tests {
     use super::*;
 

@@ -359,21 +359,22 @@ pub async fn facets(db: &Db, ids: &[Uuid]) -> AppResult<Facets> {
             .await?;
         rows.extend(found);
     }
-    let mut facets = Facets::default();
-    facets.categories = counted(rows.iter().map(|r| r.0));
-    facets.vendors = counted(rows.iter().map(|r| r.1));
-    facets.brands = counted(rows.iter().filter_map(|r| r.2.clone()));
-    facets.sizes = counted(rows.iter().filter_map(|r| r.3.clone()));
-    facets.conditions = counted(rows.iter().filter_map(|r| r.4.map(|c| c.to_value())))
-        .into_iter()
-        .filter_map(|(value, n)| entity::ProductCondition::try_from_value(&value).ok().map(|c| (c, n)))
-        .collect();
-    facets.prices = counted(rows.iter().map(|r| price_bucket(&r.5, r.6)))
+    let mut prices: Vec<(String, i64, Option<i64>, u64)> = counted(rows.iter().map(|r| price_bucket(&r.5, r.6)))
         .into_iter()
         .map(|((currency, low, high), n)| (currency, low, high, n))
         .collect();
-    facets.prices.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
-    Ok(facets)
+    prices.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
+    Ok(Facets {
+        categories: counted(rows.iter().map(|r| r.0)),
+        vendors: counted(rows.iter().map(|r| r.1)),
+        brands: counted(rows.iter().filter_map(|r| r.2.clone())),
+        sizes: counted(rows.iter().filter_map(|r| r.3.clone())),
+        conditions: counted(rows.iter().filter_map(|r| r.4.map(|c| c.to_value())))
+            .into_iter()
+            .filter_map(|(value, n)| entity::ProductCondition::try_from_value(&value).ok().map(|c| (c, n)))
+            .collect(),
+        prices,
+    })
 }
 
 /// Values with how often they occur, most frequent first (ties by value).
@@ -383,7 +384,7 @@ fn counted<K: Ord>(values: impl Iterator<Item = K>) -> Vec<(K, u64)> {
         *counts.entry(value).or_default() += 1;
     }
     let mut counts: Vec<(K, u64)> = counts.into_iter().collect();
-    counts.sort_by(|a, b| b.1.cmp(&a.1));
+    counts.sort_by_key(|c| std::cmp::Reverse(c.1));
     counts
 }
 

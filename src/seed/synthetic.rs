@@ -20,6 +20,9 @@ const CHUNK: u64 = 5_000;
 const NOUNS: [&str; 10] = ["Coat", "Dress", "Bag", "Boots", "Scarf", "Jacket", "Skirt", "Shirt", "Belt", "Sneakers"];
 const BRANDS: [&str; 8] = ["Prada", "Celine", "Loewe", "Acne Studios", "Jil Sander", "Gucci", "Ganni", "Dior"];
 const COLOURS: [&str; 6] = ["Black", "Ivory", "Camel", "Navy", "Burgundy", "Olive"];
+const SIZES: [&str; 5] = ["XS", "S", "M", "L", "XL"];
+const MATERIALS: [&str; 4] = ["Wool", "Silk", "Leather", "Cotton"];
+const ERAS: [&str; 4] = ["1980s", "1990s", "2000s", "2010s"];
 
 /// Adds `count` synthetic products (with one image each) to the catalog, creating synthetic
 /// vendors and categories when missing.
@@ -37,22 +40,24 @@ pub async fn load(db: &Db, count: u64) -> anyhow::Result<()> {
         let chunk = (count - written).min(CHUNK);
         let products = (written..written + chunk)
             .map(|i| {
-                let noun = *rng.pick(&NOUNS);
-                let brand = *rng.pick(&BRANDS);
-                let colour = *rng.pick(&COLOURS);
-                let title = format!("{brand} {colour} {noun} No. {i}");
+                // A product's text follows from its brand, colour and kind (480 distinct texts), as
+                // in a catalog of many units of few models; so do its category, size, material
+                // and era. Vendors, prices and stock vary freely.
+                let (n, b, c) = (rng.below(NOUNS.len()), rng.below(BRANDS.len()), rng.below(COLOURS.len()));
+                let (noun, brand, colour) = (NOUNS[n], BRANDS[b], COLOURS[c]);
+                let title = format!("{brand} {colour} {noun}");
                 NewProduct {
                     vendor_id: *rng.pick(&vendors),
-                    category_id: *rng.pick(&categories),
+                    category_id: categories[n % categories.len()],
                     slug: format!("syn-{}-{i}", run.to_lowercase()),
                     sku: format!("SYN-{run}-{i}"),
-                    description: format!("Synthetic {colour} {noun} by {brand}, generated for load testing."),
+                    description: format!("{colour} {noun} by {brand}, a synthetic product for load testing."),
                     brand: Some(brand.to_owned()),
-                    size: Some(rng.pick(&["XS", "S", "M", "L", "XL"]).to_string()),
+                    size: Some(SIZES[(n + b) % SIZES.len()].to_owned()),
                     colour: Some(colour.to_owned()),
-                    material: Some(rng.pick(&["Wool", "Silk", "Leather", "Cotton"]).to_string()),
+                    material: Some(MATERIALS[n % MATERIALS.len()].to_owned()),
                     condition: Some(entity::ProductCondition::VeryGood),
-                    era: Some(rng.pick(&["1980s", "1990s", "2000s", "2010s"]).to_string()),
+                    era: Some(ERAS[b % ERAS.len()].to_owned()),
                     attributes: Vec::new(),
                     price_minor: 1_000 + (rng.below(200_000) as i64) * 5,
                     currency: "EUR".to_owned(),
