@@ -88,9 +88,24 @@ pub async fn pending(db: &Db) -> anyhow::Result<u64> {
     Ok(search_outbox::Entity::find().count(db.conn()).await?)
 }
 
+/// How often a lexical-only server empties the outbox (nothing consumes it; `reindex` rebuilds
+/// the vectors once a model is configured).
+const LEXICAL_ONLY_DRAIN: Duration = Duration::from_secs(60);
+
 /// Runs [`sync_once`] until stopped: right away while there is work, every `interval` when
-/// idle, backing off (up to a minute) while something fails.
+/// idle, backing off (up to a minute) while something fails. Without a vector side it only
+/// empties the outbox now and then.
 pub fn spawn(db: Db, search: Search, interval: Duration) -> tokio::task::JoinHandle<()> {
+    if search.vector_side().is_none() {
+        return tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(LEXICAL_ONLY_DRAIN).await;
+                if let Err(error) = search_outbox::Entity::delete_many().exec(db.conn()).await {
+                    tracing::warn!(%error, "cannot empty the search outbox");
+                }
+            }
+        });
+    }
     tokio::spawn(async move {
         let mut failures = 0u32;
         loop {

@@ -15,16 +15,30 @@ fn aeternum(database_url: &str) -> Command {
     command
 }
 
+/// A running server and the task collecting everything it logs (read as it comes, so a chatty
+/// server never blocks on a full pipe).
+struct Served {
+    child: Child,
+    logs: tokio::task::JoinHandle<String>,
+}
+
 /// Starts `aeternum serve` on a free port with the given log filter and waits until it is ready.
-async fn serve(database_url: &str, log_filter: &str) -> (Child, String) {
+async fn serve(database_url: &str, log_filter: &str) -> (Served, String) {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let server = aeternum(database_url)
+    let mut child = aeternum(database_url)
         .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
         .env("AETERNUM_LOG__FILTER", log_filter)
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let logs = tokio::spawn(async move {
+        let mut logs = String::new();
+        stderr.read_to_string(&mut logs).await.unwrap();
+        logs
+    });
+    let server = Served { child, logs };
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
     for _ in 0..200 {
@@ -37,13 +51,11 @@ async fn serve(database_url: &str, log_filter: &str) -> (Child, String) {
 }
 
 /// Sends SIGTERM, waits for the exit, and returns the exit status and everything logged.
-async fn stop_and_read_logs(mut server: Child) -> (ExitStatus, String) {
-    let pid = server.id().unwrap().to_string();
+async fn stop_and_read_logs(mut server: Served) -> (ExitStatus, String) {
+    let pid = server.child.id().unwrap().to_string();
     assert!(Command::new("kill").args(["-TERM", &pid]).status().await.unwrap().success());
-    let status = tokio::time::timeout(Duration::from_secs(30), server.wait()).await.expect("stops").unwrap();
-    let mut logs = String::new();
-    server.stderr.take().unwrap().read_to_string(&mut logs).await.unwrap();
-    (status, logs)
+    let status = tokio::time::timeout(Duration::from_secs(30), server.child.wait()).await.expect("stops").unwrap();
+    (status, server.logs.await.unwrap())
 }
 
 async fn the_binary_migrates_seeds_serves_and_stops_on_sigterm(store: Store) {
