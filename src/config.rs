@@ -138,6 +138,9 @@ pub struct SearchSettings {
     pub embedder_model: String,
     /// Bearer token for the HTTP embedder, if it needs one.
     pub embedder_api_key: Secret,
+    /// Length of the HTTP embedder's vectors (384 for all-MiniLM-L6-v2, 1536 for OpenAI's
+    /// text-embedding-3-small); answers of another length are refused.
+    pub embedder_dimensions: usize,
     /// Where vectors live: `embedded` (in process, persisted in the relational store; one
     /// replica) or `qdrant`.
     pub vector_index: String,
@@ -242,6 +245,7 @@ impl Default for Settings {
                 embedder_url: String::new(),
                 embedder_model: String::new(),
                 embedder_api_key: Secret::new(""),
+                embedder_dimensions: 384,
                 vector_index: "embedded".to_owned(),
                 qdrant_url: String::new(),
                 qdrant_collection: "aeternum_products".to_owned(),

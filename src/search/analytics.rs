@@ -142,7 +142,8 @@ pub async fn top_queries(db: &Db, since: DateTime<Utc>, zero_results: bool, limi
         .await?)
 }
 
-/// Earlier queries that found something and start with `prefix`, most frequent first.
+/// Earlier queries that found something, were searched at least twice, and start with
+/// `prefix`; most frequent first.
 ///
 /// # Errors
 /// When the store fails.
@@ -157,6 +158,7 @@ pub async fn popular_with_prefix(db: &Db, prefix: &str, limit: u64) -> AppResult
         .filter(search_query::Column::Hits.gt(0))
         .filter(Expr::col(search_query::Column::Query).like(LikeExpr::new(format!("{escaped}%")).escape('\\')))
         .group_by(search_query::Column::Query)
+        .having(Expr::expr(Expr::col(search_query::Column::Id).count()).gte(2))
         .order_by(Expr::col(search_query::Column::Id).count(), Order::Desc)
         .order_by_asc(search_query::Column::Query)
         .limit(limit)

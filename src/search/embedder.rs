@@ -107,9 +107,6 @@ struct EmbeddingItem {
 }
 
 impl HttpEmbedder {
-    /// Dimensions assumed until the first response says otherwise: the local model's.
-    const DEFAULT_DIMENSIONS: usize = 384;
-
     /// An adapter for `search.embedder_url` and `search.embedder_model`.
     ///
     /// # Errors
@@ -127,7 +124,7 @@ impl HttpEmbedder {
             endpoint: format!("{}/v1/embeddings", settings.embedder_url.trim_end_matches('/')),
             model: settings.embedder_model.clone(),
             api_key: settings.embedder_api_key.expose().to_owned(),
-            dimensions: Self::DEFAULT_DIMENSIONS,
+            dimensions: settings.embedder_dimensions,
         })
     }
 
@@ -148,6 +145,13 @@ impl HttpEmbedder {
             bail!("the embedding provider returned {} vectors for {} texts", body.data.len(), texts.len());
         }
         body.data.sort_by_key(|item| item.index);
+        if let Some(item) = body.data.iter().find(|item| item.embedding.len() != self.dimensions) {
+            bail!(
+                "the embedding provider returned {} dimensions, not search.embedder_dimensions = {}",
+                item.embedding.len(),
+                self.dimensions
+            );
+        }
         Ok(body.data.into_iter().map(|item| normalised(item.embedding)).collect())
     }
 }

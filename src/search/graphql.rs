@@ -435,8 +435,9 @@ impl SearchQuery {
             .collect())
     }
 
-    /// Type-ahead for a search box: earlier queries that found something and start with
-    /// `prefix`, most frequent first, then titles of matching products. `first`: 1 to 50,
+    /// Type-ahead for a search box: earlier queries that found something, were searched at
+    /// least twice and start with `prefix`, most frequent first, then titles of matching
+    /// products. `first`: 1 to 50,
     /// default 8.
     async fn search_suggestions(&self, ctx: &Context<'_>, prefix: String, first: Option<i32>) -> Result<Vec<String>> {
         let limit = short_list(first, 8)?;

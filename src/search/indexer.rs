@@ -109,7 +109,16 @@ pub fn spawn(db: Db, search: Search, interval: Duration) -> tokio::task::JoinHan
     tokio::spawn(async move {
         let mut failures = 0u32;
         loop {
-            match sync_once(&db, &search).await {
+            let pass = async {
+                // After a failure the index may have come back empty (a new Qdrant): prepare it.
+                if failures > 0
+                    && let Some((embedder, index)) = search.vector_side()
+                {
+                    index.prepare(embedder.dimensions()).await?;
+                }
+                sync_once(&db, &search).await
+            };
+            match pass.await {
                 Ok(0) => {
                     failures = 0;
                     tokio::time::sleep(interval).await;
@@ -131,13 +140,22 @@ pub fn spawn(db: Db, search: Search, interval: Duration) -> tokio::task::JoinHan
 }
 
 /// Rebuilds the vector index from the catalog, reporting `(done, total)` after each batch.
-/// Unchanged texts reuse their stored vectors. Returns how many products it indexed.
+/// Unchanged texts reuse their stored vectors. Outbox entries queued before the rebuild began
+/// are covered by it and cleared at the end; later ones stay for the worker. Returns how many
+/// products it indexed.
 ///
 /// # Errors
 /// When search has no vector side, or the store, the embedder or the index fails.
 pub async fn reindex(db: &Db, search: &Search, mut progress: impl FnMut(u64, u64)) -> anyhow::Result<u64> {
     let (embedder, index) = search.vector_side().context("search has no embedder configured (search.embedder)")?;
     index.prepare(embedder.dimensions()).await?;
+    let covered: Option<i64> = search_outbox::Entity::find()
+        .select_only()
+        .column_as(search_outbox::Column::Id.max(), "id")
+        .into_tuple::<Option<i64>>()
+        .one(db.conn())
+        .await?
+        .flatten();
     let total = product::Entity::find().count(db.conn()).await?;
     let mut done = 0;
     let mut after: Option<Uuid> = None;
@@ -154,17 +172,24 @@ pub async fn reindex(db: &Db, search: &Search, mut progress: impl FnMut(u64, u64
         progress(done, total);
         after = Some(last);
     }
+    if let Some(covered) = covered {
+        search_outbox::Entity::delete_many().filter(search_outbox::Column::Id.lte(covered)).exec(db.conn()).await?;
+    }
     Ok(done)
 }
 
-/// Fills the embedded index from `product_embeddings` at start. Vectors of another model are
-/// skipped (and counted in the log: `aeternum reindex` recomputes them).
+/// Prepares the index at start and, for the embedded index, fills it from
+/// `product_embeddings`. Vectors of another model are skipped (and counted in the log:
+/// `aeternum reindex` recomputes them).
 ///
 /// # Errors
 /// When the store or the index fails.
 pub async fn load(db: &Db, search: &Search) -> anyhow::Result<u64> {
     let Some((embedder, index)) = search.vector_side() else { return Ok(0) };
     index.prepare(embedder.dimensions()).await?;
+    if index.keeps_vectors() {
+        return Ok(0);
+    }
     let categories = category_paths(db, None).await?;
     let (mut loaded, mut stale) = (0u64, 0u64);
     let mut after: Option<Uuid> = None;

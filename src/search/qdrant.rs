@@ -105,6 +105,10 @@ impl VectorIndex for QdrantIndex {
         "qdrant"
     }
 
+    fn keeps_vectors(&self) -> bool {
+        true
+    }
+
     async fn prepare(&self, dimensions: usize) -> anyhow::Result<()> {
         if self.client.collection_exists(&self.collection).await.context("Qdrant is unreachable")? {
             let info = self.client.collection_info(&self.collection).await?;

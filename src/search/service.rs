@@ -1,7 +1,7 @@
 //! Running a search: both sides concurrently, each bounded by a timeout, fused by weighted
 //! reciprocal rank fusion; facets over the matched set; similar products; type-ahead.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use entity::product;
@@ -92,6 +92,9 @@ pub async fn search(
     let mut notices = Vec::new();
     let want_vector = sides != Sides::Lexical;
     if want_vector && search.vector_side().is_none() {
+        if sides == Sides::Vector {
+            return Err(AppError::bad_input("vector search is not configured: use HYBRID or LEXICAL"));
+        }
         notices.push("vector search is not configured: lexical results only".to_owned());
     }
     let lexical_side = async {
@@ -195,14 +198,16 @@ async fn confirmed(db: &Db, candidates: Vec<(Uuid, f32)>, condition: Condition) 
     if candidates.is_empty() {
         return Ok(candidates);
     }
-    let passing: Vec<Uuid> = product::Entity::find()
+    let passing: HashSet<Uuid> = product::Entity::find()
         .select_only()
         .column(product::Column::Id)
         .filter(condition)
         .filter(product::Column::Id.is_in(candidates.iter().map(|(id, _)| *id)))
-        .into_tuple()
+        .into_tuple::<Uuid>()
         .all(db.conn())
-        .await?;
+        .await?
+        .into_iter()
+        .collect();
     Ok(candidates.into_iter().filter(|(id, _)| passing.contains(id)).collect())
 }
 
@@ -292,8 +297,9 @@ pub async fn similar(
     confirmed(db, found, condition).await.map_err(AppError::internal)
 }
 
-/// Type-ahead: earlier queries that found something and start with `prefix`, then titles of
-/// products matching it as a prefix; distinct, at most `limit`.
+/// Type-ahead: earlier queries that found something at least twice and start with `prefix`
+/// (so one shopper's one-off query never reaches another), then titles of products matching it
+/// as a prefix; distinct, at most `limit`.
 ///
 /// # Errors
 /// `BAD_USER_INPUT` for an unusable prefix; `INTERNAL` when the store fails.

@@ -144,6 +144,10 @@ pub trait VectorIndex: Send + Sync {
     /// Names the adapter in logs and responses.
     fn name(&self) -> &'static str;
 
+    /// Whether the index keeps vectors itself across restarts (a server); the embedded index is
+    /// refilled from the relational store at start instead.
+    fn keeps_vectors(&self) -> bool;
+
     /// Prepares the index for vectors of `dimensions` (creating a collection, say).
     ///
     /// # Errors
@@ -248,6 +252,10 @@ impl MemoryIndex {
 impl VectorIndex for MemoryIndex {
     fn name(&self) -> &'static str {
         "embedded"
+    }
+
+    fn keeps_vectors(&self) -> bool {
+        false
     }
 
     async fn prepare(&self, dimensions: usize) -> anyhow::Result<()> {

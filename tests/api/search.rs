@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::fixtures::{category, new_product, vendor};
 use crate::helpers::{Credential, Store, TestApp, error_codes, with_model};
 
-const SEARCH: &str = r#"
+pub const SEARCH: &str = r#"
 query ($q: String!, $first: Int, $after: String, $filter: ProductFilter, $mode: SearchMode) {
   search(query: $q, first: $first, after: $after, filter: $filter, mode: $mode) {
     mode degraded notices totalCount
@@ -403,6 +403,7 @@ async fn similar_products_and_suggestions(store: Store) {
     search(&app, "Silk Scarf", json!({})).await;
     search(&app, "silk  scarf", json!({})).await;
     search(&app, "qwertyuiop", json!({ "mode": "LEXICAL" })).await;
+    search(&app, "silk evening", json!({})).await;
     let suggest = |prefix: &str| {
         app.graphql("query ($p: String!) { searchSuggestions(prefix: $p, first: 4) }", json!({ "p": prefix }))
     };
@@ -420,6 +421,7 @@ async fn similar_products_and_suggestions(store: Store) {
         "{suggestions}"
     );
     assert!(!rest.contains(&"Hidden Silk Dress"));
+    assert!(!rest.contains(&"silk evening"), "a query searched once is not suggested to others");
     assert!(!suggest("qwer").await["data"]["searchSuggestions"].as_array().unwrap().iter().any(|s| s == "qwertyuiop"));
 
     // Analytics: admins see top and zero-result queries.
@@ -491,7 +493,43 @@ async fn bad_queries_are_refused_and_not_recorded(store: Store) {
     app.stop().await.unwrap();
 }
 
+async fn reindex_rebuilds_the_index_and_clears_the_outbox(store: Store) {
+    // A lexical-only server leaves the outbox alone for a minute; reindex with the model here.
+    let app = TestApp::spawn(store).await;
+    unindexed_shelf(&app).await;
+    assert_eq!(aeternum::search::indexer::pending(&app.db).await.unwrap(), 8);
+    let mut settings = aeternum::config::Settings::default();
+    with_model(&mut settings);
+    let index = std::sync::Arc::new(aeternum::search::vector::MemoryIndex::default());
+    let search = aeternum::search::Search::new(
+        settings.search.clone(),
+        aeternum::search::embedder::from_settings(&settings.search).unwrap(),
+        Some(index.clone()),
+        Default::default(),
+    );
+    let mut reported = Vec::new();
+    let indexed =
+        aeternum::search::indexer::reindex(&app.db, &search, |done, total| reported.push((done, total))).await.unwrap();
+    assert_eq!(indexed, 8);
+    assert_eq!(reported.last(), Some(&(8, 8)), "progress reaches the total");
+    assert_eq!(aeternum::search::indexer::pending(&app.db).await.unwrap(), 0, "the outbox it covered is cleared");
+    use aeternum::search::vector::VectorIndex;
+    assert_eq!(index.count().await.unwrap(), 8);
+    // A fresh embedded index is filled from the stored vectors, without the model running again.
+    let reloaded = std::sync::Arc::new(aeternum::search::vector::MemoryIndex::default());
+    let search = aeternum::search::Search::new(
+        settings.search.clone(),
+        aeternum::search::embedder::from_settings(&settings.search).unwrap(),
+        Some(reloaded.clone()),
+        Default::default(),
+    );
+    assert_eq!(aeternum::search::indexer::load(&app.db, &search).await.unwrap(), 8);
+    assert_eq!(reloaded.count().await.unwrap(), 8);
+    app.stop().await.unwrap();
+}
+
 store_tests!(
+    reindex_rebuilds_the_index_and_clears_the_outbox,
     exact_title_matches_rank_first,
     a_query_without_shared_words_is_found_through_vectors,
     filters_apply_to_both_sides_and_facets_are_exact,

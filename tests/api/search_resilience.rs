@@ -163,8 +163,25 @@ async fn without_a_model_search_is_lexical_and_says_so(store: Store) {
     app.stop().await.unwrap();
 }
 
+async fn a_provider_of_other_dimensions_is_refused_and_search_degrades(store: Store) {
+    let (url, _) = provider(Provider::Working).await;
+    let app = TestApp::spawn_with(store, |s| {
+        s.search.embedder = "http".into();
+        s.search.embedder_url = url;
+        s.search.embedder_model = "minilm-over-http".into();
+        s.search.embedder_dimensions = 1536;
+    })
+    .await;
+    unindexed_shelf(&app).await;
+    let found = search(&app, "boots", json!({})).await;
+    assert_eq!((found["mode"].clone(), found["degraded"].clone()), (json!("LEXICAL"), json!(true)), "{found:#}");
+    assert!(found["notices"][0].as_str().unwrap().contains("384 dimensions"), "{found:#}");
+    app.stop().await.unwrap();
+}
+
 store_tests!(
     the_http_embedder_serves_hybrid_search,
+    a_provider_of_other_dimensions_is_refused_and_search_degrades,
     an_unreachable_embedder_degrades_to_lexical,
     a_hanging_embedder_times_out_to_lexical,
     an_unreachable_vector_index_degrades_to_lexical,
