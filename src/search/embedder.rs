@@ -44,9 +44,11 @@ pub fn from_settings(settings: &SearchSettings) -> anyhow::Result<Option<Arc<dyn
     }
 }
 
-/// The in-process all-MiniLM-L6-v2 model.
+/// The in-process all-MiniLM-L6-v2 model. At most one inference per core runs at a time: more
+/// would only share the cores and make every one of them slower.
 pub struct LocalEmbedder {
     model: Arc<MiniLm>,
+    cores: Arc<tokio::sync::Semaphore>,
 }
 
 impl LocalEmbedder {
@@ -58,7 +60,8 @@ impl LocalEmbedder {
         let model = MiniLm::load(dir).with_context(|| {
             format!("cannot load the embedding model from {} (run scripts/fetch-model)", dir.display())
         })?;
-        Ok(Self { model: Arc::new(model) })
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        Ok(Self { model: Arc::new(model), cores: Arc::new(tokio::sync::Semaphore::new(cores)) })
     }
 }
 
@@ -75,6 +78,7 @@ impl Embedder for LocalEmbedder {
     async fn embed(&self, texts: &[String]) -> anyhow::Result<Vec<Vec<f32>>> {
         let model = self.model.clone();
         let texts = texts.to_vec();
+        let _core = self.cores.acquire().await.context("the embedder is shutting down")?;
         tokio::task::spawn_blocking(move || {
             texts.chunks(EMBED_BATCH).try_fold(Vec::with_capacity(texts.len()), |mut all, chunk| {
                 all.extend(model.embed(chunk)?);

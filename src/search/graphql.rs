@@ -138,7 +138,8 @@ impl SearchResults {
         &self.notices
     }
 
-    /// Milliseconds spent turning the query into a vector; null when it was not embedded.
+    /// Milliseconds spent turning the query into a vector; null when it was not embedded
+    /// (lexical only, or a recent query whose vector was cached).
     async fn embedding_ms(&self) -> Option<f64> {
         self.embedding_ms
     }

@@ -186,15 +186,11 @@ impl Layer {
     }
 }
 
-/// Cosine similarity of two unit vectors (their dot product).
-pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // a failed step should fail the test loudly
 mod tests {
     use super::*;
+    use crate::search::vector::dot as cosine;
 
     fn model_dir() -> std::path::PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("models/all-minilm-l6-v2")

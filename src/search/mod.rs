@@ -18,9 +18,10 @@ pub mod query;
 pub mod service;
 pub mod vector;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
-use anyhow::bail;
+use anyhow::{Context, bail};
 
 use crate::config::SearchSettings;
 use analytics::Analytics;
@@ -39,7 +40,12 @@ pub struct Search {
     pub settings: Arc<SearchSettings>,
     /// Where searches are recorded.
     pub analytics: Analytics,
+    /// Vectors of recent queries: shoppers repeat queries, and the model is the costliest step.
+    query_vectors: Arc<Mutex<HashMap<String, Arc<Vec<f32>>>>>,
 }
+
+/// Most query vectors kept (about 1.5 KiB each); the cache is emptied when full.
+const QUERY_CACHE: usize = 10_000;
 
 impl Search {
     /// Builds the configured adapters. A `local` embedder whose model files are missing leaves
@@ -81,7 +87,30 @@ impl Search {
         index: Option<Arc<dyn VectorIndex>>,
         analytics: Analytics,
     ) -> Self {
-        Self { embedder, index, settings: Arc::new(settings), analytics }
+        Self { embedder, index, settings: Arc::new(settings), analytics, query_vectors: Arc::default() }
+    }
+
+    /// The vector of a query text, from the cache or the embedder, and the milliseconds spent
+    /// embedding it (none when it came from the cache).
+    ///
+    /// # Errors
+    /// When there is no embedder or it fails.
+    pub async fn query_vector(&self, text: &str) -> anyhow::Result<(Arc<Vec<f32>>, Option<f64>)> {
+        let cached = self.query_vectors.lock().ok().and_then(|cache| cache.get(text).cloned());
+        if let Some(vector) = cached {
+            return Ok((vector, None));
+        }
+        let embedder = self.embedder.as_ref().context("no embedder is configured")?;
+        let started = std::time::Instant::now();
+        let vector = Arc::new(embedder.embed(&[text.to_owned()]).await?.pop().unwrap_or_default());
+        let spent = started.elapsed().as_secs_f64() * 1_000.0;
+        if let Ok(mut cache) = self.query_vectors.lock() {
+            if cache.len() >= QUERY_CACHE {
+                cache.clear();
+            }
+            cache.insert(text.to_owned(), vector.clone());
+        }
+        Ok((vector, Some(spent)))
     }
 
     /// The embedder and vector index, when search has a vector side.

@@ -67,7 +67,7 @@ pub struct Outcome {
     pub degraded: bool,
     /// Human-readable explanations of `mode` and `degraded`.
     pub notices: Vec<String>,
-    /// Milliseconds spent embedding the query, when it was embedded.
+    /// Milliseconds spent embedding the query, when it was embedded (not taken from the cache).
     pub embedding_ms: Option<f64>,
 }
 
@@ -123,7 +123,7 @@ pub async fn search(
 
     let mut degraded = false;
     let lexical_hits: Option<Vec<LexicalHit>> = answered(lexical_result, &mut notices, &mut degraded);
-    let vector_hits: Option<(Vec<(Uuid, f32)>, f64)> = answered(vector_result, &mut notices, &mut degraded);
+    let vector_hits: Option<(Vec<(Uuid, f32)>, Option<f64>)> = answered(vector_result, &mut notices, &mut degraded);
     let mode = match (&lexical_hits, &vector_hits) {
         (Some(_), Some(_)) => Sides::Hybrid,
         (Some(_), None) => Sides::Lexical,
@@ -132,7 +132,7 @@ pub async fn search(
             return Err(AppError::internal(anyhow::anyhow!("every search side failed: {}", notices.join("; "))));
         }
     };
-    let embedding_ms = vector_hits.as_ref().map(|(_, ms)| *ms);
+    let embedding_ms = vector_hits.as_ref().and_then(|(_, ms)| *ms);
     let hits = fuse(
         lexical_hits.as_deref().unwrap_or_default(),
         vector_hits.as_ref().map(|(hits, _)| hits.as_slice()).unwrap_or_default(),
@@ -172,20 +172,18 @@ async fn condition(db: &Db, criteria: &ProductCriteria) -> AppResult<Condition> 
     Ok(criteria.condition(db.backend(), path.as_deref()))
 }
 
-/// Embeds the query and asks the index, then keeps the candidates the store confirms pass the
-/// filter (the index may lag behind a write by a moment). Returns the hits and the milliseconds
-/// spent embedding.
+/// Embeds the query (or takes its cached vector) and asks the index, then keeps the candidates
+/// the store confirms pass the filter (the index may lag behind a write by a moment). Returns
+/// the hits and the milliseconds spent embedding, if it was embedded.
 async fn vector_candidates(
     db: &Db,
     search: &Search,
     query: &TextQuery,
     criteria: &ProductCriteria,
     condition: &Condition,
-) -> anyhow::Result<(Vec<(Uuid, f32)>, f64)> {
-    let Some((embedder, index)) = search.vector_side() else { return Ok((Vec::new(), 0.0)) };
-    let started = Instant::now();
-    let vector = embedder.embed(&[query.semantic_text()]).await?.pop().unwrap_or_default();
-    let embedding_ms = started.elapsed().as_secs_f64() * 1_000.0;
+) -> anyhow::Result<(Vec<(Uuid, f32)>, Option<f64>)> {
+    let Some((_, index)) = search.vector_side() else { return Ok((Vec::new(), None)) };
+    let (vector, embedding_ms) = search.query_vector(&query.semantic_text()).await?;
     let found =
         index.search(&vector, search.settings.candidates.max(1), &VectorFilter::from_criteria(criteria)).await?;
     let found: Vec<(Uuid, f32)> =

@@ -166,6 +166,13 @@ const ROWS: &[Row] = &[
     Row { name: "apiKeys", query: "{ apiKeys { prefix } }", allowed: ADMIN, intact: None },
     Row { name: "securityEvents", query: "{ securityEvents(first: 5) { action } }", allowed: ADMIN, intact: None },
     Row {
+        name: "searchAnalytics",
+        query: "{ searchAnalytics { topQueries { query } zeroResultQueries { query } } }",
+        allowed: STAFF,
+        intact: None,
+    },
+    Row { name: "searchIndexStatus", query: "{ searchIndexStatus { pending indexed } }", allowed: STAFF, intact: None },
+    Row {
         name: "changePassword (wrong current password: refused past the guard)",
         query: "mutation { changePassword(currentPassword: \"not-the-password\", newPassword: \"another-long-passphrase\") }",
         allowed: SIGNED_IN,
