@@ -123,7 +123,7 @@ pub async fn search(
 
     let mut degraded = false;
     let lexical_hits: Option<Vec<LexicalHit>> = answered(lexical_result, &mut notices, &mut degraded);
-    let vector_hits: Option<(Vec<(Uuid, f32)>, Option<f64>)> = answered(vector_result, &mut notices, &mut degraded);
+    let vector_hits: Option<VectorHits> = answered(vector_result, &mut notices, &mut degraded);
     let mode = match (&lexical_hits, &vector_hits) {
         (Some(_), Some(_)) => Sides::Hybrid,
         (Some(_), None) => Sides::Lexical,
@@ -172,6 +172,9 @@ async fn condition(db: &Db, criteria: &ProductCriteria) -> AppResult<Condition> 
     Ok(criteria.condition(db.backend(), path.as_deref()))
 }
 
+/// Vector candidates with their similarity, and the milliseconds spent embedding the query.
+type VectorHits = (Vec<(Uuid, f32)>, Option<f64>);
+
 /// Embeds the query (or takes its cached vector) and asks the index, then keeps the candidates
 /// the store confirms pass the filter (the index may lag behind a write by a moment). Returns
 /// the hits and the milliseconds spent embedding, if it was embedded.
@@ -181,7 +184,7 @@ async fn vector_candidates(
     query: &TextQuery,
     criteria: &ProductCriteria,
     condition: &Condition,
-) -> anyhow::Result<(Vec<(Uuid, f32)>, Option<f64>)> {
+) -> anyhow::Result<VectorHits> {
     let Some((_, index)) = search.vector_side() else { return Ok((Vec::new(), None)) };
     let (vector, embedding_ms) = search.query_vector(&query.semantic_text()).await?;
     let found =
