@@ -144,12 +144,14 @@ impl SearchResults {
         self.embedding_ms
     }
 
-    /// How many products matched, across all pages.
+    /// How many hits the search ranked, across all pages. Each side ranks at most
+    /// `search.candidates` products (200 by default), so a broad query reports that bound rather
+    /// than every product containing its words.
     async fn total_count(&self) -> usize {
         self.ids.len()
     }
 
-    /// Facet counts over every matched product (not only this page).
+    /// Facet counts over every ranked hit (not only this page).
     async fn facets(&self, ctx: &Context<'_>) -> Result<SearchFacets> {
         Ok(SearchFacets(service::facets(ctx.data::<Db>()?, &self.ids).await?))
     }
