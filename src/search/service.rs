@@ -104,8 +104,8 @@ pub async fn search(
         let found = tokio::time::timeout(timeout, lexical::search(db, &query, condition.clone(), limit as u64)).await;
         Some(match found {
             Ok(Ok(hits)) => Ok(hits),
-            Ok(Err(error)) => Err(format!("full-text search failed: {}", error.message())),
-            Err(_) => Err(format!("full-text search timed out after {} ms", timeout.as_millis())),
+            Ok(Err(error)) => Err(("full-text search failed".to_owned(), format!("{error:?}"))),
+            Err(_) => Err((format!("full-text search timed out after {} ms", timeout.as_millis()), String::new())),
         })
     };
     let vector_side = async {
@@ -115,8 +115,8 @@ pub async fn search(
         let found = tokio::time::timeout(timeout, vector_candidates(db, search, &query, criteria, &condition)).await;
         Some(match found {
             Ok(Ok(hits)) => Ok(hits),
-            Ok(Err(error)) => Err(format!("vector search failed: {error:#}")),
-            Err(_) => Err(format!("vector search timed out after {} ms", timeout.as_millis())),
+            Ok(Err(error)) => Err(("vector search failed".to_owned(), format!("{error:#}"))),
+            Err(_) => Err((format!("vector search timed out after {} ms", timeout.as_millis()), String::new())),
         })
     };
     let (lexical_result, vector_result) = tokio::join!(lexical_side, vector_side);
@@ -150,12 +150,17 @@ pub async fn search(
     Ok(Outcome { hits, mode, degraded, notices, embedding_ms })
 }
 
-/// What a side found; a failure is logged, noted and marks the search degraded.
-fn answered<T>(result: Option<Result<T, String>>, notices: &mut Vec<String>, degraded: &mut bool) -> Option<T> {
+/// What a side found. A failure is logged with its cause, noted for the client without it (causes
+/// name internal hosts), and marks the search degraded.
+fn answered<T>(
+    result: Option<Result<T, (String, String)>>,
+    notices: &mut Vec<String>,
+    degraded: &mut bool,
+) -> Option<T> {
     match result? {
         Ok(found) => Some(found),
-        Err(problem) => {
-            tracing::warn!(problem, "search is degraded");
+        Err((problem, cause)) => {
+            tracing::warn!(problem, cause, "search is degraded");
             notices.push(problem);
             *degraded = true;
             None
