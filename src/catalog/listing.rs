@@ -108,13 +108,12 @@ pub async fn list_products(
     sort: ProductSort,
     page: &PageRequest,
 ) -> AppResult<ProductPage> {
-    let category_path = category_path(db, criteria).await?;
     let forward = page.direction == Direction::Forward;
     // Reading backward walks the index the other way, then restores the requested order.
     let ascending = sort.ascending() == forward;
     let order = if ascending { Order::Asc } else { Order::Desc };
 
-    let mut condition = criteria.condition(db.backend(), category_path.as_deref());
+    let mut condition = condition(db, criteria).await?;
     if let Some(cursor) = &page.cursor {
         condition = condition.add(after_cursor(sort, cursor, ascending)?);
     }
@@ -144,16 +143,20 @@ pub async fn list_products(
 /// # Errors
 /// `NOT_FOUND` for an unknown category filter, `INTERNAL` when the store fails.
 pub async fn count_products(db: &Db, criteria: &ProductCriteria) -> AppResult<u64> {
-    let category_path = category_path(db, criteria).await?;
-    let condition = criteria.condition(db.backend(), category_path.as_deref());
-    Ok(product::Entity::find().filter(condition).count(db.conn()).await?)
+    Ok(product::Entity::find().filter(condition(db, criteria).await?).count(db.conn()).await?)
 }
 
-async fn category_path(db: &Db, criteria: &ProductCriteria) -> AppResult<Option<String>> {
-    match criteria.category {
-        Some(id) => Ok(Some(service::category_by_id(db, id).await?.path)),
-        None => Ok(None),
-    }
+/// The SQL condition selecting the products `criteria` matches (looking up the category's
+/// materialised path when it filters by category).
+///
+/// # Errors
+/// `NOT_FOUND` for an unknown category filter, `INTERNAL` when the store fails.
+pub async fn condition(db: &Db, criteria: &ProductCriteria) -> AppResult<Condition> {
+    let category_path = match criteria.category {
+        Some(id) => Some(service::category_by_id(db, id).await?.path),
+        None => None,
+    };
+    Ok(criteria.condition(db.backend(), category_path.as_deref()))
 }
 
 /// `(key, id) > (cursor key, cursor id)` when walking up the index, `<` when walking down.

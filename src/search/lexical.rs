@@ -73,11 +73,3 @@ fn matching(select: &mut SelectStatement, backend: DatabaseBackend, query: &Text
         }
     }
 }
-
-/// Titles of up to `limit` products whose words start with `prefix`'s words, best first.
-///
-/// # Errors
-/// When the store fails.
-pub async fn titles(db: &Db, query: &TextQuery, condition: Condition, limit: u64) -> AppResult<Vec<String>> {
-    Ok(search(db, query, condition, limit).await?.into_iter().map(|hit| hit.title).collect())
-}

@@ -15,7 +15,7 @@ use super::lexical::{self, LexicalHit};
 use super::query::TextQuery;
 use super::vector::VectorFilter;
 use crate::catalog::filter::ProductCriteria;
-use crate::catalog::service as catalog;
+use crate::catalog::{listing, service as catalog};
 use crate::db::Db;
 use crate::error::{AppError, AppResult};
 
@@ -85,7 +85,7 @@ pub async fn search(
 ) -> AppResult<Outcome> {
     let started = Instant::now();
     let query = TextQuery::parse(text)?;
-    let condition = condition(db, criteria).await?;
+    let condition = listing::condition(db, criteria).await?;
     let settings = &search.settings;
     let limit = settings.candidates.max(1);
     let timeout = Duration::from_millis(settings.timeout_ms.max(1));
@@ -98,26 +98,12 @@ pub async fn search(
         notices.push("vector search is not configured: lexical results only".to_owned());
     }
     let lexical_side = async {
-        if sides == Sides::Vector {
-            return None;
-        }
-        let found = tokio::time::timeout(timeout, lexical::search(db, &query, condition.clone(), limit as u64)).await;
-        Some(match found {
-            Ok(Ok(hits)) => Ok(hits),
-            Ok(Err(error)) => Err(("full-text search failed".to_owned(), format!("{error:?}"))),
-            Err(_) => Err((format!("full-text search timed out after {} ms", timeout.as_millis()), String::new())),
-        })
+        let work = lexical::search(db, &query, condition.clone(), limit as u64);
+        if sides == Sides::Vector { None } else { Some(bounded("full-text", timeout, work).await) }
     };
     let vector_side = async {
-        if !want_vector || search.vector_side().is_none() {
-            return None;
-        }
-        let found = tokio::time::timeout(timeout, vector_candidates(db, search, &query, criteria, &condition)).await;
-        Some(match found {
-            Ok(Ok(hits)) => Ok(hits),
-            Ok(Err(error)) => Err(("vector search failed".to_owned(), format!("{error:#}"))),
-            Err(_) => Err((format!("vector search timed out after {} ms", timeout.as_millis()), String::new())),
-        })
+        let work = vector_candidates(db, search, &query, criteria, &condition);
+        if want_vector && search.vector_side().is_some() { Some(bounded("vector", timeout, work).await) } else { None }
     };
     let (lexical_result, vector_result) = tokio::join!(lexical_side, vector_side);
 
@@ -150,6 +136,20 @@ pub async fn search(
     Ok(Outcome { hits, mode, degraded, notices, embedding_ms })
 }
 
+/// Runs one side within `timeout`. A failure is the notice for the client (`"<side> search
+/// failed"` or `"... timed out after N ms"`) and its cause for the log.
+async fn bounded<T, E: std::fmt::Debug>(
+    side: &str,
+    timeout: Duration,
+    work: impl Future<Output = Result<T, E>>,
+) -> Result<T, (String, String)> {
+    match tokio::time::timeout(timeout, work).await {
+        Ok(Ok(found)) => Ok(found),
+        Ok(Err(cause)) => Err((format!("{side} search failed"), format!("{cause:?}"))),
+        Err(_) => Err((format!("{side} search timed out after {} ms", timeout.as_millis()), String::new())),
+    }
+}
+
 /// What a side found. A failure is logged with its cause, noted for the client without it (causes
 /// name internal hosts), and marks the search degraded.
 fn answered<T>(
@@ -166,15 +166,6 @@ fn answered<T>(
             None
         }
     }
-}
-
-/// The SQL condition of a catalog filter (looking up the category's path).
-async fn condition(db: &Db, criteria: &ProductCriteria) -> AppResult<Condition> {
-    let path = match criteria.category {
-        Some(id) => Some(catalog::category_by_id(db, id).await?.path),
-        None => None,
-    };
-    Ok(criteria.condition(db.backend(), path.as_deref()))
 }
 
 /// Vector candidates with their similarity, and the milliseconds spent embedding the query.
@@ -284,7 +275,7 @@ pub async fn similar(
 ) -> AppResult<Vec<(Uuid, f32)>> {
     let product = catalog::product_by_id(db, id).await?;
     let Some((embedder, index)) = search.vector_side() else { return Ok(Vec::new()) };
-    let condition = condition(db, criteria).await?;
+    let condition = listing::condition(db, criteria).await?;
     let stored = entity::product_embedding::Entity::find_by_id(id)
         .filter(entity::product_embedding::Column::Model.eq(embedder.model()))
         .one(db.conn())
@@ -313,7 +304,7 @@ pub async fn suggestions(db: &Db, prefix: &str, limit: usize) -> AppResult<Vec<S
     let query = TextQuery::parse(prefix.trim_end())?;
     let mut suggestions = analytics::popular_with_prefix(db, prefix, limit as u64).await?;
     let public = ProductCriteria::public().condition(db.backend(), None);
-    for title in lexical::titles(db, &query, public, limit as u64).await? {
+    for title in lexical::search(db, &query, public, limit as u64).await?.into_iter().map(|hit| hit.title) {
         if suggestions.len() >= limit {
             break;
         }
