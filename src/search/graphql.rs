@@ -34,6 +34,7 @@ pub struct SearchQuery;
 
 /// Which sides a search uses.
 #[derive(Enum, Clone, Copy, PartialEq, Eq, Default)]
+#[graphql(remote = "Sides")]
 pub enum SearchMode {
     /// Full-text and vector results fused by reciprocal rank fusion.
     #[default]
@@ -42,26 +43,6 @@ pub enum SearchMode {
     Lexical,
     /// Vectors only.
     Vector,
-}
-
-impl From<SearchMode> for Sides {
-    fn from(mode: SearchMode) -> Self {
-        match mode {
-            SearchMode::Hybrid => Sides::Hybrid,
-            SearchMode::Lexical => Sides::Lexical,
-            SearchMode::Vector => Sides::Vector,
-        }
-    }
-}
-
-impl From<Sides> for SearchMode {
-    fn from(sides: Sides) -> Self {
-        match sides {
-            Sides::Hybrid => SearchMode::Hybrid,
-            Sides::Lexical => SearchMode::Lexical,
-            Sides::Vector => SearchMode::Vector,
-        }
-    }
 }
 
 /// A page of search hits.
