@@ -363,41 +363,34 @@ async fn drive_checkout(
     Ok(results)
 }
 
-/// Runs `concurrency` shoppers until `duration` passes or `max_requests` are made in all.
-async fn drive(
+/// Runs `concurrency` clients, each sending `query` with the variables `next` makes from its own
+/// state (started by `start` from the client's number), until `duration` passes or
+/// `max_requests` are made in all. `seen` reads each error-free answer; failed requests and
+/// answers with errors count as errors.
+async fn drive_clients<S: Send + 'static>(
     client: &reqwest::Client,
     base: &str,
-    concurrency: usize,
-    duration: Duration,
-    max_requests: usize,
+    load: (usize, Duration, usize),
+    query: &'static str,
+    start: fn(usize) -> S,
+    next: fn(&mut S) -> Value,
+    seen: fn(&mut S, &Value, &mut ClientResult),
 ) -> anyhow::Result<Vec<ClientResult>> {
+    let (concurrency, duration, max_requests) = load;
     let deadline = Instant::now() + duration;
     let per_client = max_requests.div_ceil(concurrency.max(1));
     let mut tasks = Vec::with_capacity(concurrency);
-    for _ in 0..concurrency {
+    for n in 0..concurrency {
         let (client, url) = (client.clone(), format!("{base}/graphql"));
         tasks.push(tokio::spawn(async move {
             let mut result = ClientResult { latencies_us: Vec::with_capacity(4096), ..ClientResult::default() };
-            let (mut after, mut page) = (Value::Null, 0);
+            let mut state = start(n);
             while Instant::now() < deadline && result.latencies_us.len() < per_client {
                 let started = Instant::now();
-                let body = json!({ "query": LISTING, "variables": { "after": after } });
-                let response = client.post(&url).json(&body).send().await;
-                let parsed = match response {
-                    Ok(response) if response.status().is_success() => response.json::<Value>().await.ok(),
-                    _ => None,
-                };
+                let answer = call(&client, &url, query, next(&mut state), None).await;
                 result.latencies_us.push(started.elapsed().as_micros() as u64);
-                match parsed.filter(|v| v.get("errors").is_none()) {
-                    Some(data) => {
-                        let info = &data["data"]["products"]["pageInfo"];
-                        page += 1;
-                        (after, page) = if info["hasNextPage"] == json!(true) && page < PAGES_PER_VISIT {
-                            (info["endCursor"].clone(), page)
-                        } else {
-                            (Value::Null, 0)
-                        };
-                    }
+                match answer.filter(|v| v.get("errors").is_none()) {
+                    Some(data) => seen(&mut state, &data["data"], &mut result),
                     None => result.errors += 1,
                 }
             }
@@ -409,6 +402,34 @@ async fn drive(
         results.push(task.await?);
     }
     Ok(results)
+}
+
+/// Shoppers walking the listing page by page, `PAGES_PER_VISIT` pages a visit.
+async fn drive(
+    client: &reqwest::Client,
+    base: &str,
+    concurrency: usize,
+    duration: Duration,
+    max_requests: usize,
+) -> anyhow::Result<Vec<ClientResult>> {
+    drive_clients(
+        client,
+        base,
+        (concurrency, duration, max_requests),
+        LISTING,
+        |_| (Value::Null, 0),
+        |(after, _)| json!({ "after": after }),
+        |(after, page), data, _| {
+            let info = &data["products"]["pageInfo"];
+            *page += 1;
+            (*after, *page) = if info["hasNextPage"] == json!(true) && *page < PAGES_PER_VISIT {
+                (info["endCursor"].clone(), *page)
+            } else {
+                (Value::Null, 0)
+            };
+        },
+    )
+    .await
 }
 
 /// Searches each query once, one at a time, before any load: the query vector is not cached
@@ -435,8 +456,8 @@ async fn cold_searches(client: &reqwest::Client, base: &str) -> anyhow::Result<(
     Ok(())
 }
 
-/// Runs `concurrency` shoppers searching until `duration` passes or `max_requests` are made.
-/// A degraded response is counted in `sold_out`.
+/// Shoppers searching the queries in turn, each starting at its own. A degraded answer is
+/// counted in `sold_out`.
 async fn drive_search(
     client: &reqwest::Client,
     base: &str,
@@ -444,42 +465,24 @@ async fn drive_search(
     duration: Duration,
     max_requests: usize,
 ) -> anyhow::Result<Vec<ClientResult>> {
-    let deadline = Instant::now() + duration;
-    let per_client = max_requests.div_ceil(concurrency.max(1));
-    let mut tasks = Vec::with_capacity(concurrency);
-    for shopper in 0..concurrency {
-        let (client, url) = (client.clone(), format!("{base}/graphql"));
-        tasks.push(tokio::spawn(async move {
-            let mut result = ClientResult::default();
-            let mut turn = shopper;
-            while Instant::now() < deadline && result.latencies_us.len() < per_client {
-                let started = Instant::now();
-                let body = json!({ "query": SEARCH, "variables": { "q": QUERIES[turn % QUERIES.len()] } });
-                turn += 1;
-                let parsed = match client.post(&url).json(&body).send().await {
-                    Ok(response) if response.status().is_success() => response.json::<Value>().await.ok(),
-                    _ => None,
-                };
-                result.latencies_us.push(started.elapsed().as_micros() as u64);
-                match parsed.filter(|v| v.get("errors").is_none()) {
-                    Some(data) => {
-                        let search = &data["data"]["search"];
-                        result.embedding_ms.extend(search["embeddingMs"].as_f64());
-                        if search["degraded"] == json!(true) {
-                            result.sold_out += 1;
-                        }
-                    }
-                    None => result.errors += 1,
-                }
+    drive_clients(
+        client,
+        base,
+        (concurrency, duration, max_requests),
+        SEARCH,
+        |n| n,
+        |turn| {
+            *turn += 1;
+            json!({ "q": QUERIES[(*turn - 1) % QUERIES.len()] })
+        },
+        |_, data, result| {
+            result.embedding_ms.extend(data["search"]["embeddingMs"].as_f64());
+            if data["search"]["degraded"] == json!(true) {
+                result.sold_out += 1;
             }
-            result
-        }));
-    }
-    let mut results = Vec::with_capacity(concurrency);
-    for task in tasks {
-        results.push(task.await?);
-    }
-    Ok(results)
+        },
+    )
+    .await
 }
 
 /// The server's peak resident memory (`VmHWM`), in KiB.
