@@ -436,6 +436,16 @@ async fn similar_products_and_suggestions(store: Store) {
         response["data"]["searchAnalytics"]["zeroResultQueries"],
         json!([{ "query": "qwertyuiop", "searches": 1, "averageHits": 0.0 }])
     );
+    for (days, first) in [(0, 20), (367, 20), (30, 0), (30, 51)] {
+        let response = app
+            .graphql_as(
+                &admin,
+                "query ($d: Int, $n: Int) { searchAnalytics(days: $d, first: $n) { topQueries { query } } }",
+                json!({ "d": days, "n": first }),
+            )
+            .await;
+        assert_eq!(error_codes(&response), ["BAD_USER_INPUT"], "days {days}, first {first}: {response:#}");
+    }
     let anonymous = app.graphql(analytics, json!({})).await;
     assert_eq!(anonymous["data"]["searchAnalytics"], Value::Null);
     assert_eq!(error_codes(&anonymous), ["UNAUTHENTICATED"]);
