@@ -7,31 +7,51 @@
 use std::sync::Arc;
 
 use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextValidation,
+    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest, NextRequest, NextValidation,
 };
 use async_graphql::parser::types::ExecutableDocument;
-use async_graphql::{Response, ServerError, ServerResult, ValidationResult, Variables};
+use async_graphql::{Request, Response, ServerError, ServerResult, ValidationResult, Variables};
+
+use super::shape::ShapeLimits;
 
 use crate::error::ErrorCode;
 
 /// Codes that mean the request failed before execution, so the response carries no `data`.
-pub const PRE_EXECUTION_CODES: [ErrorCode; 4] = [
+pub const PRE_EXECUTION_CODES: [ErrorCode; 5] = [
+    ErrorCode::BadRequest,
     ErrorCode::GraphqlParseFailed,
     ErrorCode::GraphqlValidationFailed,
     ErrorCode::QueryTooDeep,
     ErrorCode::QueryTooComplex,
 ];
 
-/// Factory of the extension that assigns error codes.
-pub struct ErrorCodes;
+/// Factory of the extension that assigns error codes. It also guards the parser and validation:
+/// a document nested deeper than `max_nesting` brackets is refused before it is parsed (see
+/// [`super::nesting`]), and a parsed one must keep within `shape` (see [`super::shape`]) before
+/// validation expands its fragments.
+#[derive(Clone, Copy, Debug)]
+pub struct ErrorCodes {
+    /// Deepest bracket nesting a document may have.
+    pub max_nesting: usize,
+    /// Depth and size limits of the parsed document.
+    pub shape: ShapeLimits,
+}
 
 impl ExtensionFactory for ErrorCodes {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(ErrorCodesExtension)
+        Arc::new(ErrorCodesExtension { limits: *self })
     }
 }
 
-struct ErrorCodesExtension;
+struct ErrorCodesExtension {
+    limits: ErrorCodes,
+}
+
+fn coded(message: String, code: ErrorCode) -> ServerError {
+    let mut error = ServerError::new(message, None);
+    set_code(&mut error, code);
+    error
+}
 
 #[async_trait::async_trait]
 impl Extension for ErrorCodesExtension {
@@ -43,6 +63,25 @@ impl Extension for ErrorCodesExtension {
             }
         }
         response
+    }
+
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        mut request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        if let Err(too_deep) = super::nesting::check(&request.query, self.limits.max_nesting) {
+            return Err(coded(too_deep.message(), ErrorCode::BadRequest));
+        }
+        let document = request.parsed_query().map_err(|mut error| {
+            set_code(&mut error, ErrorCode::GraphqlParseFailed);
+            error
+        })?;
+        if let Err(refused) = super::shape::check(document, self.limits.shape) {
+            return Err(coded(refused.message, refused.code));
+        }
+        next.run(ctx, request).await
     }
 
     async fn parse_query(
@@ -66,7 +105,6 @@ impl Extension for ErrorCodesExtension {
         next.run(ctx).await.map_err(|mut errors| {
             for error in &mut errors {
                 let code = match error.message.as_str() {
-                    "Query is nested too deep." => ErrorCode::QueryTooDeep,
                     "Query is too complex." => ErrorCode::QueryTooComplex,
                     _ => ErrorCode::GraphqlValidationFailed,
                 };

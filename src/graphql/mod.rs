@@ -2,9 +2,11 @@
 
 pub mod errors;
 pub mod ids;
+pub mod nesting;
 pub mod node;
 pub mod pagination;
 pub mod scalars;
+pub mod shape;
 
 use std::sync::Arc;
 
@@ -45,12 +47,20 @@ pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
 
 /// The schema's shape and limits, without any runtime data: enough to print the SDL.
 pub fn schema_builder(settings: &GraphqlSettings) -> SchemaBuilder<Query, Mutation, EmptySubscription> {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .limit_depth(settings.max_depth)
+    let limits = errors::ErrorCodes {
+        max_nesting: settings.max_nesting,
+        shape: shape::ShapeLimits {
+            max_depth: settings.max_depth,
+            max_introspection_depth: settings.max_introspection_depth,
+            max_selections: u64::try_from(settings.max_complexity).unwrap_or(u64::MAX),
+        },
+    };
+    let builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .limit_complexity(settings.max_complexity)
         .limit_directives(16)
-        .extension(errors::ErrorCodes)
-        .data(PageLimits { default_size: settings.default_page_size, max_size: settings.max_page_size })
+        .extension(limits)
+        .data(PageLimits { default_size: settings.default_page_size, max_size: settings.max_page_size });
+    if settings.introspection { builder } else { builder.disable_introspection() }
 }
 
 /// The executable schema over a store and the configured adapters.
