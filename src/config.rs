@@ -26,6 +26,8 @@ pub struct Settings {
     pub database: DatabaseSettings,
     /// GraphQL limits.
     pub graphql: GraphqlSettings,
+    /// GraphQL over WebSocket.
+    pub websocket: WebsocketSettings,
     /// Logging.
     pub log: LogSettings,
     /// Accounts, tokens and sign-in protection.
@@ -62,12 +64,37 @@ pub struct GraphqlSettings {
     pub max_page_size: u32,
     /// Deepest selection nesting accepted.
     pub max_depth: usize,
+    /// Deepest bracket nesting (`{`, `[`, `(` together) a document may have; checked on the raw
+    /// text before parsing, so a deeply nested literal is refused instead of exhausting the stack.
+    pub max_nesting: usize,
+    /// Deepest field nesting inside `__schema` and `__type`, which the depth limit does not cover
+    /// (the standard introspection query is 13 levels deep).
+    pub max_introspection_depth: usize,
+    /// Answer introspection queries (GraphiQL and code generators need them). Turn off in
+    /// production if the schema should not be browsable; the committed SDL stays the reference.
+    pub introspection: bool,
     /// Largest query cost accepted (each field costs 1, lists multiply by their page size).
     pub max_complexity: usize,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
     /// Serve GraphiQL to browsers that ask for `/graphql`.
     pub graphiql: bool,
+}
+
+/// Limits of GraphQL over WebSocket. A message may be as large as an HTTP body
+/// (`graphql.max_body_bytes`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct WebsocketSettings {
+    /// Milliseconds a new socket has to send `connection_init` before it is closed (4408).
+    pub init_timeout_ms: u64,
+    /// Open sockets per instance.
+    pub max_connections: usize,
+    /// Open sockets per client address.
+    pub max_connections_per_ip: usize,
+    /// Browser origins (`https://shop.example.com`) that may open a socket; empty means the
+    /// server's own origin only, `*` any. Clients that send no `Origin` are not browsers and are
+    /// not checked.
+    pub allowed_origins: Vec<String>,
 }
 
 /// Accounts, tokens and sign-in protection.
@@ -91,8 +118,20 @@ pub struct AuthSettings {
     pub max_failed_sign_ins_per_account: u64,
     /// Failed sign-ins allowed per client address within the window.
     pub max_failed_sign_ins_per_ip: u64,
-    /// The throttling window, in minutes.
+    /// The throttling window, in minutes (sign-ins, password changes and reset requests).
     pub sign_in_window_minutes: u64,
+    /// Password-reset requests allowed per email address within the window.
+    pub max_password_resets_per_account: u64,
+    /// Password-reset requests allowed per client address within the window.
+    pub max_password_resets_per_ip: u64,
+    /// Password hashes (argon2id, 19 MiB each) computed at once in this process; 0 means one per
+    /// core.
+    pub max_concurrent_password_hashes: usize,
+    /// Milliseconds a request waits for its turn to hash before it is refused with `THROTTLED`.
+    pub password_hash_queue_ms: u64,
+    /// Milliseconds an account's role and session version are cached for checking access tokens
+    /// (changes made through this replica apply at once; other replicas see them within this).
+    pub account_cache_ms: u64,
 }
 
 /// Carts and orders.
@@ -211,9 +250,18 @@ impl Default for Settings {
                 default_page_size: 20,
                 max_page_size: 100,
                 max_depth: 12,
+                max_nesting: 64,
+                max_introspection_depth: 20,
+                introspection: true,
                 max_complexity: 5_000,
                 max_body_bytes: 256 * 1024,
                 graphiql: true,
+            },
+            websocket: WebsocketSettings {
+                init_timeout_ms: 10_000,
+                max_connections: 1_000,
+                max_connections_per_ip: 20,
+                allowed_origins: Vec::new(),
             },
             log: LogSettings { format: LogFormat::Pretty, filter: "info".to_owned() },
             auth: AuthSettings {
@@ -226,6 +274,11 @@ impl Default for Settings {
                 max_failed_sign_ins_per_account: 5,
                 max_failed_sign_ins_per_ip: 20,
                 sign_in_window_minutes: 15,
+                max_password_resets_per_account: 3,
+                max_password_resets_per_ip: 10,
+                max_concurrent_password_hashes: 0,
+                password_hash_queue_ms: 5_000,
+                account_cache_ms: 1_000,
             },
             orders: OrderSettings {
                 unpaid_ttl_seconds: 30 * 60,

@@ -32,6 +32,9 @@ pub enum ErrorCode {
     PaymentFailed,
     /// Too many requests; try again later.
     RateLimited,
+    /// The server is at its limit for this kind of work (password checks, connections); retry
+    /// shortly.
+    Throttled,
     /// The GraphQL document could not be parsed.
     GraphqlParseFailed,
     /// The GraphQL document is not valid against the schema.
@@ -61,6 +64,7 @@ impl ErrorCode {
             Self::PriceChanged => "PRICE_CHANGED",
             Self::PaymentFailed => "PAYMENT_FAILED",
             Self::RateLimited => "RATE_LIMITED",
+            Self::Throttled => "THROTTLED",
             Self::GraphqlParseFailed => "GRAPHQL_PARSE_FAILED",
             Self::GraphqlValidationFailed => "GRAPHQL_VALIDATION_FAILED",
             Self::QueryTooDeep => "QUERY_TOO_DEEP",

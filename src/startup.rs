@@ -65,9 +65,15 @@ impl Application {
             .first()
             .and_then(|addr| addr.as_socket_addr().copied())
             .context("the listener has no socket address")?;
+        crate::identity::credentials::limit_hashing(crate::identity::credentials::HashingLimits {
+            concurrent: settings.auth.max_concurrent_password_hashes,
+            queue_timeout: Duration::from_millis(settings.auth.password_hash_queue_ms),
+        });
         let outbox = Arc::new(Outbox::default());
         let keys = TokenKeys::from_settings(&settings.auth)?;
-        let auth = Arc::new(Auth { keys, settings: settings.auth.clone(), mailer: outbox.clone() });
+        let accounts =
+            crate::identity::authenticate::AccountCache::new(Duration::from_millis(settings.auth.account_cache_ms));
+        let auth = Arc::new(Auth { keys, settings: settings.auth.clone(), mailer: outbox.clone(), accounts });
         let payments = Payments::from_settings(&settings.payments)?;
         let (recorder, analytics) = Analytics::channel();
         let search = Search::from_settings(&settings.search, recorder)?;
@@ -107,9 +113,8 @@ impl Application {
             self.payments.clone(),
             self.search.clone(),
         );
-        let routes =
-            http::routes(schema, self.db.clone(), self.auth.clone(), self.payments.clone(), &self.settings.graphql)
-                .into_endpoint();
+        let routes = http::routes(schema, self.db.clone(), self.auth.clone(), self.payments.clone(), &self.settings)
+            .into_endpoint();
         let sweeper = match self.settings.orders.expiry_sweep_seconds {
             0 => None,
             seconds => Some(order::expiry::spawn(self.db.clone(), self.payments.clone(), Duration::from_secs(seconds))),

@@ -16,9 +16,16 @@ pub enum PaymentStatus {
     /// Declined or failed; the order can be paid again.
     #[sea_orm(string_value = "FAILED")]
     Failed,
+    /// A refund is recorded and is being sent to the provider (retried until it answers).
+    #[sea_orm(string_value = "REFUND_PENDING")]
+    RefundPending,
     /// Paid back.
     #[sea_orm(string_value = "REFUNDED")]
     Refunded,
+    /// Given up before it completed (its order was cancelled, or another payment won); a success
+    /// reported for it later is refunded.
+    #[sea_orm(string_value = "VOIDED")]
+    Voided,
 }
 
 /// A row of `payments`.
@@ -45,6 +52,10 @@ pub struct Model {
     pub idempotency_key: String,
     /// Why it failed, as the provider said.
     pub failure: Option<String>,
+    /// Refund calls made to the provider so far.
+    pub refund_attempts: i32,
+    /// When the next refund call is due, while the status is `REFUND_PENDING`.
+    pub retry_at: Option<DateTimeUtc>,
     /// When it was attempted.
     pub created_at: DateTimeUtc,
     /// When its state last changed.

@@ -39,6 +39,9 @@ pub struct Model {
     pub vendor_id: Option<Uuid>,
     /// Name shown in the interface.
     pub display_name: String,
+    /// Bumped when the role or the password changes; access tokens issued under an older version
+    /// are refused.
+    pub session_version: i32,
     /// When the account was created.
     pub created_at: DateTimeUtc,
     /// When the account was last changed.

@@ -5,8 +5,8 @@
 use std::collections::HashMap;
 
 use entity::{ProductStatus, cart, cart_line, product};
+use sea_orm::ModelTrait;
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
-use sea_orm::{ModelTrait, TransactionTrait};
 use tracing::instrument;
 use uuid::Uuid;
 
@@ -33,7 +33,7 @@ pub struct CartContents {
 ///
 /// # Errors
 /// When the store fails.
-#[instrument(skip_all, err(Debug))]
+#[instrument(skip_all, err(Debug, level = "debug"))]
 pub async fn open_cart(db: &Db, viewer: &Viewer) -> AppResult<(cart::Model, Option<String>)> {
     if let Some(user_id) = viewer.user_id() {
         return Ok((customer_cart(db.conn(), user_id).await?, None));
@@ -180,7 +180,7 @@ pub enum LineChange {
 /// `NOT_FOUND` for a cart the caller does not own or an unknown product; `BAD_USER_INPUT` for a
 /// quantity out of bounds, a second unit of a one-of-a-kind piece or a full cart;
 /// `OUT_OF_STOCK` when the product is not for sale or has fewer units.
-#[instrument(skip_all, fields(cart.id = %cart_id, product.id = %product_id), err(Debug))]
+#[instrument(skip_all, fields(cart.id = %cart_id, product.id = %product_id), err(Debug, level = "debug"))]
 pub async fn change_line(
     db: &Db,
     settings: &OrderSettings,
@@ -193,7 +193,7 @@ pub async fn change_line(
     {
         return Err(AppError::bad_input("the quantity must not be negative"));
     }
-    let txn = db.conn().begin().await?;
+    let txn = db.begin_write().await?;
     let cart = claim_owned_cart(&txn, cart_id, viewer, token).await?;
     let existing = cart_line::Entity::find()
         .filter(cart_line::Column::CartId.eq(cart.id))
@@ -260,7 +260,7 @@ pub async fn change_line(
 /// # Errors
 /// `NOT_FOUND` for a cart the caller does not own.
 pub async fn clear(db: &Db, cart_id: Uuid, viewer: &Viewer, token: Option<&str>) -> AppResult<CartContents> {
-    let txn = db.conn().begin().await?;
+    let txn = db.begin_write().await?;
     let cart = claim_owned_cart(&txn, cart_id, viewer, token).await?;
     cart_line::Entity::delete_many().filter(cart_line::Column::CartId.eq(cart.id)).exec(&txn).await?;
     txn.commit().await?;
@@ -272,7 +272,7 @@ pub async fn clear(db: &Db, cart_id: Uuid, viewer: &Viewer, token: Option<&str>)
 /// # Errors
 /// `NOT_FOUND` for a cart the caller does not own.
 pub async fn accept_prices(db: &Db, cart_id: Uuid, viewer: &Viewer, token: Option<&str>) -> AppResult<CartContents> {
-    let txn = db.conn().begin().await?;
+    let txn = db.begin_write().await?;
     let cart = claim_owned_cart(&txn, cart_id, viewer, token).await?;
     let current = contents(&txn, cart).await?;
     for (line, product) in &current.lines {
@@ -296,9 +296,9 @@ pub async fn accept_prices(db: &Db, cart_id: Uuid, viewer: &Viewer, token: Optio
 ///
 /// # Errors
 /// When the store fails.
-#[instrument(skip_all, fields(user.id = %user_id), err(Debug))]
+#[instrument(skip_all, fields(user.id = %user_id), err(Debug, level = "debug"))]
 pub async fn merge_guest_cart(db: &Db, settings: &OrderSettings, token: &str, user_id: Uuid) -> AppResult<()> {
-    let txn = db.conn().begin().await?;
+    let txn = db.begin_write().await?;
     db::claim::<cart::Entity>(&txn, cart::Column::UpdatedAt, cart::Column::TokenHash.eq(token_hash(token))).await?;
     let Some(guest) = cart::Entity::find()
         .filter(cart::Column::TokenHash.eq(token_hash(token)))

@@ -101,7 +101,7 @@ pub struct ProductPage {
 /// # Errors
 /// `BAD_USER_INPUT` for a cursor of another shape, `NOT_FOUND` for an unknown category filter,
 /// `INTERNAL` when the store fails.
-#[tracing::instrument(skip_all, fields(sort = sort.name(), limit = page.limit), err(Debug))]
+#[tracing::instrument(skip_all, fields(sort = sort.name(), limit = page.limit), err(Debug, level = "debug"))]
 pub async fn list_products(
     db: &Db,
     criteria: &ProductCriteria,

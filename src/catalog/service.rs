@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use entity::{category, product, product_image, vendor};
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
@@ -228,7 +228,7 @@ pub async fn create_product(db: &Db, new: NewProduct) -> AppResult<product::Mode
     vendor_by_id(db, new.vendor_id).await?;
     category_by_id(db, new.category_id).await?;
     let (product, images) = validate_product(new)?;
-    let txn = db.conn().begin().await?;
+    let txn = db.begin_write().await?;
     let created = product::Entity::insert(product)
         .exec_with_returning(&txn)
         .await
@@ -259,7 +259,7 @@ pub async fn insert_products(db: &Db, products: Vec<NewProduct>) -> AppResult<u6
         let (products, images): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
         let opening: Vec<(Uuid, i32)> =
             products.iter().filter_map(|p| Some((*p.id.try_as_ref()?, *p.stock.try_as_ref()?))).collect();
-        let txn = db.conn().begin().await?;
+        let txn = db.begin_write().await?;
         product::Entity::insert_many(products)
             .exec_without_returning(&txn)
             .await
@@ -384,7 +384,7 @@ pub struct ProductPatch {
 /// status of a product held by an order (RESERVED or SOLD) would change.
 pub async fn update_product(db: &Db, id: Uuid, patch: ProductPatch, actor: Option<Uuid>) -> AppResult<product::Model> {
     use sea_orm::ActiveModelTrait;
-    let txn = db.conn().begin().await?;
+    let txn = db.begin_write().await?;
     db::claim::<product::Entity>(&txn, product::Column::UpdatedAt, product::Column::Id.eq(id)).await?;
     let current = product::Entity::find_by_id(id).one(&txn).await?.ok_or_else(|| AppError::not_found("product"))?;
     let held = matches!(current.status, entity::ProductStatus::Reserved | entity::ProductStatus::Sold);

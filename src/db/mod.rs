@@ -79,6 +79,22 @@ impl Db {
         &self.conn
     }
 
+    /// Starts a transaction that will write. On SQLite its first statement takes the database's
+    /// write lock (a no-op `UPDATE`, the effect of `BEGIN IMMEDIATE`), so concurrent writers
+    /// queue on the busy timeout; a transaction that read first would instead fail its later
+    /// write at once with "database is locked". On PostgreSQL it is a plain transaction.
+    ///
+    /// # Errors
+    /// When the store fails or the lock is not granted within the busy timeout.
+    pub async fn begin_write(&self) -> Result<sea_orm::DatabaseTransaction, sea_orm::DbErr> {
+        use sea_orm::TransactionTrait;
+        let txn = self.conn.begin().await?;
+        if self.backend() == DatabaseBackend::Sqlite {
+            txn.execute_unprepared("UPDATE seaql_migrations SET version = version WHERE 0").await?;
+        }
+        Ok(txn)
+    }
+
     /// Which store this is.
     pub fn backend(&self) -> DatabaseBackend {
         self.conn.get_database_backend()

@@ -12,7 +12,6 @@
 
 use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::OperationType;
-use async_graphql_poem::GraphQLSubscription;
 use poem::http::{HeaderValue, Method, StatusCode, header};
 use poem::{Endpoint, IntoResponse, Request, Response};
 use std::collections::BTreeMap;
@@ -22,16 +21,15 @@ use serde_json::{Map, Value, json};
 
 use std::sync::Arc;
 
-use crate::cart::{CART_TOKEN_HEADER, CartToken};
-use crate::config::GraphqlSettings;
+use crate::config::{GraphqlSettings, WebsocketSettings};
 use crate::db::Db;
-use crate::error::{AppError, AppResult, ErrorCode};
+use crate::error::ErrorCode;
 use crate::graphql::AppSchema;
 use crate::graphql::errors::{PRE_EXECUTION_CODES, code_of};
-use crate::identity::graphql::{REFRESH_COOKIE, RefreshCookie};
-use crate::identity::keys;
 use crate::identity::service::Auth;
-use crate::identity::viewer::{ClientInfo, Viewer};
+
+use super::context::{Presented, RequestContext};
+use super::websocket::SocketEndpoint;
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 const JSON: &str = "application/json";
@@ -41,9 +39,10 @@ pub struct GraphqlEndpoint {
     schema: AppSchema,
     db: Db,
     auth: Arc<Auth>,
-    websocket: GraphQLSubscription<AppSchema>,
+    websocket: SocketEndpoint,
     graphiql: Option<String>,
     max_body_bytes: usize,
+    max_nesting: usize,
 }
 
 /// A GraphQL request as sent in a `POST` body.
@@ -68,17 +67,30 @@ struct GraphqlParams {
 
 impl GraphqlEndpoint {
     /// The endpoint over a schema.
-    pub fn new(schema: AppSchema, db: Db, auth: Arc<Auth>, settings: &GraphqlSettings) -> Self {
+    pub fn new(
+        schema: AppSchema,
+        db: Db,
+        auth: Arc<Auth>,
+        settings: &GraphqlSettings,
+        websocket: &WebsocketSettings,
+    ) -> Self {
         let graphiql = settings.graphiql.then(|| {
             GraphiQLSource::build().endpoint("/graphql").subscription_endpoint("/graphql").title("Aeternum").finish()
         });
         Self {
-            websocket: GraphQLSubscription::new(schema.clone()),
+            websocket: SocketEndpoint::new(
+                schema.clone(),
+                db.clone(),
+                auth.clone(),
+                websocket,
+                settings.max_body_bytes,
+            ),
             schema,
             db,
             auth,
             graphiql,
             max_body_bytes: settings.max_body_bytes,
+            max_nesting: settings.max_nesting,
         }
     }
 
@@ -186,7 +198,7 @@ impl GraphqlEndpoint {
                 media_type,
             );
         };
-        if get && !is_query_operation(&query, request.operation_name.as_deref()) {
+        if get && !is_query_operation(&query, request.operation_name.as_deref(), self.max_nesting) {
             let mut response = request_error(
                 StatusCode::METHOD_NOT_ALLOWED,
                 ErrorCode::BadRequest,
@@ -197,20 +209,14 @@ impl GraphqlEndpoint {
             return response;
         }
 
-        let viewer = match self.authenticate(&req).await {
-            Ok(viewer) => viewer,
-            Err(error) => return request_error(StatusCode::UNAUTHORIZED, error.code(), error.message(), media_type),
+        let client = RequestContext::client_of(&req);
+        let context = match RequestContext::build(&self.db, &self.auth, client, Presented::from_headers(&req)).await {
+            Ok(context) => context,
+            Err(error) => {
+                return request_error(StatusCode::UNAUTHORIZED, error.code(), error.message(), media_type);
+            }
         };
-        let client = ClientInfo { ip: req.remote_addr().as_socket_addr().map(|addr| addr.ip().to_string()) };
-        let mut gql = async_graphql::Request::new(query).data(viewer).data(client);
-        if let Some(token) = cookie(&req, REFRESH_COOKIE) {
-            gql = gql.data(RefreshCookie(token));
-        }
-        if let Some(token) =
-            req.headers().get(CART_TOKEN_HEADER).and_then(|v| v.to_str().ok()).filter(|t| t.len() <= 128)
-        {
-            gql = gql.data(CartToken(token.to_owned()));
-        }
+        let mut gql = context.attach(async_graphql::Request::new(query));
         if let Some(name) = request.operation_name {
             gql = gql.operation_name(name);
         }
@@ -229,45 +235,13 @@ impl GraphqlEndpoint {
     }
 }
 
-impl GraphqlEndpoint {
-    /// Who is calling: a bearer access token, a partner key in `X-Api-Key`, or nobody.
-    async fn authenticate(&self, req: &Request) -> AppResult<Viewer> {
-        let bearer = req.headers().get(header::AUTHORIZATION).map(|v| v.to_str().unwrap_or_default());
-        let api_key = req.headers().get("x-api-key").map(|v| v.to_str().unwrap_or_default());
-        match (bearer, api_key) {
-            (None, None) => Ok(Viewer::Anonymous),
-            (Some(_), Some(_)) => {
-                Err(AppError::new(ErrorCode::Unauthenticated, "send either a bearer token or an API key"))
-            }
-            (Some(authorization), None) => {
-                let token = authorization.strip_prefix("Bearer ").ok_or_else(|| {
-                    AppError::new(ErrorCode::Unauthenticated, "use `Authorization: Bearer <access token>`")
-                })?;
-                let claims = self.auth.keys.verify(token.trim())?;
-                Ok(Viewer::User { id: claims.sub, role: claims.role, vendor_id: claims.vid })
-            }
-            (None, Some(key)) => Ok(Viewer::Partner { key_id: keys::authenticate(&self.db, key).await?.id }),
-        }
-    }
-}
-
-/// The value of a request cookie.
-fn cookie(req: &Request, name: &str) -> Option<String> {
-    req.headers().get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(
-        |pair| {
-            let (key, value) = pair.trim().split_once('=')?;
-            (key == name && !value.is_empty()).then(|| value.to_owned())
-        },
-    )
-}
-
 impl Endpoint for GraphqlEndpoint {
     type Output = Response;
 
     async fn call(&self, req: Request) -> poem::Result<Self::Output> {
         let upgrade = req.headers().get(header::UPGRADE).and_then(|v| v.to_str().ok());
         if upgrade.is_some_and(|v| v.eq_ignore_ascii_case("websocket")) {
-            return self.websocket.call(req).await.map(IntoResponse::into_response);
+            return Ok(self.websocket.upgrade(req).await);
         }
         Ok(self.serve_http(req).await)
     }
@@ -298,7 +272,10 @@ fn wants_html(req: &Request) -> bool {
 
 /// Whether the operation a `GET` would run is a query. Unparsable documents pass, so the
 /// schema reports the parse error with its code.
-fn is_query_operation(query: &str, operation_name: Option<&str>) -> bool {
+fn is_query_operation(query: &str, operation_name: Option<&str>, max_nesting: usize) -> bool {
+    if crate::graphql::nesting::check(query, max_nesting).is_err() {
+        return true;
+    }
     let Ok(document) = async_graphql::parser::parse_query(query) else { return true };
     let operation = match operation_name {
         Some(name) => document.operations.iter().find(|(n, _)| n.is_some_and(|n| n.as_str() == name)).map(|(_, op)| op),
@@ -372,9 +349,11 @@ mod tests {
 
     #[test]
     fn get_runs_queries_only() {
-        assert!(is_query_operation("{ a }", None));
-        assert!(!is_query_operation("mutation { a }", None));
-        assert!(!is_query_operation("query A { a } mutation B { b }", Some("B")));
-        assert!(is_query_operation("query A { a } mutation B { b }", Some("A")));
+        assert!(is_query_operation("{ a }", None, 64));
+        assert!(!is_query_operation("mutation { a }", None, 64));
+        assert!(!is_query_operation("query A { a } mutation B { b }", Some("B"), 64));
+        assert!(is_query_operation("query A { a } mutation B { b }", Some("A"), 64));
+        let deep = format!("mutation {{ a(x: {}1{}) }}", "[".repeat(10_000), "]".repeat(10_000));
+        assert!(is_query_operation(&deep, None, 64), "left to the schema, which refuses it unparsed");
     }
 }

@@ -1,14 +1,16 @@
 //! The HTTP surface: `/graphql`, `/webhooks/payments`, `/healthz`, `/readyz`.
 
+pub mod context;
 mod graphql;
 mod health;
+mod websocket;
 
 use std::sync::Arc;
 
 use poem::middleware::{CatchPanic, Tracing};
 use poem::{EndpointExt, IntoEndpoint, Route, get, post};
 
-use crate::config::GraphqlSettings;
+use crate::config::Settings;
 use crate::db::Db;
 use crate::graphql::AppSchema;
 use crate::identity::service::Auth;
@@ -20,10 +22,10 @@ pub fn routes(
     db: Db,
     auth: Arc<Auth>,
     payments: Payments,
-    settings: &GraphqlSettings,
+    settings: &Settings,
 ) -> impl IntoEndpoint + use<> {
     Route::new()
-        .at("/graphql", graphql::GraphqlEndpoint::new(schema, db.clone(), auth, settings))
+        .at("/graphql", graphql::GraphqlEndpoint::new(schema, db.clone(), auth, &settings.graphql, &settings.websocket))
         .at("/webhooks/payments", post(crate::payment::webhook::receive))
         .at("/healthz", get(health::healthz))
         .at("/readyz", get(health::readyz))

@@ -1,10 +1,12 @@
-//! The security audit log, and sign-in throttling computed from it.
+//! The security audit log, and the throttling of sign-ins, password changes and reset requests
+//! computed from it.
 //!
-//! Failed sign-ins are audit events; counting them in the store (rather than in memory) makes the
-//! limits hold across every replica.
+//! Attempts are audit events, written before the check they guard; counting them in the store
+//! (rather than in memory) makes the limits hold across every replica.
 
 use chrono::Duration;
 use entity::security_event;
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
@@ -36,8 +38,16 @@ pub enum Action {
     PasswordResetRequested,
     /// A password was reset with a token.
     PasswordReset,
+    /// A password reset was refused by throttling.
+    PasswordResetThrottled,
+    /// A password change failed: the current password was wrong.
+    PasswordChangeFailed,
+    /// A password change was refused by throttling.
+    PasswordChangeThrottled,
     /// A role was changed.
     RoleChanged,
+    /// Money the provider took for an order that could not keep it was sent back.
+    PaymentAutoRefunded,
     /// A partner key was issued.
     ApiKeyIssued,
     /// A partner key was revoked.
@@ -57,7 +67,11 @@ impl Action {
             Self::PasswordChanged => "password_changed",
             Self::PasswordResetRequested => "password_reset_requested",
             Self::PasswordReset => "password_reset",
+            Self::PasswordResetThrottled => "password_reset_throttled",
+            Self::PasswordChangeFailed => "password_change_failed",
+            Self::PasswordChangeThrottled => "password_change_throttled",
             Self::RoleChanged => "role_changed",
+            Self::PaymentAutoRefunded => "payment_auto_refunded",
             Self::ApiKeyIssued => "api_key_issued",
             Self::ApiKeyRevoked => "api_key_revoked",
         }
@@ -90,32 +104,92 @@ pub async fn record(
     Ok(())
 }
 
-/// Refuses a sign-in when the account or the address has failed too often lately.
+/// How many attempts of one kind an account and an address may make within a window.
+#[derive(Clone, Copy, Debug)]
+pub struct AttemptLimits {
+    /// Attempts per subject (an email address or an account id).
+    pub per_subject: u64,
+    /// Attempts per client address.
+    pub per_ip: u64,
+    /// The window, in minutes.
+    pub window_minutes: u64,
+}
+
+/// An attempt that was let through: its audit row, to be settled with the outcome.
+#[derive(Debug)]
+#[must_use = "settle the attempt with its outcome, or it counts as failed"]
+pub struct Attempt {
+    id: Uuid,
+}
+
+/// Reserves an attempt before the costly check it guards (a password check, a reset mail): the
+/// attempt is written first as `presumed` (a failure), then the attempts in the window are
+/// counted, this one included. Writing before counting makes the limit hold under any
+/// concurrency and across replicas: of N attempts racing, the k-th to be written sees at least k,
+/// so no more than the limit ever get through. A refused attempt is rewritten as `throttled` and
+/// does not count.
 ///
 /// # Errors
 /// `RATE_LIMITED` when over a limit, `INTERNAL` when the store fails.
-pub async fn check_sign_in_throttle(
+pub async fn reserve_attempt(
     db: &Db,
-    email: &str,
+    presumed: Action,
+    throttled: Action,
+    subject: &str,
     client: &ClientInfo,
-    settings: &crate::config::AuthSettings,
-) -> AppResult<()> {
-    let since = db::now() - Duration::minutes(i64::try_from(settings.sign_in_window_minutes).unwrap_or(15));
-    let failures = || {
+    limits: AttemptLimits,
+) -> AppResult<Attempt> {
+    let id = Uuid::now_v7();
+    let now = db::now();
+    let subject: String = subject.chars().take(254).collect();
+    let event = security_event::ActiveModel {
+        id: Set(id),
+        occurred_at: Set(now),
+        action: Set(presumed.name().to_owned()),
+        actor_id: Set(None),
+        subject: Set(Some(subject.clone())),
+        ip: Set(client.ip.clone()),
+        detail: Set(Value::Object(Default::default())),
+    };
+    security_event::Entity::insert(event).exec_without_returning(db.conn()).await?;
+    let since = now - Duration::minutes(i64::try_from(limits.window_minutes).unwrap_or(15));
+    let attempts = || {
         security_event::Entity::find()
-            .filter(security_event::Column::Action.eq(Action::SignInFailed.name()))
+            .filter(security_event::Column::Action.eq(presumed.name()))
             .filter(security_event::Column::OccurredAt.gt(since))
     };
-    let by_account = failures().filter(security_event::Column::Subject.eq(email)).count(db.conn()).await?;
+    let by_subject = attempts().filter(security_event::Column::Subject.eq(subject)).count(db.conn()).await?;
     let by_ip = match &client.ip {
-        Some(ip) => failures().filter(security_event::Column::Ip.eq(ip.as_str())).count(db.conn()).await?,
+        Some(ip) => attempts().filter(security_event::Column::Ip.eq(ip.as_str())).count(db.conn()).await?,
         None => 0,
     };
-    if by_account >= settings.max_failed_sign_ins_per_account || by_ip >= settings.max_failed_sign_ins_per_ip {
-        record(db.conn(), Action::SignInThrottled, None, Some(email), client, Value::Object(Default::default()))
-            .await?;
-        return Err(AppError::new(ErrorCode::RateLimited, "too many failed sign-ins; try again later"));
+    let attempt = Attempt { id };
+    if by_subject > limits.per_subject || by_ip > limits.per_ip {
+        settle(db.conn(), attempt, throttled, None).await?;
+        tracing::info!(audit.action = throttled.name(), "attempt refused by throttling");
+        return Err(AppError::new(ErrorCode::RateLimited, "too many attempts; try again later"));
     }
+    Ok(attempt)
+}
+
+/// Records the outcome of a reserved attempt (on `conn`, so it can join the transaction that
+/// acts on a success), with the account it concerned when known.
+///
+/// # Errors
+/// `INTERNAL` when the store fails.
+pub async fn settle(
+    conn: &impl ConnectionTrait,
+    attempt: Attempt,
+    outcome: Action,
+    actor: Option<Uuid>,
+) -> AppResult<()> {
+    security_event::Entity::update_many()
+        .col_expr(security_event::Column::Action, Expr::value(outcome.name()))
+        .col_expr(security_event::Column::ActorId, Expr::value(actor))
+        .filter(security_event::Column::Id.eq(attempt.id))
+        .exec(conn)
+        .await?;
+    tracing::info!(audit.action = outcome.name(), audit.actor = ?actor, "security event");
     Ok(())
 }
 

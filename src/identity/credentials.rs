@@ -1,13 +1,20 @@
 //! Email addresses and passwords: parsed once at the edge, hashed with argon2id off the async
 //! runtime.
+//!
+//! Each argon2id run holds 19 MiB for its duration, so the number of runs at once is bounded
+//! process-wide (by default one per core): a burst of sign-ins queues for a short while, then is
+//! refused with `THROTTLED`, instead of taking the memory of hundreds of runs.
 
 use std::sync::OnceLock;
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
 
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 
 /// A normalised email address: trimmed, lowercase, at most 254 characters.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -104,6 +111,7 @@ impl Password {
     /// # Errors
     /// `INTERNAL` if hashing fails.
     pub async fn hash(self) -> AppResult<String> {
+        let _permit = hashing_permit().await?;
         tokio::task::spawn_blocking(move || {
             let salt = SaltString::generate(&mut OsRng);
             hasher().hash_password(self.0.as_bytes(), &salt).map(|hash| hash.to_string())
@@ -127,6 +135,7 @@ fn hasher() -> Argon2<'static> {
 /// `INTERNAL` if the blocking task fails.
 pub async fn verify_password(candidate: &str, stored: Option<String>) -> AppResult<bool> {
     let candidate = candidate.chars().take(MAX_PASSWORD_CHARS).collect::<String>();
+    let _permit = hashing_permit().await?;
     tokio::task::spawn_blocking(move || {
         let known = stored.is_some();
         let stored = stored.unwrap_or_else(|| dummy_hash().to_owned());
@@ -136,6 +145,47 @@ pub async fn verify_password(candidate: &str, stored: Option<String>) -> AppResu
     })
     .await
     .map_err(AppError::internal)
+}
+
+/// How many argon2id runs may happen at once in this process, and how long a caller waits for
+/// its turn before it is refused.
+#[derive(Clone, Copy, Debug)]
+pub struct HashingLimits {
+    /// Runs at once; 0 means one per core.
+    pub concurrent: usize,
+    /// Longest wait for a turn.
+    pub queue_timeout: Duration,
+}
+
+struct HashingGate {
+    permits: Semaphore,
+    queue_timeout: Duration,
+}
+
+static GATE: OnceLock<HashingGate> = OnceLock::new();
+
+/// Sets the process-wide hashing limits. The first call wins (a process serves one
+/// configuration); without a call, one run per core and a five-second queue apply.
+pub fn limit_hashing(limits: HashingLimits) {
+    let _ = GATE.set(gate(limits));
+}
+
+fn gate(limits: HashingLimits) -> HashingGate {
+    let concurrent = match limits.concurrent {
+        0 => std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+        n => n,
+    };
+    HashingGate { permits: Semaphore::new(concurrent), queue_timeout: limits.queue_timeout }
+}
+
+/// A turn at argon2id, waited for at most the queue timeout.
+async fn hashing_permit() -> AppResult<tokio::sync::SemaphorePermit<'static>> {
+    let gate = GATE.get_or_init(|| gate(HashingLimits { concurrent: 0, queue_timeout: Duration::from_secs(5) }));
+    let throttled = || AppError::new(ErrorCode::Throttled, "the server is busy checking passwords; try again shortly");
+    match tokio::time::timeout(gate.queue_timeout, gate.permits.acquire()).await {
+        Ok(Ok(permit)) => Ok(permit),
+        Ok(Err(_)) | Err(_) => Err(throttled()),
+    }
 }
 
 fn dummy_hash() -> &'static str {

@@ -114,6 +114,12 @@ fn presented_refresh_token(ctx: &Context<'_>, argument: Option<String>) -> Resul
 #[derive(Clone)]
 pub struct RefreshCookie(pub String);
 
+impl std::fmt::Debug for RefreshCookie {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RefreshCookie([redacted])")
+    }
+}
+
 #[Object]
 impl IdentityMutation {
     /// Creates a customer account and signs it in. Passwords need 12 to 128 characters and must
@@ -184,7 +190,15 @@ impl IdentityMutation {
     #[graphql(guard = "SignedIn")]
     async fn change_password(&self, ctx: &Context<'_>, current_password: String, new_password: String) -> Result<bool> {
         let user_id = viewer(ctx).user_id().ok_or_else(|| AppError::new(ErrorCode::Unauthenticated, "sign in"))?;
-        service::change_password(ctx.data::<Db>()?, &client(ctx), user_id, &current_password, &new_password).await?;
+        service::change_password(
+            ctx.data::<Db>()?,
+            ctx.data::<Arc<Auth>>()?,
+            &client(ctx),
+            user_id,
+            &current_password,
+            &new_password,
+        )
+        .await?;
         Ok(true)
     }
 
@@ -197,7 +211,8 @@ impl IdentityMutation {
 
     /// Sets a new password with a reset code (single use, short-lived) and ends all sessions.
     async fn reset_password(&self, ctx: &Context<'_>, code: String, new_password: String) -> Result<bool> {
-        service::reset_password(ctx.data::<Db>()?, &client(ctx), &code, &new_password).await?;
+        service::reset_password(ctx.data::<Db>()?, ctx.data::<Arc<Auth>>()?, &client(ctx), &code, &new_password)
+            .await?;
         Ok(true)
     }
 
@@ -207,7 +222,16 @@ impl IdentityMutation {
         let actor = viewer(ctx).user_id().unwrap_or_default();
         let user_id = GlobalId::parse_as(&user_id, NodeType::User)?;
         let vendor_id = vendor_id.map(|id| GlobalId::parse_as(&id, NodeType::Vendor)).transpose()?;
-        let user = service::set_role(ctx.data::<Db>()?, &client(ctx), actor, user_id, role.into(), vendor_id).await?;
+        let user = service::set_role(
+            ctx.data::<Db>()?,
+            ctx.data::<Arc<Auth>>()?,
+            &client(ctx),
+            actor,
+            user_id,
+            role.into(),
+            vendor_id,
+        )
+        .await?;
         Ok(user.into())
     }
 

@@ -10,6 +10,7 @@
 //! - [`graphql`] and [`types`]: the identity part of the schema.
 
 pub mod audit;
+pub mod authenticate;
 pub mod credentials;
 pub mod graphql;
 pub mod guards;

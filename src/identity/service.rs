@@ -5,11 +5,12 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use entity::{Role, password_reset, refresh_token, user};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use serde_json::json;
 use uuid::Uuid;
 
 use super::audit::{self, Action};
+use super::authenticate::AccountCache;
 use super::credentials::{Email, Password, verify_password};
 use super::mailer::{Mailer, Message};
 use super::tokens::{TokenKeys, opaque_token, token_hash};
@@ -27,6 +28,8 @@ pub struct Auth {
     pub settings: AuthSettings,
     /// Delivery of reset links.
     pub mailer: Arc<dyn Mailer>,
+    /// Account states that access tokens are checked against.
+    pub accounts: AccountCache,
 }
 
 /// A signed-in session.
@@ -62,7 +65,7 @@ pub async fn register(
     let password = Password::new(password, &email)?;
     let display_name = bounded_text("displayName", name, 100, true)?;
     let hash = password.hash().await?;
-    let txn = db.conn().begin().await?;
+    let txn = db.begin_write().await?;
     let created = insert_user(&txn, &email, hash, Role::Customer, None, display_name).await?;
     let session = start_session(&txn, auth, created, Uuid::now_v7()).await?;
     audit::record(&txn, Action::Registered, Some(session.user.id), Some(email.as_str()), client, json!({})).await?;
@@ -79,20 +82,32 @@ pub async fn sign_in(db: &Db, auth: &Auth, client: &ClientInfo, email: &str, pas
     let Ok(email) = Email::parse(email) else {
         return Err(unauthenticated("wrong email or password"));
     };
-    audit::check_sign_in_throttle(db, email.as_str(), client, &auth.settings).await?;
+    let limits = audit::AttemptLimits {
+        per_subject: auth.settings.max_failed_sign_ins_per_account,
+        per_ip: auth.settings.max_failed_sign_ins_per_ip,
+        window_minutes: auth.settings.sign_in_window_minutes,
+    };
+    let attempt =
+        audit::reserve_attempt(db, Action::SignInFailed, Action::SignInThrottled, email.as_str(), client, limits)
+            .await?;
     let found = user::Entity::find().filter(user::Column::Email.eq(email.as_str())).one(db.conn()).await?;
-    let verified = verify_password(password, found.as_ref().map(|u| u.password_hash.clone())).await?;
+    let verified = match verify_password(password, found.as_ref().map(|u| u.password_hash.clone())).await {
+        Ok(verified) => verified,
+        Err(error) => {
+            audit::settle(db.conn(), attempt, Action::SignInThrottled, None).await?;
+            return Err(error);
+        }
+    };
     match found.filter(|_| verified) {
         Some(user) => {
-            let txn = db.conn().begin().await?;
+            let txn = db.begin_write().await?;
             let session = start_session(&txn, auth, user, Uuid::now_v7()).await?;
-            audit::record(&txn, Action::SignedIn, Some(session.user.id), Some(email.as_str()), client, json!({}))
-                .await?;
+            audit::settle(&txn, attempt, Action::SignedIn, Some(session.user.id)).await?;
             txn.commit().await?;
             Ok(session)
         }
         None => {
-            audit::record(db.conn(), Action::SignInFailed, None, Some(email.as_str()), client, json!({})).await?;
+            drop(attempt); // stays recorded as a failure
             Err(unauthenticated("wrong email or password"))
         }
     }
@@ -113,15 +128,19 @@ pub async fn refresh(db: &Db, auth: &Auth, client: &ClientInfo, token: &str) -> 
     if row.revoked_at.is_some() || row.expires_at <= db::now() {
         return Err(invalid());
     }
-    // Marking the token used only if it still is unused makes two concurrent refreshes with the
-    // same token count as a reuse.
+    // Marking the token used only if it still is unused, as the first statement of the transaction
+    // that issues its successor, makes exactly one of two concurrent uses win: the other waits
+    // for the winner's commit (its row lock, or SQLite's write lock), finds the token used, and
+    // revokes every session, the winner's new one included.
+    let txn = db.begin_write().await?;
     let marked = refresh_token::Entity::update_many()
         .col_expr(refresh_token::Column::UsedAt, Expr::value(db::now()))
         .filter(refresh_token::Column::Id.eq(row.id))
         .filter(refresh_token::Column::UsedAt.is_null())
-        .exec(db.conn())
+        .exec(&txn)
         .await?;
     if marked.rows_affected == 0 {
+        txn.rollback().await?;
         revoke_all(db.conn(), row.user_id).await?;
         audit::record(
             db.conn(),
@@ -135,8 +154,10 @@ pub async fn refresh(db: &Db, auth: &Auth, client: &ClientInfo, token: &str) -> 
         tracing::warn!(user.id = %row.user_id, "refresh token reused; every session of the account revoked");
         return Err(invalid());
     }
-    let user = user::Entity::find_by_id(row.user_id).one(db.conn()).await?.ok_or_else(invalid)?;
-    start_session(db.conn(), auth, user, row.family_id).await
+    let user = user::Entity::find_by_id(row.user_id).one(&txn).await?.ok_or_else(invalid)?;
+    let session = start_session(&txn, auth, user, row.family_id).await?;
+    txn.commit().await?;
+    Ok(session)
 }
 
 /// Ends the session a refresh token belongs to (its whole family). Unknown tokens are ignored.
@@ -180,7 +201,8 @@ async fn start_session(
     user: user::Model,
     family: Uuid,
 ) -> AppResult<Session> {
-    let (access_token, access_expires_at) = auth.keys.issue(user.id, user.role, user.vendor_id)?;
+    let (access_token, access_expires_at) =
+        auth.keys.issue(user.id, user.role, user.vendor_id, user.session_version)?;
     let refresh_token = opaque_token("aer_");
     let now = db::now();
     let row = refresh_token::ActiveModel {
@@ -201,25 +223,54 @@ async fn start_session(
 ///
 /// # Errors
 /// `BAD_USER_INPUT` when the current password is wrong or the new one is weak.
-pub async fn change_password(db: &Db, client: &ClientInfo, user_id: Uuid, current: &str, new: &str) -> AppResult<()> {
+pub async fn change_password(
+    db: &Db,
+    auth: &Auth,
+    client: &ClientInfo,
+    user_id: Uuid,
+    current: &str,
+    new: &str,
+) -> AppResult<()> {
     let account =
         user::Entity::find_by_id(user_id).one(db.conn()).await?.ok_or_else(|| unauthenticated("sign in again"))?;
-    if !verify_password(current, Some(account.password_hash.clone())).await? {
-        return Err(AppError::bad_input("the current password is wrong"));
-    }
     let email = Email::parse(&account.email)?;
-    let hash = Password::new(new, &email)?.hash().await?;
-    let txn = db.conn().begin().await?;
+    let new = Password::new(new, &email)?;
+    let limits = audit::AttemptLimits {
+        per_subject: auth.settings.max_failed_sign_ins_per_account,
+        per_ip: auth.settings.max_failed_sign_ins_per_ip,
+        window_minutes: auth.settings.sign_in_window_minutes,
+    };
+    let subject = user_id.to_string();
+    let attempt = audit::reserve_attempt(
+        db,
+        Action::PasswordChangeFailed,
+        Action::PasswordChangeThrottled,
+        &subject,
+        client,
+        limits,
+    )
+    .await?;
+    let checked = verify_password(current, Some(account.password_hash.clone())).await;
+    if !matches!(checked, Ok(true)) {
+        let outcome = if checked.is_err() { Action::PasswordChangeThrottled } else { Action::PasswordChangeFailed };
+        audit::settle(db.conn(), attempt, outcome, Some(user_id)).await?;
+        return Err(checked.err().unwrap_or_else(|| AppError::bad_input("the current password is wrong")));
+    }
+    let hash = new.hash().await?;
+    let txn = db.begin_write().await?;
     set_password_hash(&txn, user_id, hash).await?;
     revoke_all(&txn, user_id).await?;
-    audit::record(&txn, Action::PasswordChanged, Some(user_id), Some(email.as_str()), client, json!({})).await?;
+    audit::settle(&txn, attempt, Action::PasswordChanged, Some(user_id)).await?;
     txn.commit().await?;
+    auth.accounts.invalidate(user_id);
     Ok(())
 }
 
+/// Sets a new password hash; access tokens issued before it stop working.
 async fn set_password_hash(conn: &impl ConnectionTrait, user_id: Uuid, hash: String) -> AppResult<()> {
     user::Entity::update_many()
         .col_expr(user::Column::PasswordHash, Expr::value(hash))
+        .col_expr(user::Column::SessionVersion, Expr::col(user::Column::SessionVersion).add(1))
         .col_expr(user::Column::UpdatedAt, Expr::value(db::now()))
         .filter(user::Column::Id.eq(user_id))
         .exec(conn)
@@ -234,8 +285,23 @@ async fn set_password_hash(conn: &impl ConnectionTrait, user_id: Uuid, hash: Str
 /// `BAD_USER_INPUT` for a malformed email.
 pub async fn request_password_reset(db: &Db, auth: &Auth, client: &ClientInfo, email: &str) -> AppResult<()> {
     let email = Email::parse(email)?;
+    let limits = audit::AttemptLimits {
+        per_subject: auth.settings.max_password_resets_per_account,
+        per_ip: auth.settings.max_password_resets_per_ip,
+        window_minutes: auth.settings.sign_in_window_minutes,
+    };
+    let attempt = audit::reserve_attempt(
+        db,
+        Action::PasswordResetRequested,
+        Action::PasswordResetThrottled,
+        email.as_str(),
+        client,
+        limits,
+    )
+    .await?;
     let Some(account) = user::Entity::find().filter(user::Column::Email.eq(email.as_str())).one(db.conn()).await?
     else {
+        drop(attempt); // counted like one for an account, so the answer reveals nothing
         return Ok(());
     };
     let token = opaque_token("aep_");
@@ -249,8 +315,7 @@ pub async fn request_password_reset(db: &Db, auth: &Auth, client: &ClientInfo, e
         used_at: Set(None),
     };
     password_reset::Entity::insert(row).exec_without_returning(db.conn()).await?;
-    audit::record(db.conn(), Action::PasswordResetRequested, Some(account.id), Some(email.as_str()), client, json!({}))
-        .await?;
+    audit::settle(db.conn(), attempt, Action::PasswordResetRequested, Some(account.id)).await?;
     let body =
         format!("Use this code to choose a new password within {} minutes: {token}", auth.settings.reset_token_minutes);
     auth.mailer.send(Message { to: account.email, subject: "Reset your Aeternum password".to_owned(), body }).await;
@@ -261,7 +326,7 @@ pub async fn request_password_reset(db: &Db, auth: &Auth, client: &ClientInfo, e
 ///
 /// # Errors
 /// `BAD_USER_INPUT` for an unknown, used or expired token, or a weak password.
-pub async fn reset_password(db: &Db, client: &ClientInfo, token: &str, new: &str) -> AppResult<()> {
+pub async fn reset_password(db: &Db, auth: &Auth, client: &ClientInfo, token: &str, new: &str) -> AppResult<()> {
     let invalid = || AppError::bad_input("the reset code is invalid or has expired");
     let row = password_reset::Entity::find()
         .filter(password_reset::Column::TokenHash.eq(token_hash(token)))
@@ -271,7 +336,7 @@ pub async fn reset_password(db: &Db, client: &ClientInfo, token: &str, new: &str
         .ok_or_else(invalid)?;
     let account = user::Entity::find_by_id(row.user_id).one(db.conn()).await?.ok_or_else(invalid)?;
     let hash = Password::new(new, &Email::parse(&account.email)?)?.hash().await?;
-    let txn = db.conn().begin().await?;
+    let txn = db.begin_write().await?;
     let used = password_reset::Entity::update_many()
         .col_expr(password_reset::Column::UsedAt, Expr::value(db::now()))
         .filter(password_reset::Column::Id.eq(row.id))
@@ -285,6 +350,7 @@ pub async fn reset_password(db: &Db, client: &ClientInfo, token: &str, new: &str
     revoke_all(&txn, account.id).await?;
     audit::record(&txn, Action::PasswordReset, Some(account.id), Some(&account.email), client, json!({})).await?;
     txn.commit().await?;
+    auth.accounts.invalidate(account.id);
     Ok(())
 }
 
@@ -324,6 +390,7 @@ async fn insert_user(
         role: Set(role),
         vendor_id: Set(vendor_id),
         display_name: Set(display_name),
+        session_version: Set(0),
         created_at: Set(now),
         updated_at: Set(now),
     };
@@ -347,6 +414,7 @@ fn check_vendor_binding(role: Role, vendor_id: Option<Uuid>) -> AppResult<()> {
 /// `NOT_FOUND` for an unknown account or vendor, `BAD_USER_INPUT` for an inconsistent vendor.
 pub async fn set_role(
     db: &Db,
+    auth: &Auth,
     client: &ClientInfo,
     actor: Uuid,
     user_id: Uuid,
@@ -358,10 +426,14 @@ pub async fn set_role(
         crate::catalog::service::vendor_by_id(db, vendor).await?;
     }
     let account = user_by_id(db, user_id).await?;
-    let txn = db.conn().begin().await?;
+    if account.role == role && account.vendor_id == vendor_id {
+        return Ok(account); // nothing changes, so no session needs to end
+    }
+    let txn = db.begin_write().await?;
     user::Entity::update_many()
         .col_expr(user::Column::Role, Expr::value(role))
         .col_expr(user::Column::VendorId, Expr::value(vendor_id))
+        .col_expr(user::Column::SessionVersion, Expr::col(user::Column::SessionVersion).add(1))
         .col_expr(user::Column::UpdatedAt, Expr::value(db::now()))
         .filter(user::Column::Id.eq(user_id))
         .exec(&txn)
@@ -371,6 +443,7 @@ pub async fn set_role(
         json!({ "from": format!("{:?}", account.role).to_uppercase(), "to": format!("{role:?}").to_uppercase() });
     audit::record(&txn, Action::RoleChanged, Some(actor), Some(&user_id.to_string()), client, detail).await?;
     txn.commit().await?;
+    auth.accounts.invalidate(user_id);
     user_by_id(db, user_id).await
 }
 

@@ -33,6 +33,9 @@ pub struct Claims {
     /// The vendor of a VENDOR.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vid: Option<Uuid>,
+    /// The account's session version when the token was issued.
+    #[serde(default)]
+    pub ver: i32,
     /// Issuer.
     pub iss: String,
     /// Audience.
@@ -86,12 +89,19 @@ impl TokenKeys {
     ///
     /// # Errors
     /// `INTERNAL` if signing fails.
-    pub fn issue(&self, user_id: Uuid, role: Role, vendor_id: Option<Uuid>) -> AppResult<(String, DateTime<Utc>)> {
+    pub fn issue(
+        &self,
+        user_id: Uuid,
+        role: Role,
+        vendor_id: Option<Uuid>,
+        version: i32,
+    ) -> AppResult<(String, DateTime<Utc>)> {
         let now = Utc::now().timestamp();
         let claims = Claims {
             sub: user_id,
             role,
             vid: vendor_id,
+            ver: version,
             iss: ISSUER.to_owned(),
             aud: AUDIENCE.to_owned(),
             iat: now,
@@ -153,7 +163,7 @@ mod tests {
     fn issued_tokens_verify_and_foreign_ones_do_not() {
         let ours = keys("k1", &"a".repeat(32));
         let (token, _) =
-            ours.issue(Uuid::now_v7(), Role::Vendor, Some(Uuid::now_v7())).unwrap_or_else(|e| panic!("{e:?}"));
+            ours.issue(Uuid::now_v7(), Role::Vendor, Some(Uuid::now_v7()), 0).unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(ours.verify(&token).map(|c| c.role).ok(), Some(Role::Vendor));
         assert!(keys("k1", &"b".repeat(32)).verify(&token).is_err(), "another secret");
         assert!(keys("k2", &"a".repeat(32)).verify(&token).is_err(), "an unknown kid");

@@ -3,9 +3,7 @@
 use entity::stock_movement::{self, MovementReason};
 use entity::{ProductStatus, product, product_audit};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
 use crate::db::{self, Db};
@@ -134,7 +132,7 @@ pub async fn adjust_stock(db: &Db, movement: Movement) -> AppResult<i32> {
     if !matches!(movement.reason, MovementReason::Restock | MovementReason::Adjustment) {
         return Err(AppError::bad_input("a manual stock change is a RESTOCK or an ADJUSTMENT"));
     }
-    let txn = db.conn().begin().await?;
+    let txn = db.begin_write().await?;
     let stock = move_stock(&txn, movement).await?;
     txn.commit().await?;
     Ok(stock)

@@ -13,7 +13,6 @@ use entity::{FulfilmentStatus, MovementReason};
 use entity::{OrderStatus, ProductStatus, cart_line, fulfilment, order, order_line, product, product_image, vendor};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait,
 };
 use serde_json::{Map, Value};
 use tracing::instrument;
@@ -77,7 +76,7 @@ pub fn parse_idempotency_key(key: &str) -> AppResult<String> {
 /// sale or short of units; `PRICE_CHANGED` when a price moved since the shopper accepted it;
 /// `CONFLICT` when the idempotency key was used for a different request. Nothing is written
 /// on error.
-#[instrument(skip_all, fields(cart.id = %request.cart_id), err(Debug))]
+#[instrument(skip_all, fields(cart.id = %request.cart_id), err(Debug, level = "debug"))]
 pub async fn place_order(
     db: &Db,
     settings: &OrderSettings,
@@ -91,7 +90,7 @@ pub async fn place_order(
         (None, Some(user_id)) => crate::identity::service::user_by_id(db, user_id).await?.email,
         (None, None) => return Err(AppError::bad_input("a guest checkout needs an `email`")),
     };
-    let txn = db.conn().begin().await?;
+    let txn = db.begin_write().await?;
     let postgres = txn.get_database_backend() == DatabaseBackend::Postgres;
 
     // Write first: lock the cart row (PostgreSQL) or the database (SQLite).

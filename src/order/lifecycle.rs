@@ -3,10 +3,10 @@
 //! (`… WHERE status IN (states that may become the target)`), so two replicas or two clicks
 //! racing on one order change it once and the loser gets `CONFLICT`.
 
-use entity::{FulfilmentStatus, MovementReason, OrderStatus, PaymentStatus, ProductStatus};
-use entity::{fulfilment, order, order_line, payment, product};
+use entity::{FulfilmentStatus, MovementReason, OrderStatus, ProductStatus};
+use entity::{fulfilment, order, order_line, product};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, TransactionTrait};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 use sea_orm::{Iterable, QuerySelect};
 use tracing::instrument;
 use uuid::Uuid;
@@ -14,8 +14,8 @@ use uuid::Uuid;
 use crate::db::{self, Db};
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::inventory::service::{Movement, move_stock};
-use crate::payment::Payments;
 use crate::payment::service as payment_service;
+use crate::payment::{Payments, refunds};
 
 fn name(status: OrderStatus) -> String {
     use sea_orm::ActiveEnum;
@@ -116,21 +116,6 @@ async fn return_stock(
     Ok(())
 }
 
-/// Pays back the order's captured payments through the provider, and records it.
-async fn refund_payments(conn: &impl ConnectionTrait, payments: &Payments, order_id: Uuid) -> AppResult<()> {
-    let captured = payment::Entity::find()
-        .filter(payment::Column::OrderId.eq(order_id))
-        .filter(payment::Column::Status.eq(PaymentStatus::Captured))
-        .all(conn)
-        .await?;
-    for paid in captured {
-        let Some(reference) = &paid.reference else { continue };
-        payments.bounded(payments.provider.refund(reference, paid.amount_minor)).await?;
-        payment_service::set_status(conn, paid.id, PaymentStatus::Refunded, None, None).await?;
-    }
-    Ok(())
-}
-
 /// Who asks for a cancellation.
 #[derive(Clone, Copy, Debug)]
 pub struct Canceller {
@@ -141,12 +126,14 @@ pub struct Canceller {
 }
 
 /// Cancels an order that has not shipped: a pending one (its buyer, staff, or the expiry job),
-/// or a paid one (staff only; the payment is refunded). Stock comes back as CANCEL rows.
+/// or a paid one (staff only; the payment is refunded). Stock comes back as CANCEL rows. The
+/// refund is recorded with the cancellation and sent to the provider after commit (see
+/// [`refunds`]); payments still in flight are voided, so a late success is refunded too.
 ///
 /// # Errors
 /// `CONFLICT` when the order has shipped or is closed, `FORBIDDEN` when a buyer cancels a paid
-/// order, `PAYMENT_FAILED` when the refund fails (nothing changes then).
-#[instrument(skip_all, fields(order.id = %order_id), err(Debug))]
+/// order.
+#[instrument(skip_all, fields(order.id = %order_id), err(Debug, level = "debug"))]
 pub async fn cancel(
     db: &Db,
     payments: &Payments,
@@ -154,29 +141,29 @@ pub async fn cancel(
     by: Canceller,
     note: &str,
 ) -> AppResult<order::Model> {
-    let txn = db.conn().begin().await?;
+    let txn = db.begin_write().await?;
     db::claim::<order::Entity>(&txn, order::Column::UpdatedAt, order::Column::Id.eq(order_id)).await?;
     let before = order::Entity::find_by_id(order_id).one(&txn).await?.ok_or_else(|| AppError::not_found("order"))?;
     if before.status == OrderStatus::Paid && !by.manages_orders {
         return Err(AppError::forbidden("a paid order is cancelled by staff, who refund it"));
     }
     let order = advance(&txn, order_id, OrderStatus::Cancelled).await?;
-    if before.status == OrderStatus::Paid {
-        refund_payments(&txn, payments, order_id).await?;
-    }
+    let due = refunds::schedule(&txn, order_id).await?;
+    payment_service::void_pending(&txn, order_id).await?;
     return_stock(&txn, order_id, MovementReason::Cancel, by.actor, note).await?;
     txn.commit().await?;
     tracing::info!(order.id = %order_id, "order cancelled");
+    refunds::send_all(db, payments, &due).await;
     Ok(order)
 }
 
 /// Refunds a paid, fulfilled or completed order through the provider; stock comes back as
-/// REFUND rows.
+/// REFUND rows. The refund is recorded with the order's new state and sent after commit; a
+/// provider failure leaves it recorded, and the sweeper retries it until the provider confirms.
 ///
 /// # Errors
-/// `CONFLICT` when the order is not paid or already closed, `PAYMENT_FAILED` when the provider
-/// refuses (nothing changes then).
-#[instrument(skip_all, fields(order.id = %order_id), err(Debug))]
+/// `CONFLICT` when the order is not paid or already closed.
+#[instrument(skip_all, fields(order.id = %order_id), err(Debug, level = "debug"))]
 pub async fn refund(
     db: &Db,
     payments: &Payments,
@@ -184,12 +171,13 @@ pub async fn refund(
     actor: Option<Uuid>,
     note: &str,
 ) -> AppResult<order::Model> {
-    let txn = db.conn().begin().await?;
+    let txn = db.begin_write().await?;
     let order = advance(&txn, order_id, OrderStatus::Refunded).await?;
-    refund_payments(&txn, payments, order_id).await?;
+    let due = refunds::schedule(&txn, order_id).await?;
     return_stock(&txn, order_id, MovementReason::Refund, actor, note).await?;
     txn.commit().await?;
     tracing::info!(order.id = %order_id, "order refunded");
+    refunds::send_all(db, payments, &due).await;
     Ok(order)
 }
 
@@ -198,9 +186,9 @@ pub async fn refund(
 ///
 /// # Errors
 /// `CONFLICT` when the order is not paid or the part already shipped.
-#[instrument(skip_all, fields(fulfilment.id = %shipped.id), err(Debug))]
+#[instrument(skip_all, fields(fulfilment.id = %shipped.id), err(Debug, level = "debug"))]
 pub async fn ship(db: &Db, shipped: &fulfilment::Model, tracking: Option<String>) -> AppResult<fulfilment::Model> {
-    let txn = db.conn().begin().await?;
+    let txn = db.begin_write().await?;
     let paid = order::Column::Id.eq(shipped.order_id).and(order::Column::Status.eq(OrderStatus::Paid));
     if db::claim::<order::Entity>(&txn, order::Column::UpdatedAt, paid).await? == 0 {
         return Err(AppError::conflict("only a paid order ships"));

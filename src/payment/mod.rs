@@ -3,6 +3,7 @@
 
 pub mod graphql;
 pub mod provider;
+pub mod refunds;
 pub mod service;
 pub mod test_provider;
 pub mod types;

@@ -59,6 +59,7 @@ pub trait PaymentProvider: Send + Sync {
     /// Captures an authorised charge.
     async fn capture(&self, reference: &str, amount_minor: i64) -> Result<(), ProviderError>;
 
-    /// Pays a captured charge back.
-    async fn refund(&self, reference: &str, amount_minor: i64) -> Result<(), ProviderError>;
+    /// Pays a captured charge back. Calls with the same `idempotency_key` pay back once, however
+    /// often they are repeated (a retried refund must never pay twice).
+    async fn refund(&self, reference: &str, amount_minor: i64, idempotency_key: &str) -> Result<(), ProviderError>;
 }

@@ -29,6 +29,11 @@ pub struct TestProvider {
 }
 
 impl TestProvider {
+    /// How many charges have been paid back (each counts once, however often it was asked).
+    pub fn refunded_charges(&self) -> usize {
+        self.charges.lock().map_or(0, |charges| charges.values().filter(|(_, s)| *s == State::Refunded).count())
+    }
+
     /// Moves a charge to `to`; repeating a move that already happened is a no-op, as with real
     /// providers called with the same idempotency key.
     fn update(&self, reference: &str, amount: i64, from: &[State], to: State) -> Result<(), ProviderError> {
@@ -75,8 +80,9 @@ impl PaymentProvider for TestProvider {
         self.update(reference, amount_minor, &[State::Authorised], State::Captured)
     }
 
-    async fn refund(&self, reference: &str, amount_minor: i64) -> Result<(), ProviderError> {
-        // A charge completed by webhook was captured on the provider's side.
+    async fn refund(&self, reference: &str, amount_minor: i64, _idempotency_key: &str) -> Result<(), ProviderError> {
+        // A charge completed by webhook was captured on the provider's side. A charge is refunded
+        // whole, so the reference itself makes a repeated refund a no-op.
         self.update(reference, amount_minor, &[State::Authorised, State::Captured], State::Refunded)
     }
 }

@@ -17,8 +17,13 @@ pub enum PaymentStatus {
     Captured,
     /// Declined or failed; pay again with a new idempotency key.
     Failed,
+    /// A refund is recorded and is being sent to the provider (retried until it confirms).
+    RefundPending,
     /// Paid back.
     Refunded,
+    /// Given up before it completed (its order was cancelled, or another payment paid it); a
+    /// success reported for it later is refunded automatically.
+    Voided,
 }
 
 /// One attempt to pay an order.

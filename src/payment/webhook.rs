@@ -101,7 +101,7 @@ pub async fn receive(req: &Request, body: Body, Data(db): Data<&Db>, Data(paymen
     let Ok(event) = serde_json::from_slice::<ProviderEvent>(&body) else {
         return refuse(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, "the body is not a payment event");
     };
-    match service::apply_event(db, payments.provider.name(), &event).await {
+    match service::apply_event(db, payments, &event).await {
         Ok(outcome) => {
             let status = match outcome {
                 EventOutcome::Applied => "applied",

@@ -1,0 +1,126 @@
+//! Guards for money and sessions:
+//!
+//! - `payments.status` gains `REFUND_PENDING` (a refund recorded, not yet confirmed by the
+//!   provider) and `VOIDED` (given up before it completed);
+//! - `payments`: at most one payment in flight (`PENDING`) and at most one `CAPTURED` per order,
+//!   as partial unique indexes, so two concurrent attempts cannot both charge; `refund_attempts`
+//!   and `retry_at` for refunds that are recorded first and sent to the provider after commit;
+//! - `users.session_version`: bumped by a role change, a password change or reset; access tokens
+//!   carry the version they were issued under and are refused at once when it no longer matches,
+//!   not when they expire.
+
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::sea_orm::{DatabaseBackend, Statement};
+
+use crate::columns::optional_timestamp;
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+#[derive(DeriveIden)]
+enum Payments {
+    Table,
+    RefundAttempts,
+    RetryAt,
+}
+
+#[derive(DeriveIden)]
+enum Users {
+    Table,
+    SessionVersion,
+}
+
+const ONE_PENDING: &str =
+    "CREATE UNIQUE INDEX idx_payments_one_pending ON payments (order_id) WHERE status = 'PENDING'";
+const ONE_CAPTURE: &str =
+    "CREATE UNIQUE INDEX idx_payments_one_capture ON payments (order_id) WHERE status = 'CAPTURED'";
+const REFUNDS_DUE: &str =
+    "CREATE INDEX idx_payments_refunds_due ON payments (retry_at) WHERE status = 'REFUND_PENDING'";
+
+const OLD_STATUSES: &str = "'PENDING', 'CAPTURED', 'FAILED', 'REFUNDED'";
+const NEW_STATUSES: &str = "'PENDING', 'CAPTURED', 'FAILED', 'REFUNDED', 'REFUND_PENDING', 'VOIDED'";
+
+/// Replaces the CHECK constraint on `payments.status` with one allowing `statuses`. PostgreSQL
+/// alters the constraint; SQLite cannot, so the table is rebuilt from its own DDL with the new
+/// list (nothing references `payments`, and its one index outside the DDL is recreated).
+async fn allow_statuses(manager: &SchemaManager<'_>, from: &str, to: &str) -> Result<(), DbErr> {
+    let db = manager.get_connection();
+    match db.get_database_backend() {
+        DatabaseBackend::Sqlite => {
+            let query = "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'payments'";
+            let row = db
+                .query_one(Statement::from_string(DatabaseBackend::Sqlite, query))
+                .await?
+                .ok_or_else(|| DbErr::Migration("no payments table".into()))?;
+            let ddl: String = row.try_get("", "sql")?;
+            if !ddl.contains(from) {
+                return Err(DbErr::Migration(format!("unexpected payments DDL: {ddl}")));
+            }
+            let columns = ddl.find('(').map(|at| &ddl[at..]).unwrap_or_default();
+            let rebuilt = format!("CREATE TABLE payments_rebuilt {}", columns.replacen(from, to, 1));
+            // One batch, so every step runs on the same pooled connection.
+            db.execute_unprepared(&format!(
+                "{rebuilt}; \
+                 INSERT INTO payments_rebuilt SELECT * FROM payments; \
+                 DROP TABLE payments; \
+                 ALTER TABLE payments_rebuilt RENAME TO payments; \
+                 CREATE UNIQUE INDEX idx_payments_idempotency ON payments (order_id, idempotency_key);"
+            ))
+            .await?;
+        }
+        _ => {
+            db.execute_unprepared(&format!(
+                "ALTER TABLE payments DROP CONSTRAINT payments_status_check, \
+                 ADD CONSTRAINT payments_status_check CHECK (status IN ({to}))"
+            ))
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        allow_statuses(manager, OLD_STATUSES, NEW_STATUSES).await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Payments::Table)
+                    .add_column(ColumnDef::new(Payments::RefundAttempts).integer().not_null().default(0))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter().table(Payments::Table).add_column(optional_timestamp(Payments::RetryAt)).to_owned(),
+            )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Users::Table)
+                    .add_column(ColumnDef::new(Users::SessionVersion).integer().not_null().default(0))
+                    .to_owned(),
+            )
+            .await?;
+        let db = manager.get_connection();
+        for statement in [ONE_PENDING, ONE_CAPTURE, REFUNDS_DUE] {
+            db.execute_unprepared(statement).await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let db = manager.get_connection();
+        for index in ["idx_payments_one_pending", "idx_payments_one_capture", "idx_payments_refunds_due"] {
+            db.execute_unprepared(&format!("DROP INDEX IF EXISTS {index}")).await?;
+        }
+        manager.alter_table(Table::alter().table(Users::Table).drop_column(Users::SessionVersion).to_owned()).await?;
+        manager.alter_table(Table::alter().table(Payments::Table).drop_column(Payments::RetryAt).to_owned()).await?;
+        manager
+            .alter_table(Table::alter().table(Payments::Table).drop_column(Payments::RefundAttempts).to_owned())
+            .await?;
+        allow_statuses(manager, NEW_STATUSES, OLD_STATUSES).await
+    }
+}
