@@ -95,6 +95,17 @@ impl Application {
         self.outbox.clone()
     }
 
+    /// Replaces the payment provider chosen by the settings (to plug in a provider of one's own,
+    /// or a test double of one).
+    pub fn set_payment_provider(&mut self, provider: Arc<dyn crate::payment::provider::PaymentProvider>) {
+        self.payments.provider = provider;
+    }
+
+    /// The payment port the server uses.
+    pub fn payments(&self) -> Payments {
+        self.payments.clone()
+    }
+
     /// The store the server uses.
     pub fn db(&self) -> &Db {
         &self.db

@@ -55,6 +55,7 @@ pub struct TestApp {
     pub address: String,
     pub db: Db,
     pub outbox: Arc<Outbox>,
+    pub payments: aeternum::payment::Payments,
     pub client: reqwest::Client,
     shutdown: Option<oneshot::Sender<()>>,
     stopped: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
@@ -67,6 +68,15 @@ impl TestApp {
     }
 
     pub async fn spawn_with(store: Store, configure: impl FnOnce(&mut Settings)) -> Self {
+        Self::spawn_with_provider(store, configure, None).await
+    }
+
+    /// Like [`TestApp::spawn_with`], with a payment provider of the test's own.
+    pub async fn spawn_with_provider(
+        store: Store,
+        configure: impl FnOnce(&mut Settings),
+        provider: Option<Arc<dyn aeternum::payment::provider::PaymentProvider>>,
+    ) -> Self {
         let mut settings =
             Settings { bind: "127.0.0.1:0".parse().unwrap(), shutdown_grace_seconds: 5, ..Settings::default() };
         settings.database.max_connections = 8;
@@ -79,7 +89,11 @@ impl TestApp {
         settings.search.analytics_flush_ms = 20;
         configure(&mut settings);
 
-        let app = Application::build(settings).await.expect("the application starts");
+        let mut app = Application::build(settings).await.expect("the application starts");
+        if let Some(provider) = provider {
+            app.set_payment_provider(provider);
+        }
+        let payments = app.payments();
         let address = format!("http://{}", app.address());
         let db = app.db().clone();
         let outbox = app.outbox();
@@ -91,6 +105,7 @@ impl TestApp {
             address,
             db,
             outbox,
+            payments,
             client: reqwest::Client::new(),
             shutdown: Some(shutdown),
             stopped: Some(stopped),
@@ -208,4 +223,41 @@ async fn create_postgres_database() -> String {
     admin.close().await.ok();
     let (server, _) = admin_url.rsplit_once('/').expect("the URL ends with a database name");
     format!("{server}/{name}")
+}
+
+/// A WebSocket to `/graphql` speaking graphql-transport-ws, with extra upgrade headers.
+pub async fn socket(app: &TestApp, headers: &[(&str, &str)]) -> Result<Socket, tokio_tungstenite::tungstenite::Error> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = format!("{}/graphql", app.address.replace("http://", "ws://")).into_client_request().unwrap();
+    request.headers_mut().insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse().unwrap());
+    for (name, value) in headers {
+        request
+            .headers_mut()
+            .insert(reqwest::header::HeaderName::from_bytes(name.as_bytes()).unwrap(), value.parse().unwrap());
+    }
+    tokio_tungstenite::connect_async(request).await.map(|(socket, _)| socket)
+}
+
+pub type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// The next text message of a socket as JSON, or the close frame's code as `{"close": code}`.
+pub async fn next_message(socket: &mut Socket) -> Value {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    loop {
+        let next = tokio::time::timeout(std::time::Duration::from_secs(20), socket.next()).await;
+        match next.expect("the server answers in time") {
+            Some(Ok(Message::Text(text))) => return serde_json::from_str(&text).unwrap(),
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            Some(Ok(Message::Close(frame))) => return json!({ "close": frame.map(|f| u16::from(f.code)) }),
+            Some(Ok(other)) => panic!("unexpected frame {other:?}"),
+            Some(Err(_)) | None => return json!({ "close": null }),
+        }
+    }
+}
+
+/// Sends one JSON message on a socket.
+pub async fn send_json(socket: &mut Socket, message: Value) {
+    use futures_util::SinkExt;
+    socket.send(tokio_tungstenite::tungstenite::Message::text(message.to_string())).await.unwrap();
 }

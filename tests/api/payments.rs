@@ -15,21 +15,21 @@ store_tests!(
     bad_signatures_and_old_timestamps_are_refused,
 );
 
-async fn pending_order(shop: &Shop, who: &As, key: &str) -> String {
+pub async fn pending_order(shop: &Shop, who: &As, key: &str) -> String {
     let cart = shop.cart_of(who).await;
     shop.add(who, &cart, &shop.unique, 1).await;
     let placed = shop.checkout(who, &cart, key).await;
     placed["data"]["checkout"]["id"].as_str().unwrap_or_else(|| panic!("{placed:#}")).to_owned()
 }
 
-fn signature(secret: &str, timestamp: i64, body: &str) -> String {
+pub fn signature(secret: &str, timestamp: i64, body: &str) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
     mac.update(format!("{timestamp}.{body}").as_bytes());
     let hex: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
     format!("t={timestamp},v1={hex}")
 }
 
-async fn webhook(shop: &Shop, signature: Option<String>, body: &str) -> (u16, Value) {
+pub async fn webhook(shop: &Shop, signature: Option<String>, body: &str) -> (u16, Value) {
     let mut request = shop
         .app
         .client
@@ -43,7 +43,7 @@ async fn webhook(shop: &Shop, signature: Option<String>, body: &str) -> (u16, Va
     (response.status().as_u16(), response.json().await.unwrap_or(Value::Null))
 }
 
-async fn status(shop: &Shop, who: &As, order: &str) -> Value {
+pub async fn status(shop: &Shop, who: &As, order: &str) -> Value {
     let read =
         shop.ok(who, "query($o: ID!) { order(id: $o) { status payments { status } } }", json!({ "o": order })).await;
     read["order"].clone()

@@ -66,10 +66,22 @@ impl Shop {
     }
 
     pub async fn open_with(store: Store, configure: impl FnOnce(&mut aeternum::config::Settings)) -> Self {
-        let app = TestApp::spawn_with(store, |s| {
-            s.payments.webhook_secret = aeternum::config::Secret::new(WEBHOOK_SECRET);
-            configure(s)
-        })
+        Self::open_with_provider(store, configure, None).await
+    }
+
+    pub async fn open_with_provider(
+        store: Store,
+        configure: impl FnOnce(&mut aeternum::config::Settings),
+        provider: Option<std::sync::Arc<dyn aeternum::payment::provider::PaymentProvider>>,
+    ) -> Self {
+        let app = TestApp::spawn_with_provider(
+            store,
+            |s| {
+                s.payments.webhook_secret = aeternum::config::Secret::new(WEBHOOK_SECRET);
+                configure(s)
+            },
+            provider,
+        )
         .await;
         let db = &app.db;
         let vendors = [fixtures::vendor(db, "atelier").await, fixtures::vendor(db, "boutique").await];
