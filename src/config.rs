@@ -28,6 +28,8 @@ pub struct Settings {
     pub graphql: GraphqlSettings,
     /// GraphQL over WebSocket.
     pub websocket: WebsocketSettings,
+    /// Connection timeouts.
+    pub http: HttpSettings,
     /// Logging.
     pub log: LogSettings,
     /// Accounts, tokens and sign-in protection.
@@ -79,6 +81,16 @@ pub struct GraphqlSettings {
     pub max_body_bytes: usize,
     /// Serve GraphiQL to browsers that ask for `/graphql`.
     pub graphiql: bool,
+}
+
+/// How long a connection may take to send a request, and stay open idle.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct HttpSettings {
+    /// Seconds from a request's first byte until the server answers: a client that sends its
+    /// headers or body slowly is cut off after this.
+    pub request_read_timeout_seconds: u64,
+    /// Seconds a connection may stay open with no traffic either way (keep-alive and sockets).
+    pub idle_timeout_seconds: u64,
 }
 
 /// Limits of GraphQL over WebSocket. A message may be as large as an HTTP body
@@ -257,6 +269,7 @@ impl Default for Settings {
                 max_body_bytes: 256 * 1024,
                 graphiql: true,
             },
+            http: HttpSettings { request_read_timeout_seconds: 30, idle_timeout_seconds: 120 },
             websocket: WebsocketSettings {
                 init_timeout_ms: 10_000,
                 max_connections: 1_000,

@@ -148,7 +148,13 @@ impl Application {
         ];
         tracing::info!(address = %self.address, "serving GraphQL on http://{}/graphql", self.address);
         let grace = Duration::from_secs(self.settings.shutdown_grace_seconds);
-        Server::new_with_acceptor(self.acceptor)
+        let http = &self.settings.http;
+        let acceptor = http::slow_clients::DeadlineAcceptor::new(
+            self.acceptor,
+            Duration::from_secs(http.request_read_timeout_seconds.max(1)),
+        );
+        Server::new_with_acceptor(acceptor)
+            .idle_timeout(Duration::from_secs(http.idle_timeout_seconds.max(1)))
             .run_with_graceful_shutdown(routes, shutdown, Some(grace))
             .await
             .context("the HTTP server failed")?;

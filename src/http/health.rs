@@ -13,10 +13,14 @@ pub async fn healthz() -> impl IntoResponse {
     Json(json!({ "status": "ok" }))
 }
 
-/// The process can serve: its store answers.
+/// Longest a readiness check waits for the store.
+const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// The process can serve: its store answers, within half a second.
 #[handler]
 pub async fn readyz(Data(db): Data<&Db>) -> impl IntoResponse {
-    match db.ping().await {
+    let answered = tokio::time::timeout(READY_TIMEOUT, db.ping()).await;
+    match answered.unwrap_or_else(|_| Err(anyhow::anyhow!("the database did not answer within {READY_TIMEOUT:?}"))) {
         Ok(()) => Json(json!({ "status": "ready" })).into_response(),
         Err(error) => {
             tracing::warn!(error = format!("{error:#}"), "readiness check failed");

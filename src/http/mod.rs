@@ -3,6 +3,7 @@
 pub mod context;
 mod graphql;
 mod health;
+pub mod slow_clients;
 mod websocket;
 
 use std::sync::Arc;

@@ -18,6 +18,7 @@ store_tests!(
     a_demoted_or_deleted_account_loses_its_access_token_at_once,
     racing_uses_of_one_refresh_token_leave_no_valid_session,
     concurrent_writers_on_every_path_queue_instead_of_failing,
+    slow_clients_are_cut_off_and_readiness_answers_quickly_when_the_store_is_gone,
 );
 
 const PASSWORD: &str = "velvet-archive-1997";
@@ -348,4 +349,32 @@ async fn concurrent_writers_on_every_path_queue_instead_of_failing(store: Store)
         assert!(answer.get("errors").is_none(), "a concurrent write failed: {answer:#}");
     }
     assert_eq!(shop.count("products").await, 3 + 12);
+}
+
+async fn slow_clients_are_cut_off_and_readiness_answers_quickly_when_the_store_is_gone(store: Store) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn_with(store, |s| s.http.request_read_timeout_seconds = 1).await;
+    let address = app.address.trim_start_matches("http://").to_owned();
+    let mut slow = tokio::net::TcpStream::connect(&address).await.unwrap();
+    slow.write_all(b"POST /graphql HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+    let started = std::time::Instant::now();
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(10), slow.read_to_end(&mut rest)).await;
+    assert!(closed.is_ok(), "the half-sent request is cut off, not held open");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    alive(&app).await;
+
+    // A keep-alive connection survives between requests within the limit.
+    let client = reqwest::Client::new();
+    for _ in 0..2 {
+        let ok = client.get(format!("{}/healthz", app.address)).send().await.unwrap();
+        assert_eq!(ok.status(), 200);
+    }
+
+    app.db.clone().close().await;
+    let ready = tokio::time::timeout(Duration::from_secs(5), app.client.get(format!("{}/readyz", app.address)).send())
+        .await
+        .expect("readiness answers within its bound")
+        .unwrap();
+    assert_eq!(ready.status(), 503);
 }
