@@ -17,6 +17,7 @@ use crate::db::Db;
 use crate::error::AppError;
 use crate::graphql::ids::{GlobalId, NodeType};
 use crate::graphql::pagination::{PageLimits, PageRequest};
+use crate::identity::guards::viewer;
 
 /// Catalog queries.
 #[derive(Default)]
@@ -126,8 +127,10 @@ impl CatalogQuery {
     async fn product(&self, ctx: &Context<'_>, id: Option<ID>, slug: Option<String>) -> Result<Product> {
         let db = ctx.data::<Db>()?;
         let product = match (id, slug) {
-            (Some(id), None) => service::product_by_id(db, GlobalId::parse_as(&id, NodeType::Product)?).await?,
-            (None, Some(slug)) => service::product_by_slug(db, &slug).await?,
+            (Some(id), None) => {
+                service::product_by_id(db, GlobalId::parse_as(&id, NodeType::Product)?, viewer(ctx)).await?
+            }
+            (None, Some(slug)) => service::product_by_slug(db, &slug, viewer(ctx)).await?,
             _ => return Err(AppError::bad_input("pass exactly one of `id` and `slug`").into()),
         };
         Ok(product.into())

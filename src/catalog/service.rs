@@ -14,6 +14,7 @@ use super::input::{Sku, Slug, bounded_text};
 use super::types::MAX_IMAGES_PER_PRODUCT;
 use crate::db::{self, Db};
 use crate::error::{AppError, AppResult, conflict_on_unique};
+use crate::identity::viewer::{Permission, Viewer};
 use crate::inventory::service as inventory;
 use crate::money::{Currency, MAX_MINOR_UNITS};
 
@@ -22,26 +23,30 @@ pub const MAX_ROOT_CATEGORIES: u64 = 500;
 /// Most rows written by one multi-row `INSERT` in [`insert_products`].
 const INSERT_BATCH: usize = 1_000;
 
-/// A publicly visible product by id.
+/// A product the viewer may see, by id: a public one (ACTIVE, RESERVED, SOLD), or any of its own
+/// vendor's for a VENDOR account, or any at all with `catalog:read:private` (staff).
 ///
 /// # Errors
-/// `NOT_FOUND` when absent or not publicly visible.
-pub async fn product_by_id(db: &Db, id: Uuid) -> AppResult<product::Model> {
+/// `NOT_FOUND` when absent or hidden from the viewer (a hidden product is not revealed).
+pub async fn product_by_id(db: &Db, id: Uuid, viewer: &Viewer) -> AppResult<product::Model> {
     let found = product::Entity::find_by_id(id).one(db.conn()).await?;
-    found.filter(is_public).ok_or_else(|| AppError::not_found("product"))
+    found.filter(|p| visible_to(p, viewer)).ok_or_else(|| AppError::not_found("product"))
 }
 
-/// A publicly visible product by slug.
+/// A product the viewer may see, by slug; see [`product_by_id`].
 ///
 /// # Errors
-/// `NOT_FOUND` when absent or not publicly visible.
-pub async fn product_by_slug(db: &Db, slug: &str) -> AppResult<product::Model> {
+/// `NOT_FOUND` when absent or hidden from the viewer.
+pub async fn product_by_slug(db: &Db, slug: &str, viewer: &Viewer) -> AppResult<product::Model> {
     let found = product::Entity::find().filter(product::Column::Slug.eq(slug)).one(db.conn()).await?;
-    found.filter(is_public).ok_or_else(|| AppError::not_found("product"))
+    found.filter(|p| visible_to(p, viewer)).ok_or_else(|| AppError::not_found("product"))
 }
 
-fn is_public(product: &product::Model) -> bool {
+/// Whether `viewer` may see `product` by its id or slug.
+pub fn visible_to(product: &product::Model, viewer: &Viewer) -> bool {
     PUBLIC_STATUSES.contains(&product.status)
+        || viewer.can(Permission::CatalogReadPrivate)
+        || viewer.vendor_id() == Some(product.vendor_id)
 }
 
 /// A vendor by id.

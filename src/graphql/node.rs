@@ -34,7 +34,9 @@ impl NodeQuery {
         let db = ctx.data::<Db>()?;
         let global = GlobalId::parse(&id)?;
         Ok(match global.node_type {
-            NodeType::Product => Node::Product(service::product_by_id(db, global.id).await?.into()),
+            NodeType::Product => {
+                Node::Product(service::product_by_id(db, global.id, crate::identity::guards::viewer(ctx)).await?.into())
+            }
             NodeType::Vendor => Node::Vendor(service::vendor_by_id(db, global.id).await?.into()),
             NodeType::Category => Node::Category(service::category_by_id(db, global.id).await?.into()),
             // Accounts, keys, carts and orders are read through their own fields, under their

@@ -36,18 +36,30 @@ pub async fn visible_order(
     cart_token: Option<&str>,
 ) -> AppResult<order::Model> {
     let order = order::Entity::find_by_id(id).one(conn).await?.ok_or_else(|| AppError::not_found("order"))?;
-    let visible = viewer.can(Permission::OrdersReadAny)
-        || match order.user_id {
-            Some(owner) => viewer.user_id() == Some(owner),
-            None => match cart_token {
-                Some(token) => cart::Entity::find_by_id(order.cart_id)
-                    .one(conn)
-                    .await?
-                    .is_some_and(|c| c.token_hash.as_deref() == Some(token_hash(token).as_str())),
-                None => false,
-            },
-        };
+    let visible = viewer.can(Permission::OrdersReadAny) || is_buyer(conn, &order, viewer, cart_token).await?;
     if visible { Ok(order) } else { Err(AppError::not_found("order")) }
+}
+
+/// Whether the viewer placed the order: its customer, or the guest holding its cart's token.
+///
+/// # Errors
+/// When the store fails.
+pub async fn is_buyer(
+    conn: &impl ConnectionTrait,
+    order: &order::Model,
+    viewer: &Viewer,
+    cart_token: Option<&str>,
+) -> AppResult<bool> {
+    Ok(match order.user_id {
+        Some(owner) => viewer.user_id() == Some(owner),
+        None => match cart_token {
+            Some(token) => cart::Entity::find_by_id(order.cart_id)
+                .one(conn)
+                .await?
+                .is_some_and(|c| c.token_hash.as_deref() == Some(token_hash(token).as_str())),
+            None => false,
+        },
+    })
 }
 
 /// Loads the lines, fulfilments and payments of many orders in three queries.

@@ -7,10 +7,11 @@ use super::service;
 use super::types::Payment;
 use crate::cart::CartToken;
 use crate::db::Db;
+use crate::error::AppError;
 use crate::graphql::ids::{GlobalId, NodeType};
 use crate::identity::guards::viewer;
 use crate::order::checkout::parse_idempotency_key;
-use crate::order::service::visible_order;
+use crate::order::service::{is_buyer, visible_order};
 
 /// Payment mutations.
 #[derive(Default)]
@@ -24,6 +25,8 @@ impl PaymentMutation {
     /// PENDING_PAYMENT with a PENDING payment until the provider's webhook confirms it. A
     /// declined, failed or timed-out payment is `PAYMENT_FAILED`; it is recorded, and the order
     /// can be paid again with a new key. The same `idempotencyKey` returns the same payment.
+    /// Only the buyer pays (staff who can read the order get `FORBIDDEN`); while a payment is
+    /// PENDING another attempt is `CONFLICT`.
     async fn pay_order(
         &self,
         ctx: &Context<'_>,
@@ -36,6 +39,9 @@ impl PaymentMutation {
         let db = ctx.data::<Db>()?;
         let token = ctx.data_opt::<CartToken>().map(|t| t.0.as_str());
         let order = visible_order(db.conn(), order_id, viewer(ctx), token).await?;
+        if !is_buyer(db.conn(), &order, viewer(ctx), token).await? {
+            return Err(AppError::forbidden("only the buyer pays for an order").into());
+        }
         Ok(Payment(service::pay_order(db, ctx.data::<Payments>()?, &order, &payment_method, &key).await?))
     }
 }

@@ -410,7 +410,7 @@ impl SearchQuery {
         let id = GlobalId::parse_as(&product_id, NodeType::Product)?;
         let criteria = criteria(ctx, filter)?;
         let db = ctx.data::<Db>()?;
-        let found = service::similar(db, ctx.data::<Search>()?, id, &criteria, limit).await?;
+        let found = service::similar(db, ctx.data::<Search>()?, id, viewer(ctx), &criteria, limit).await?;
         let models = service::products_in_order(db, &found.iter().map(|(id, _)| *id).collect::<Vec<_>>()).await?;
         Ok(models
             .into_iter()

@@ -18,6 +18,7 @@ use crate::catalog::filter::ProductCriteria;
 use crate::catalog::{listing, service as catalog};
 use crate::db::Db;
 use crate::error::{AppError, AppResult};
+use crate::identity::Viewer;
 
 /// Which sides a search may use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -270,10 +271,11 @@ pub async fn similar(
     db: &Db,
     search: &Search,
     id: Uuid,
+    viewer: &Viewer,
     criteria: &ProductCriteria,
     limit: usize,
 ) -> AppResult<Vec<(Uuid, f32)>> {
-    let product = catalog::product_by_id(db, id).await?;
+    let product = catalog::product_by_id(db, id, viewer).await?;
     let Some((embedder, index)) = search.vector_side() else { return Ok(Vec::new()) };
     let condition = listing::condition(db, criteria).await?;
     let stored = entity::product_embedding::Entity::find_by_id(id)

@@ -4,7 +4,9 @@ use aeternum::graphql::ids::{GlobalId, NodeType};
 use serde_json::{Value, json};
 
 use crate::fixtures;
-use crate::helpers::{Store, TestApp, error_codes};
+use entity::Role;
+
+use crate::helpers::{Credential, Store, TestApp, error_codes};
 
 async fn the_demo_catalog_answers_the_readme_query(store: Store) {
     let app = TestApp::spawn(store).await;
@@ -101,6 +103,32 @@ async fn drafts_stay_private(store: Store) {
     assert_eq!(error_codes(&response), ["NOT_FOUND"]);
     let response = app.graphql("{ products(filter: { statuses: [DRAFT] }) { edges { cursor } } }", json!({})).await;
     assert_eq!(error_codes(&response), ["UNAUTHENTICATED"], "drafts need a vendor or staff account");
+
+    // Its own vendor and staff see it by id, slug and node; another vendor does not.
+    let other_vendor = c.vendors.iter().find(|v| v.id != draft.vendor_id).unwrap();
+    let password = "velvet-archive-1997";
+    for (email, role, vendor) in [
+        ("own@example.com", Role::Vendor, Some(draft.vendor_id)),
+        ("other@example.com", Role::Vendor, Some(other_vendor.id)),
+        ("staff@example.com", Role::Staff, None),
+    ] {
+        aeternum::identity::service::create_user(&app.db, email, password, "V", role, vendor).await.unwrap();
+    }
+    let by_id = "query($id: ID!) { product(id: $id) { slug } node(id: $id) { id } }";
+    for (email, sees) in [("own@example.com", true), ("staff@example.com", true), ("other@example.com", false)] {
+        let bearer = Credential::Bearer(app.sign_in(email, password).await.0);
+        let response = app.graphql_as(&bearer, by_id, json!({ "id": id })).await;
+        let slug =
+            app.graphql_as(&bearer, "query($s: String) { product(slug: $s) { id } }", json!({ "s": draft.slug }));
+        if sees {
+            assert_eq!(response["data"]["product"]["slug"], draft.slug.as_str(), "{email}: {response}");
+            assert_eq!(response["data"]["node"]["id"], id.as_str());
+            assert!(slug.await.get("errors").is_none(), "{email}");
+        } else {
+            assert_eq!(error_codes(&response), ["NOT_FOUND", "NOT_FOUND"], "{email}: {response}");
+            assert_eq!(error_codes(&slug.await), ["NOT_FOUND"]);
+        }
+    }
 }
 
 const LISTING: &str = "query($n: Int) { products(first: $n) { edges { node {

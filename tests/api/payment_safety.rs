@@ -84,6 +84,8 @@ async fn a_second_payment_while_one_is_pending_is_refused_and_a_late_success_is_
         let second = shop.pay(&customer, &order, method, key).await;
         assert_eq!(second["errors"][0]["extensions"]["code"], "CONFLICT", "{method}: {second:#}");
     }
+    let by_staff = shop.pay(&As::user(&shop.staff), &order, "test_card", "staff-pay-0001").await;
+    assert_eq!(by_staff["errors"][0]["extensions"]["code"], "FORBIDDEN", "staff read orders but only buyers pay");
     assert_eq!(shop.count("payments").await, 1, "the refused attempts wrote nothing");
 
     // The pending payment fails; a card payment then pays the order.
