@@ -149,8 +149,14 @@ pub struct AuthSettings {
 /// Carts and orders.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct OrderSettings {
-    /// Seconds an unpaid order holds its stock before it is cancelled.
+    /// Seconds a customer's unpaid order holds its stock before it is cancelled.
     pub unpaid_ttl_seconds: u64,
+    /// Seconds a guest's unpaid order holds its stock (shorter: a guest costs nothing to be).
+    pub guest_unpaid_ttl_seconds: u64,
+    /// Unpaid orders one account, or one guest cart, may hold at once.
+    pub max_unpaid_orders_per_visitor: u64,
+    /// Unpaid orders checkouts from one client address may hold at once.
+    pub max_unpaid_orders_per_ip: u64,
     /// Seconds between two sweeps for expired unpaid orders (0 turns the sweeper off).
     pub expiry_sweep_seconds: u64,
     /// Most units of one product in one cart line.
@@ -295,6 +301,9 @@ impl Default for Settings {
             },
             orders: OrderSettings {
                 unpaid_ttl_seconds: 30 * 60,
+                guest_unpaid_ttl_seconds: 10 * 60,
+                max_unpaid_orders_per_visitor: 3,
+                max_unpaid_orders_per_ip: 10,
                 expiry_sweep_seconds: 30,
                 max_quantity_per_line: 99,
                 max_lines_per_cart: 100,

@@ -86,6 +86,8 @@ pub struct Model {
     pub ship_phone: Option<String>,
     /// When an unpaid order expires and releases its stock.
     pub expires_at: DateTimeUtc,
+    /// The client address the checkout came from.
+    pub placed_from: Option<String>,
     /// When it was paid.
     pub paid_at: Option<DateTimeUtc>,
     /// When it was cancelled or refunded.

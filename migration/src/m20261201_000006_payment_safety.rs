@@ -5,6 +5,8 @@
 //! - `payments`: at most one payment in flight (`PENDING`) and at most one `CAPTURED` per order,
 //!   as partial unique indexes, so two concurrent attempts cannot both charge; `refund_attempts`
 //!   and `retry_at` for refunds that are recorded first and sent to the provider after commit;
+//! - `orders.placed_from`: the client address a checkout came from, so unpaid holds can be
+//!   limited per address (indexed over unpaid orders only);
 //! - `users.session_version`: bumped by a role change, a password change or reset; access tokens
 //!   carry the version they were issued under and are refused at once when it no longer matches,
 //!   not when they expire.
@@ -12,7 +14,7 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::{DatabaseBackend, Statement};
 
-use crate::columns::optional_timestamp;
+use crate::columns::{optional_text, optional_timestamp};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -25,6 +27,12 @@ enum Payments {
 }
 
 #[derive(DeriveIden)]
+enum Orders {
+    Table,
+    PlacedFrom,
+}
+
+#[derive(DeriveIden)]
 enum Users {
     Table,
     SessionVersion,
@@ -34,6 +42,9 @@ const ONE_PENDING: &str =
     "CREATE UNIQUE INDEX idx_payments_one_pending ON payments (order_id) WHERE status = 'PENDING'";
 const ONE_CAPTURE: &str =
     "CREATE UNIQUE INDEX idx_payments_one_capture ON payments (order_id) WHERE status = 'CAPTURED'";
+const UNPAID_BY_ADDRESS: &str =
+    "CREATE INDEX idx_orders_unpaid_by_address ON orders (placed_from) WHERE status = 'PENDING_PAYMENT'";
+const UNPAID_BY_CART: &str = "CREATE INDEX idx_orders_unpaid_by_cart ON orders (cart_id) WHERE status = 'PENDING_PAYMENT'";
 const REFUNDS_DUE: &str =
     "CREATE INDEX idx_payments_refunds_due ON payments (retry_at) WHERE status = 'REFUND_PENDING'";
 
@@ -104,8 +115,13 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+        manager
+            .alter_table(
+                Table::alter().table(Orders::Table).add_column(optional_text(Orders::PlacedFrom, 45)).to_owned(),
+            )
+            .await?;
         let db = manager.get_connection();
-        for statement in [ONE_PENDING, ONE_CAPTURE, REFUNDS_DUE] {
+        for statement in [ONE_PENDING, ONE_CAPTURE, REFUNDS_DUE, UNPAID_BY_ADDRESS, UNPAID_BY_CART] {
             db.execute_unprepared(statement).await?;
         }
         Ok(())
@@ -113,9 +129,16 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let db = manager.get_connection();
-        for index in ["idx_payments_one_pending", "idx_payments_one_capture", "idx_payments_refunds_due"] {
+        for index in [
+            "idx_payments_one_pending",
+            "idx_payments_one_capture",
+            "idx_payments_refunds_due",
+            "idx_orders_unpaid_by_address",
+            "idx_orders_unpaid_by_cart",
+        ] {
             db.execute_unprepared(&format!("DROP INDEX IF EXISTS {index}")).await?;
         }
+        manager.alter_table(Table::alter().table(Orders::Table).drop_column(Orders::PlacedFrom).to_owned()).await?;
         manager.alter_table(Table::alter().table(Users::Table).drop_column(Users::SessionVersion).to_owned()).await?;
         manager.alter_table(Table::alter().table(Payments::Table).drop_column(Payments::RetryAt).to_owned()).await?;
         manager

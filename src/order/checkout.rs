@@ -26,7 +26,7 @@ use crate::error::{AppError, AppResult, ErrorCode};
 use crate::graphql::ids::{GlobalId, NodeType};
 use crate::identity::credentials::Email;
 use crate::identity::tokens::token_hash;
-use crate::identity::viewer::Viewer;
+use crate::identity::viewer::{ClientInfo, Viewer};
 use crate::inventory::service::{Movement, move_stock};
 
 /// What a checkout asks for.
@@ -81,6 +81,7 @@ pub async fn place_order(
     db: &Db,
     settings: &OrderSettings,
     viewer: &Viewer,
+    client: &ClientInfo,
     cart_token: Option<&str>,
     request: CheckoutRequest,
 ) -> AppResult<order::Model> {
@@ -108,6 +109,8 @@ pub async fn place_order(
             Err(AppError::conflict("this idempotency key was already used for a different checkout"))
         };
     }
+
+    check_holds(&txn, settings, &cart, client).await?;
 
     let lines = cart_line::Entity::find()
         .filter(cart_line::Column::CartId.eq(cart.id))
@@ -164,6 +167,8 @@ pub async fn place_order(
         .filter(|t| *t <= crate::money::MAX_MINOR_UNITS)
         .ok_or_else(|| AppError::bad_input("the cart's total is too large for one order"))?;
     let address = &request.address;
+    let hold_seconds =
+        if cart.user_id.is_some() { settings.unpaid_ttl_seconds } else { settings.guest_unpaid_ttl_seconds };
     order::Entity::insert(order::ActiveModel {
         id: Set(order_id),
         user_id: Set(cart.user_id),
@@ -184,7 +189,8 @@ pub async fn place_order(
         ship_postal_code: Set(address.postal_code.clone()),
         ship_country: Set(address.country.clone()),
         ship_phone: Set(address.phone.clone()),
-        expires_at: Set(now + Duration::seconds(i64::try_from(settings.unpaid_ttl_seconds).unwrap_or(i64::MAX / 2))),
+        expires_at: Set(now + Duration::seconds(i64::try_from(hold_seconds).unwrap_or(i64::MAX / 2))),
+        placed_from: Set(client.ip.clone()),
         paid_at: Set(None),
         closed_at: Set(None),
         created_at: Set(now),
@@ -309,4 +315,44 @@ fn snapshot_attributes(product: &product::Model) -> Value {
         }
     }
     Value::Object(attributes)
+}
+
+/// Refuses a checkout that would give one visitor (cart), account or address more unpaid orders,
+/// each holding stock, than the settings allow. Runs under the checkout's write lock (SQLite) or,
+/// on PostgreSQL, after taking transaction-scoped advisory locks on the account and the address,
+/// so concurrent checkouts of one buyer are counted one after the other.
+async fn check_holds(
+    txn: &sea_orm::DatabaseTransaction,
+    settings: &OrderSettings,
+    cart: &entity::cart::Model,
+    client: &ClientInfo,
+) -> AppResult<()> {
+    use sea_orm::PaginatorTrait;
+    if txn.get_database_backend() == DatabaseBackend::Postgres {
+        let keys = [cart.user_id.map(|u| u.to_string()), client.ip.clone()];
+        for key in keys.into_iter().flatten() {
+            txn.execute(sea_orm::Statement::from_sql_and_values(
+                DatabaseBackend::Postgres,
+                "SELECT pg_advisory_xact_lock(hashtext($1))",
+                [format!("checkout:{key}").into()],
+            ))
+            .await?;
+        }
+    }
+    let unpaid = || order::Entity::find().filter(order::Column::Status.eq(OrderStatus::PendingPayment));
+    let too_many = || AppError::new(ErrorCode::RateLimited, "too many unpaid orders; pay for or cancel one first");
+    let by_visitor = match cart.user_id {
+        Some(user) => unpaid().filter(order::Column::UserId.eq(user)).count(txn).await?,
+        None => unpaid().filter(order::Column::CartId.eq(cart.id)).count(txn).await?,
+    };
+    if by_visitor >= settings.max_unpaid_orders_per_visitor {
+        return Err(too_many());
+    }
+    if let Some(ip) = &client.ip {
+        let by_address = unpaid().filter(order::Column::PlacedFrom.eq(ip.as_str())).count(txn).await?;
+        if by_address >= settings.max_unpaid_orders_per_ip {
+            return Err(too_many());
+        }
+    }
+    Ok(())
 }

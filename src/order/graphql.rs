@@ -156,7 +156,7 @@ impl OrderMutation {
         };
         let db = ctx.data::<Db>()?;
         let settings = ctx.data::<OrderSettings>()?;
-        let order = checkout::place_order(db, settings, viewer(ctx), cart_token(ctx), request).await?;
+        let order = checkout::place_order(db, settings, viewer(ctx), &client_info(ctx), cart_token(ctx), request).await?;
         reload(db, order).await
     }
 
@@ -205,4 +205,8 @@ impl OrderMutation {
         let shipped = with_context(db, vec![shipped]).await?.pop();
         Ok(shipped.ok_or_else(|| crate::error::AppError::not_found("fulfilment"))?)
     }
+}
+
+fn client_info(ctx: &Context<'_>) -> crate::identity::viewer::ClientInfo {
+    ctx.data_opt::<crate::identity::viewer::ClientInfo>().cloned().unwrap_or_default()
 }

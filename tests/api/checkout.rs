@@ -13,7 +13,49 @@ store_tests!(
     order_lines_are_a_snapshot_the_catalog_cannot_change,
     the_same_idempotency_key_returns_the_same_order,
     bad_checkouts_are_refused_and_write_nothing,
+    unpaid_holds_are_limited_per_visitor_account_and_address,
 );
+
+async fn unpaid_holds_are_limited_per_visitor_account_and_address(store: Store) {
+    let shop = Shop::open_with(store, |s| {
+        s.orders.max_unpaid_orders_per_visitor = 2;
+        s.orders.max_unpaid_orders_per_ip = 3;
+        s.orders.guest_unpaid_ttl_seconds = 300;
+    })
+    .await;
+    // One guest cart holds at most two unpaid orders.
+    let (cart, guest) = shop.guest_cart().await;
+    let mut placed = Vec::new();
+    for i in 0..3 {
+        shop.add(&guest, &cart, &shop.multi, 1).await;
+        placed.push(shop.checkout(&guest, &cart, &format!("hold-guest-{i:04}")).await);
+    }
+    assert!(placed[0]["data"]["checkout"]["id"].is_string() && placed[1]["data"]["checkout"]["id"].is_string());
+    assert_eq!(placed[2]["errors"][0]["extensions"]["code"], "RATE_LIMITED", "{:#}", placed[2]);
+    let expires = placed[0]["data"]["checkout"]["expiresAt"].as_str().map(str::to_owned);
+    let expires = chrono::DateTime::parse_from_rfc3339(&expires.unwrap()).unwrap();
+    let hold = expires.signed_duration_since(chrono::Utc::now()).num_seconds();
+    assert!((200..=300).contains(&hold), "a guest's hold lasts the guest setting, not 30 minutes: {hold}s");
+
+    // A new cart from the same address gets one more, then the address is at its limit.
+    let (second, other) = shop.guest_cart().await;
+    shop.add(&other, &second, &shop.dollars, 1).await;
+    let third = shop.checkout(&other, &second, "hold-guest-0100").await;
+    assert!(third["data"]["checkout"]["id"].is_string(), "{third:#}");
+    let (fourth_cart, fourth) = shop.guest_cart().await;
+    shop.add(&fourth, &fourth_cart, &shop.dollars, 1).await;
+    let refused = shop.checkout(&fourth, &fourth_cart, "hold-guest-0200").await;
+    assert_eq!(refused["errors"][0]["extensions"]["code"], "RATE_LIMITED");
+    assert_eq!(shop.count("orders").await, 3, "nothing was written for the refused checkouts");
+    assert_eq!(shop.product(shop.dollars.id).await.stock, 9, "and no stock was held");
+
+    // Paying releases a slot: the limit counts unpaid orders only.
+    let first = placed[0]["data"]["checkout"]["id"].as_str().unwrap();
+    let paid = shop.pay(&guest, first, "test_card", "hold-pay-0001").await;
+    assert_eq!(paid["data"]["payOrder"]["status"], "CAPTURED", "{paid:#}");
+    let again = shop.checkout(&fourth, &fourth_cart, "hold-guest-0201").await;
+    assert!(again["data"]["checkout"]["id"].is_string(), "{again:#}");
+}
 
 async fn checkout_writes_a_snapshot_split_per_vendor_and_takes_the_stock(store: Store) {
     let shop = Shop::open(store).await;

@@ -50,7 +50,7 @@ pub fn gid(node: NodeType, id: Uuid) -> String {
 pub const CART: &str = "id itemCount readyForCheckout totals { amount currencyCode }
     lines { quantity problem product { sku } unitPrice { amount } acceptedUnitPrice { amount } lineTotal { amount } }";
 
-pub const ORDER: &str = "id status total { amount currencyCode minorUnits } subtotal { amount } email
+pub const ORDER: &str = "id status expiresAt total { amount currencyCode minorUnits } subtotal { amount } email
     shippingAddress { name line1 city postalCode country }
     lines { productId sku title quantity unitPrice { amount } lineTotal { amount } imageUrl vendorName attributes { name value } }
     fulfilments { id vendorId status lines { sku } subtotal { amount } }
