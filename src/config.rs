@@ -225,6 +225,12 @@ pub struct SearchSettings {
     pub sync_interval_ms: u64,
     /// Milliseconds between two writes of buffered search analytics.
     pub analytics_flush_ms: u64,
+    /// Distinct visitors who must have searched a query before it is suggested to others.
+    pub suggestion_min_visitors: u64,
+    /// Secret that pseudonymises visitors in search analytics, so distinct visitors can be
+    /// counted without storing who they are. Set it in production so the count spans replicas
+    /// and restarts; empty: a random key per process.
+    pub visitor_key: Secret,
 }
 
 /// A key that signs or verifies access tokens.
@@ -333,6 +339,8 @@ impl Default for Settings {
                 timeout_ms: 1_500,
                 sync_interval_ms: 500,
                 analytics_flush_ms: 1_000,
+                suggestion_min_visitors: 5,
+                visitor_key: Secret::new(""),
             },
             migrate_on_start: true,
             shutdown_grace_seconds: 20,

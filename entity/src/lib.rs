@@ -20,6 +20,7 @@ pub mod product_image;
 pub mod refresh_token;
 pub mod search_outbox;
 pub mod search_query;
+pub mod search_suggestion_block;
 pub mod security_event;
 pub mod stock_movement;
 pub mod user;

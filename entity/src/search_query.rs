@@ -23,6 +23,8 @@ pub struct Model {
     pub degraded: bool,
     /// When.
     pub searched_at: DateTimeUtc,
+    /// A keyed hash of who searched (account, cart or address), never the identity itself.
+    pub visitor: Option<String>,
 }
 
 /// Relations of a search.

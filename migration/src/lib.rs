@@ -12,7 +12,7 @@ mod m20261122_000002_create_identity;
 mod m20261122_000003_create_orders;
 mod m20261122_000004_inventory_triggers;
 mod m20261122_000005_search;
-mod m20261201_000006_payment_safety;
+mod m20261201_000006_hardening;
 
 /// Applies the migrations in order.
 pub struct Migrator;
@@ -26,7 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000003_create_orders::Migration),
             Box::new(m20261122_000004_inventory_triggers::Migration),
             Box::new(m20261122_000005_search::Migration),
-            Box::new(m20261201_000006_payment_safety::Migration),
+            Box::new(m20261201_000006_hardening::Migration),
         ]
     }
 }

@@ -29,6 +29,7 @@ pub struct Query(
     cart::graphql::CartQuery,
     order::graphql::OrderQuery,
     search::graphql::SearchQuery,
+    search::moderation::ModerationQuery,
 );
 
 /// The mutation root: one part per domain.
@@ -40,6 +41,7 @@ pub struct Mutation(
     cart::graphql::CartMutation,
     order::graphql::OrderMutation,
     payment::graphql::PaymentMutation,
+    search::moderation::ModerationMutation,
 );
 
 /// The executable schema.

@@ -156,7 +156,8 @@ impl OrderMutation {
         };
         let db = ctx.data::<Db>()?;
         let settings = ctx.data::<OrderSettings>()?;
-        let order = checkout::place_order(db, settings, viewer(ctx), &client_info(ctx), cart_token(ctx), request).await?;
+        let order =
+            checkout::place_order(db, settings, viewer(ctx), &client_info(ctx), cart_token(ctx), request).await?;
         reload(db, order).await
     }
 

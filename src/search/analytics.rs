@@ -33,6 +33,8 @@ pub struct Record {
     pub mode: &'static str,
     /// Whether a configured side failed.
     pub degraded: bool,
+    /// Who searched, as [`visitor`] pseudonymised them.
+    pub visitor: Option<String>,
 }
 
 /// The sending half: cheap to clone, never blocks.
@@ -79,6 +81,7 @@ impl Writer {
                         mode: Set(r.mode.to_owned()),
                         degraded: Set(r.degraded),
                         searched_at: Set(at),
+                        visitor: Set(r.visitor),
                         ..Default::default()
                     });
                     if let Err(error) = search_query::Entity::insert_many(rows).exec_without_returning(db.conn()).await
@@ -142,12 +145,22 @@ pub async fn top_queries(db: &Db, since: DateTime<Utc>, zero_results: bool, limi
         .await?)
 }
 
-/// Earlier queries that found something, were searched at least twice, and start with
-/// `prefix`; most frequent first.
+/// A visitor's pseudonym: an HMAC of who they are (`user:<id>`, `cart:<token>`, `ip:<address>`)
+/// keyed with the deployment's secret, so analytics can count distinct visitors without storing
+/// or revealing who they are.
+pub fn visitor(key: &[u8], who: &str) -> String {
+    use hmac::{Hmac, Mac};
+    let Ok(mut mac) = Hmac::<sha2::Sha256>::new_from_slice(key) else { return String::new() };
+    mac.update(who.as_bytes());
+    mac.finalize().into_bytes().iter().take(16).map(|b| format!("{b:02x}")).collect()
+}
+
+/// Earlier queries that found something, were searched by at least `min_visitors` distinct
+/// visitors, and start with `prefix`; most widely searched first.
 ///
 /// # Errors
 /// When the store fails.
-pub async fn popular_with_prefix(db: &Db, prefix: &str, limit: u64) -> AppResult<Vec<String>> {
+pub async fn popular_with_prefix(db: &Db, prefix: &str, limit: u64, min_visitors: u64) -> AppResult<Vec<String>> {
     let escaped: String = normalise(prefix)
         .chars()
         .flat_map(|c| if matches!(c, '%' | '_' | '\\') { vec!['\\', c] } else { vec![c] })
@@ -158,8 +171,9 @@ pub async fn popular_with_prefix(db: &Db, prefix: &str, limit: u64) -> AppResult
         .filter(search_query::Column::Hits.gt(0))
         .filter(Expr::col(search_query::Column::Query).like(LikeExpr::new(format!("{escaped}%")).escape('\\')))
         .group_by(search_query::Column::Query)
-        .having(Expr::expr(Expr::col(search_query::Column::Id).count()).gte(2))
-        .order_by(Expr::col(search_query::Column::Id).count(), Order::Desc)
+        .filter(search_query::Column::Visitor.is_not_null())
+        .having(Expr::expr(Expr::cust(r#"COUNT(DISTINCT "visitor")"#)).gte(min_visitors))
+        .order_by(Expr::cust(r#"COUNT(DISTINCT "visitor")"#), Order::Desc)
         .order_by_asc(search_query::Column::Query)
         .limit(limit)
         .into_tuple()

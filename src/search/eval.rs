@@ -102,7 +102,7 @@ pub async fn evaluate(db: &Db, search: &Search, judgements: &Judgements) -> anyh
     for sides in [Sides::Lexical, Sides::Vector, Sides::Hybrid] {
         let (mut ndcg_sum, mut recall_sum) = (0.0, 0.0);
         for (query, grades) in judgements {
-            let outcome = service::search(db, search, query, &criteria, sides)
+            let outcome = service::search(db, search, query, &criteria, sides, None)
                 .await
                 .map_err(|e| anyhow::anyhow!("{}", e.message()))?;
             let ranking: Vec<String> =

@@ -373,8 +373,10 @@ impl SearchQuery {
         let start = after.as_deref().map(position_after).transpose()?.unwrap_or(0);
         let criteria = criteria(ctx, filter)?;
         let db = ctx.data::<Db>()?;
+        let search = ctx.data::<Search>()?;
+        let visitor = visitor_of(ctx, search);
         let outcome =
-            service::search(db, ctx.data::<Search>()?, &query, &criteria, mode.unwrap_or_default().into()).await?;
+            service::search(db, search, &query, &criteria, mode.unwrap_or_default().into(), visitor.as_deref()).await?;
         let page: Vec<&Hit> = outcome.hits.iter().skip(start).take(first as usize).collect();
         let models = service::products_in_order(db, &page.iter().map(|h| h.id).collect::<Vec<_>>()).await?;
         let products = preload_relations(ctx, models).await?;
@@ -419,13 +421,13 @@ impl SearchQuery {
             .collect())
     }
 
-    /// Type-ahead for a search box: earlier queries that found something, were searched at
-    /// least twice and start with `prefix`, most frequent first, then titles of matching
-    /// products. `first`: 1 to 50,
-    /// default 8.
+    /// Type-ahead for a search box: earlier queries that found something, were searched by at
+    /// least `search.suggestion_min_visitors` (5) distinct visitors and start with `prefix`, most
+    /// widely searched first, then titles of matching products; phrases staff blocked are never
+    /// shown. `first`: 1 to 50, default 8.
     async fn search_suggestions(&self, ctx: &Context<'_>, prefix: String, first: Option<i32>) -> Result<Vec<String>> {
         let limit = short_list(first, 8)?;
-        Ok(service::suggestions(ctx.data::<Db>()?, &prefix, limit).await?)
+        Ok(service::suggestions(ctx.data::<Db>()?, ctx.data::<Search>()?, &prefix, limit).await?)
     }
 
     /// What shoppers searched for in the last `days` (1 to 366, default 30): the `first` (1 to
@@ -458,4 +460,17 @@ impl SearchQuery {
         };
         Ok(Some(status))
     }
+}
+
+/// The searching visitor's pseudonym: the account or partner key, else the client address.
+fn visitor_of(ctx: &Context<'_>, search: &Search) -> Option<String> {
+    let who = match viewer(ctx) {
+        crate::identity::Viewer::User { id, .. } => format!("user:{id}"),
+        crate::identity::Viewer::Partner { key_id } => format!("key:{key_id}"),
+        // Not the cart token: anyone can send a fresh one with every request.
+        crate::identity::Viewer::Anonymous => {
+            format!("ip:{}", ctx.data_opt::<crate::identity::viewer::ClientInfo>()?.ip.as_deref()?)
+        }
+    };
+    Some(analytics::visitor(search.visitor_key(), &who))
 }

@@ -13,6 +13,7 @@ pub mod graphql;
 pub mod indexer;
 pub mod lexical;
 pub mod minilm;
+pub mod moderation;
 pub mod qdrant;
 pub mod query;
 pub mod service;
@@ -42,6 +43,8 @@ pub struct Search {
     pub analytics: Analytics,
     /// Vectors of recent queries: shoppers repeat queries, and the model is the costliest step.
     query_vectors: Arc<Mutex<HashMap<String, Arc<Vec<f32>>>>>,
+    /// The key visitors' pseudonyms are made with.
+    visitor_key: Arc<Vec<u8>>,
 }
 
 /// Most query vectors kept (about 1.5 KiB each); the cache is emptied when full.
@@ -87,7 +90,24 @@ impl Search {
         index: Option<Arc<dyn VectorIndex>>,
         analytics: Analytics,
     ) -> Self {
-        Self { embedder, index, settings: Arc::new(settings), analytics, query_vectors: Arc::default() }
+        let visitor_key = match settings.visitor_key.expose() {
+            "" => crate::identity::tokens::opaque_token("visitor_").into_bytes(),
+            key => key.as_bytes().to_vec(),
+        };
+        Self {
+            embedder,
+            index,
+            settings: Arc::new(settings),
+            analytics,
+            query_vectors: Arc::default(),
+            visitor_key: Arc::new(visitor_key),
+        }
+    }
+
+    /// The key visitors' pseudonyms are made with (`search.visitor_key`, or a random one for
+    /// this process).
+    pub fn visitor_key(&self) -> &[u8] {
+        &self.visitor_key
     }
 
     /// The vector of a query text, from the cache or the embedder, and the milliseconds spent

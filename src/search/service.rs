@@ -83,6 +83,7 @@ pub async fn search(
     text: &str,
     criteria: &ProductCriteria,
     sides: Sides,
+    visitor: Option<&str>,
 ) -> AppResult<Outcome> {
     let started = Instant::now();
     let query = TextQuery::parse(text)?;
@@ -133,6 +134,7 @@ pub async fn search(
         latency_ms: started.elapsed().as_secs_f64() * 1_000.0,
         mode: mode.name(),
         degraded,
+        visitor: visitor.map(str::to_owned),
     });
     Ok(Outcome { hits, mode, degraded, notices, embedding_ms })
 }
@@ -296,21 +298,31 @@ pub async fn similar(
     confirmed(db, found, condition).await.map_err(AppError::internal)
 }
 
-/// Type-ahead: earlier queries that found something at least twice and start with `prefix`
-/// (so one shopper's one-off query never reaches another), then titles of products matching it
-/// as a prefix; distinct, at most `limit`.
+/// Type-ahead: earlier queries that found something, were searched by at least
+/// `search.suggestion_min_visitors` distinct visitors (so no one visitor can plant a suggestion
+/// for others) and start with `prefix`, then titles of products matching it as a prefix;
+/// distinct, without blocked phrases, at most `limit`.
 ///
 /// # Errors
 /// `BAD_USER_INPUT` for an unusable prefix; `INTERNAL` when the store fails.
-pub async fn suggestions(db: &Db, prefix: &str, limit: usize) -> AppResult<Vec<String>> {
+pub async fn suggestions(db: &Db, search: &Search, prefix: &str, limit: usize) -> AppResult<Vec<String>> {
     let query = TextQuery::parse(prefix.trim_end())?;
-    let mut suggestions = analytics::popular_with_prefix(db, prefix, limit as u64).await?;
+    let blocked = super::moderation::blocked(db).await?;
+    let min_visitors = search.settings.suggestion_min_visitors.max(1);
+    let mut suggestions: Vec<String> = analytics::popular_with_prefix(db, prefix, (limit * 2) as u64, min_visitors)
+        .await?
+        .into_iter()
+        .filter(|s| !super::moderation::is_blocked(s, &blocked))
+        .take(limit)
+        .collect();
     let public = ProductCriteria::public().condition(db.backend(), None);
     for title in lexical::search(db, &query, public, limit as u64).await?.into_iter().map(|hit| hit.title) {
         if suggestions.len() >= limit {
             break;
         }
-        if !suggestions.iter().any(|s| s.eq_ignore_ascii_case(&title)) {
+        if !suggestions.iter().any(|s| s.eq_ignore_ascii_case(&title))
+            && !super::moderation::is_blocked(&title, &blocked)
+        {
             suggestions.push(title);
         }
     }

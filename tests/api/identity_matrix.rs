@@ -173,6 +173,24 @@ const ROWS: &[Row] = &[
     },
     Row { name: "searchIndexStatus", query: "{ searchIndexStatus { pending indexed } }", allowed: STAFF, intact: None },
     Row {
+        name: "blockedSearchSuggestions",
+        query: "{ blockedSearchSuggestions { phrase } }",
+        allowed: STAFF,
+        intact: None,
+    },
+    Row {
+        name: "blockSearchSuggestion",
+        query: "mutation { blockSearchSuggestion(phrase: \"matrix\") { phrase } }",
+        allowed: STAFF,
+        intact: None,
+    },
+    Row {
+        name: "unblockSearchSuggestion",
+        query: "mutation { unblockSearchSuggestion(phrase: \"matrix\") }",
+        allowed: STAFF,
+        intact: None,
+    },
+    Row {
         name: "changePassword (wrong current password: refused past the guard)",
         query: "mutation { changePassword(currentPassword: \"not-the-password\", newPassword: \"another-long-passphrase\") }",
         allowed: SIGNED_IN,

@@ -381,7 +381,11 @@ async fn product_writes_reach_the_index(store: Store) {
 }
 
 async fn similar_products_and_suggestions(store: Store) {
-    let app = TestApp::spawn_with(store, with_model).await;
+    let app = TestApp::spawn_with(store, |s| {
+        with_model(s);
+        s.search.suggestion_min_visitors = 2;
+    })
+    .await;
     let shelf = shelf(&app).await;
     let response = app
         .graphql(
@@ -398,8 +402,23 @@ async fn similar_products_and_suggestions(store: Store) {
     let scores: Vec<f64> = similar.iter().map(|s| s["similarity"].as_f64().unwrap()).collect();
     assert!(scores.windows(2).all(|w| w[0] >= w[1]));
 
-    search(&app, "Silk Scarf", json!({})).await;
-    search(&app, "silk  scarf", json!({})).await;
+    create_user(&app.db, "admin@example.com", "correct horse battery staple", "Admin", Role::Admin, None)
+        .await
+        .unwrap();
+    create_user(&app.db, "ada@example.com", "correct horse battery staple", "Ada", Role::Customer, None).await.unwrap();
+    let admin = Credential::Bearer(app.sign_in("admin@example.com", "correct horse battery staple").await.0);
+    let ada = Credential::Bearer(app.sign_in("ada@example.com", "correct horse battery staple").await.0);
+    // Two visitors search for silk scarves; one anonymous visitor searches "silk evening" again
+    // and again, even with a new cart token each time: still one visitor.
+    for (who, q) in [(&admin, "Silk Scarf"), (&ada, "silk  scarf")] {
+        let answer = app.graphql_as(who, SEARCH, json!({ "q": q })).await;
+        assert!(answer.get("errors").is_none(), "{answer:#}");
+    }
+    for i in 0..5 {
+        let token = format!("made-up-cart-token-{i}");
+        let answer = app.graphql_with(&[("x-cart-token", &token)], SEARCH, json!({ "q": "silk evening" })).await;
+        assert!(answer.get("errors").is_none(), "{answer:#}");
+    }
     search(&app, "qwertyuiop", json!({ "mode": "LEXICAL" })).await;
     search(&app, "silk evening", json!({})).await;
     let suggest = |prefix: &str| {
@@ -419,19 +438,31 @@ async fn similar_products_and_suggestions(store: Store) {
         "{suggestions}"
     );
     assert!(!rest.contains(&"Hidden Silk Dress"));
-    assert!(!rest.contains(&"silk evening"), "a query searched once is not suggested to others");
+    assert!(!rest.contains(&"silk evening"), "one visitor's repeated query is not suggested to others");
     assert!(!suggest("qwer").await["data"]["searchSuggestions"].as_array().unwrap().iter().any(|s| s == "qwertyuiop"));
 
+    // Staff keep a phrase out of suggestions; shoppers may not.
+    let block = "mutation ($p: String!) { blockSearchSuggestion(phrase: $p) { phrase } }";
+    let refused = app.graphql_as(&ada, block, json!({ "p": "scarf" })).await;
+    assert_eq!(error_codes(&refused), ["FORBIDDEN"]);
+    let blocked = app.graphql_as(&admin, block, json!({ "p": "  SCARF " })).await;
+    assert_eq!(blocked["data"]["blockSearchSuggestion"]["phrase"], "scarf", "{blocked:#}");
+    let shown = suggest("sil").await["data"]["searchSuggestions"].clone();
+    assert!(shown.as_array().unwrap().iter().all(|s| !s.as_str().unwrap().to_lowercase().contains("scarf")), "{shown}");
+    let listed = app.graphql_as(&admin, "{ blockedSearchSuggestions { phrase } }", json!({})).await;
+    assert_eq!(listed["data"]["blockedSearchSuggestions"], json!([{ "phrase": "scarf" }]));
+    let blank = app.graphql_as(&admin, block, json!({ "p": "   " })).await;
+    assert_eq!(error_codes(&blank), ["BAD_USER_INPUT"]);
+    let unblock = "mutation ($p: String!) { unblockSearchSuggestion(phrase: $p) }";
+    assert_eq!(app.graphql_as(&admin, unblock, json!({ "p": "Scarf" })).await["data"]["unblockSearchSuggestion"], true);
+    assert_eq!(suggest("sil").await["data"]["searchSuggestions"][0], "silk scarf");
+
     // Analytics: admins see top and zero-result queries.
-    create_user(&app.db, "admin@example.com", "correct horse battery staple", "Admin", Role::Admin, None)
-        .await
-        .unwrap();
-    let admin = Credential::Bearer(app.sign_in("admin@example.com", "correct horse battery staple").await.0);
     let analytics = "{ searchAnalytics { topQueries { query searches averageHits } zeroResultQueries { query searches averageHits } } }";
     let response = app.graphql_as(&admin, analytics, json!({})).await;
     let top = &response["data"]["searchAnalytics"]["topQueries"];
-    assert_eq!(top[0]["query"], "silk scarf", "{response:#}");
-    assert_eq!(top[0]["searches"], 2);
+    assert_eq!((&top[0]["query"], &top[0]["searches"]), (&json!("silk evening"), &json!(6)), "{response:#}");
+    assert_eq!((&top[1]["query"], &top[1]["searches"]), (&json!("silk scarf"), &json!(2)), "{response:#}");
     assert_eq!(
         response["data"]["searchAnalytics"]["zeroResultQueries"],
         json!([{ "query": "qwertyuiop", "searches": 1, "averageHits": 0.0 }])

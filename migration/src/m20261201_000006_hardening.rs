@@ -7,6 +7,9 @@
 //!   and `retry_at` for refunds that are recorded first and sent to the provider after commit;
 //! - `orders.placed_from`: the client address a checkout came from, so unpaid holds can be
 //!   limited per address (indexed over unpaid orders only);
+//! - `search_queries.visitor`: a keyed hash of who searched, so type-ahead suggestions can
+//!   require several distinct visitors; `search_suggestion_blocks`: phrases staff keep out of
+//!   suggestions;
 //! - `users.session_version`: bumped by a role change, a password change or reset; access tokens
 //!   carry the version they were issued under and are refused at once when it no longer matches,
 //!   not when they expire.
@@ -14,7 +17,7 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::{DatabaseBackend, Statement};
 
-use crate::columns::{optional_text, optional_timestamp};
+use crate::columns::{optional_text, optional_timestamp, text, timestamp};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -33,6 +36,20 @@ enum Orders {
 }
 
 #[derive(DeriveIden)]
+enum SearchQueries {
+    Table,
+    Visitor,
+}
+
+#[derive(DeriveIden)]
+enum SearchSuggestionBlocks {
+    Table,
+    Phrase,
+    BlockedBy,
+    BlockedAt,
+}
+
+#[derive(DeriveIden)]
 enum Users {
     Table,
     SessionVersion,
@@ -44,7 +61,8 @@ const ONE_CAPTURE: &str =
     "CREATE UNIQUE INDEX idx_payments_one_capture ON payments (order_id) WHERE status = 'CAPTURED'";
 const UNPAID_BY_ADDRESS: &str =
     "CREATE INDEX idx_orders_unpaid_by_address ON orders (placed_from) WHERE status = 'PENDING_PAYMENT'";
-const UNPAID_BY_CART: &str = "CREATE INDEX idx_orders_unpaid_by_cart ON orders (cart_id) WHERE status = 'PENDING_PAYMENT'";
+const UNPAID_BY_CART: &str =
+    "CREATE INDEX idx_orders_unpaid_by_cart ON orders (cart_id) WHERE status = 'PENDING_PAYMENT'";
 const REFUNDS_DUE: &str =
     "CREATE INDEX idx_payments_refunds_due ON payments (retry_at) WHERE status = 'REFUND_PENDING'";
 
@@ -120,6 +138,24 @@ impl MigrationTrait for Migration {
                 Table::alter().table(Orders::Table).add_column(optional_text(Orders::PlacedFrom, 45)).to_owned(),
             )
             .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(SearchQueries::Table)
+                    .add_column(optional_text(SearchQueries::Visitor, 64))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(SearchSuggestionBlocks::Table)
+                    .col(text(SearchSuggestionBlocks::Phrase, 200).primary_key())
+                    .col(ColumnDef::new(SearchSuggestionBlocks::BlockedBy).uuid().null())
+                    .col(timestamp(SearchSuggestionBlocks::BlockedAt))
+                    .to_owned(),
+            )
+            .await?;
         let db = manager.get_connection();
         for statement in [ONE_PENDING, ONE_CAPTURE, REFUNDS_DUE, UNPAID_BY_ADDRESS, UNPAID_BY_CART] {
             db.execute_unprepared(statement).await?;
@@ -138,6 +174,10 @@ impl MigrationTrait for Migration {
         ] {
             db.execute_unprepared(&format!("DROP INDEX IF EXISTS {index}")).await?;
         }
+        manager.drop_table(Table::drop().table(SearchSuggestionBlocks::Table).to_owned()).await?;
+        manager
+            .alter_table(Table::alter().table(SearchQueries::Table).drop_column(SearchQueries::Visitor).to_owned())
+            .await?;
         manager.alter_table(Table::alter().table(Orders::Table).drop_column(Orders::PlacedFrom).to_owned()).await?;
         manager.alter_table(Table::alter().table(Users::Table).drop_column(Users::SessionVersion).to_owned()).await?;
         manager.alter_table(Table::alter().table(Payments::Table).drop_column(Payments::RetryAt).to_owned()).await?;
