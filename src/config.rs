@@ -81,6 +81,10 @@ pub struct GraphqlSettings {
     pub max_body_bytes: usize,
     /// Serve GraphiQL to browsers that ask for `/graphql`.
     pub graphiql: bool,
+    /// Where GraphiQL's files (exact npm versions, checked by integrity hashes) are loaded from:
+    /// a CDN serving npm packages, or a mirror of them such as `/static/npm` or
+    /// `https://assets.example.com/npm`.
+    pub graphiql_assets_url: String,
 }
 
 /// How long a connection may take to send a request, and stay open idle.
@@ -280,6 +284,7 @@ impl Default for Settings {
                 max_complexity: 5_000,
                 max_body_bytes: 256 * 1024,
                 graphiql: true,
+                graphiql_assets_url: "https://unpkg.com".to_owned(),
             },
             http: HttpSettings { request_read_timeout_seconds: 30, idle_timeout_seconds: 120 },
             websocket: WebsocketSettings {

@@ -10,10 +10,9 @@
 //!   type `415`, an unacceptable `Accept` `406`.
 //! - A browser asking for HTML gets GraphiQL; a WebSocket upgrade speaks `graphql-transport-ws`.
 
-use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::OperationType;
 use poem::http::{HeaderValue, Method, StatusCode, header};
-use poem::{Endpoint, IntoResponse, Request, Response};
+use poem::{Endpoint, Request, Response};
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -40,7 +39,7 @@ pub struct GraphqlEndpoint {
     db: Db,
     auth: Arc<Auth>,
     websocket: SocketEndpoint,
-    graphiql: Option<String>,
+    graphiql: Option<super::graphiql::GraphiqlPage>,
     max_body_bytes: usize,
     max_nesting: usize,
 }
@@ -74,9 +73,7 @@ impl GraphqlEndpoint {
         settings: &GraphqlSettings,
         websocket: &WebsocketSettings,
     ) -> Self {
-        let graphiql = settings.graphiql.then(|| {
-            GraphiQLSource::build().endpoint("/graphql").subscription_endpoint("/graphql").title("Aeternum").finish()
-        });
+        let graphiql = settings.graphiql.then(|| super::graphiql::page(&settings.graphiql_assets_url));
         Self {
             websocket: SocketEndpoint::new(
                 schema.clone(),
@@ -95,12 +92,17 @@ impl GraphqlEndpoint {
     }
 
     async fn serve_http(&self, mut req: Request) -> Response {
-        if let Some(html) = &self.graphiql
+        if let Some(page) = &self.graphiql
             && req.method() == Method::GET
             && wants_html(&req)
             && req.uri().query().is_none_or(str::is_empty)
         {
-            return html.clone().with_content_type("text/html; charset=utf-8").into_response();
+            return Response::builder()
+                .content_type("text/html; charset=utf-8")
+                .header(header::CONTENT_SECURITY_POLICY, page.content_security_policy.as_str())
+                .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
+                .header(header::REFERRER_POLICY, "no-referrer")
+                .body(page.html.clone());
         }
         let Some(media_type) = negotiate(req.headers().get(header::ACCEPT)) else {
             return request_error(

@@ -1,6 +1,7 @@
 //! The HTTP surface: `/graphql`, `/webhooks/payments`, `/healthz`, `/readyz`.
 
 pub mod context;
+mod graphiql;
 mod graphql;
 mod health;
 pub mod slow_clients;

@@ -92,7 +92,17 @@ async fn get_runs_queries_and_serves_graphiql(store: Store) {
     let page = app.client.get(&url).header(ACCEPT, "text/html,application/xhtml+xml").send().await.unwrap();
     assert_eq!(page.status(), StatusCode::OK);
     assert!(page.headers()[CONTENT_TYPE].to_str().unwrap().starts_with("text/html"));
-    assert!(page.text().await.unwrap().to_lowercase().contains("graphiql"));
+    let policy = page.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(policy.starts_with("default-src 'none'; script-src https://unpkg.com 'sha256-"), "{policy}");
+    let html = page.text().await.unwrap();
+    assert!(html.contains("graphiql@3.9.0/graphiql.min.js") && html.matches("integrity=\"sha384-").count() == 4);
+    assert!(!html.contains("development"), "production builds only");
+
+    let mirrored = TestApp::spawn_with(store, |s| s.graphql.graphiql_assets_url = "/static/npm".into()).await;
+    let page =
+        mirrored.client.get(format!("{}/graphql", mirrored.address)).header(ACCEPT, "text/html").send().await.unwrap();
+    assert!(page.headers()["content-security-policy"].to_str().unwrap().contains("script-src 'self' 'sha256-"));
+    assert!(page.text().await.unwrap().contains(r#"src="/static/npm/react@18.3.1/umd/react.production.min.js""#));
 }
 
 async fn websocket_speaks_graphql_transport_ws(store: Store) {
