@@ -124,4 +124,62 @@ async fn passwords_and_tokens_never_reach_the_logs(store: Store) {
     }
 }
 
-store_tests!(the_binary_migrates_seeds_serves_and_stops_on_sigterm, passwords_and_tokens_never_reach_the_logs);
+/// Client mistakes (bad input, wrong passwords, lost checkout races, declined payments) are
+/// logged below ERROR; ERROR is kept for our own faults.
+async fn client_mistakes_are_not_logged_as_errors(store: Store) {
+    let (url, _dir) = fresh_database(store).await;
+    assert!(aeternum(&url).args(["seed", "--demo"]).status().await.unwrap().success());
+    let (server, base) = serve(&url, "info").await;
+    let client = reqwest::Client::new();
+    let endpoint = format!("{base}/graphql");
+    let call = |query: &str, variables: Value, cart: Option<String>| {
+        let mut request = client.post(&endpoint).json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = cart {
+            request = request.header("x-cart-token", token);
+        }
+        async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    for bad in ["{ nope }", "{ products(first: 1000) { totalCount } }", "{ product(id: \"x\") { id } }"] {
+        assert!(call(bad, json!({}), None).await.get("errors").is_some());
+    }
+    call(
+        "mutation { signIn(email: \"a@example.com\", password: \"wrong-password-1\") { accessToken } }",
+        json!({}),
+        None,
+    )
+    .await;
+    let listing =
+        call("{ products(first: 1, filter: { available: true }) { edges { node { id } } } }", json!({}), None).await;
+    let product = listing["data"]["products"]["edges"][0]["node"]["id"].as_str().unwrap().to_owned();
+    let mut carts = Vec::new();
+    for _ in 0..4 {
+        let opened = call("mutation { openCart { cart { id } token } }", json!({}), None).await;
+        let (cart, token) =
+            (opened["data"]["openCart"]["cart"]["id"].clone(), opened["data"]["openCart"]["token"].clone());
+        let token = token.as_str().unwrap().to_owned();
+        call(
+            "mutation($c: ID!, $p: ID!) { addToCart(cartId: $c, productId: $p, quantity: 1) { itemCount } }",
+            json!({ "c": cart, "p": product }),
+            Some(token.clone()),
+        )
+        .await;
+        carts.push((cart, token));
+    }
+    let checkout = "mutation($c: ID!, $k: String!) { checkout(cartId: $c, idempotencyKey: $k, email: \"g@example.com\",
+        shippingAddress: { name: \"G\", line1: \"1 Rue\", city: \"Paris\", postalCode: \"75001\", country: \"FR\" }) { id } }";
+    let races = carts.iter().enumerate().map(|(i, (cart, token))| {
+        call(checkout, json!({ "c": cart, "k": format!("race-key-{i:04}") }), Some(token.clone()))
+    });
+    let answers = futures_util::future::join_all(races).await;
+    assert!(answers.iter().any(|a| a["errors"][0]["extensions"]["code"] == "OUT_OF_STOCK"), "{answers:?}");
+
+    let (_, logs) = stop_and_read_logs(server).await;
+    let errors: Vec<&str> = logs.lines().filter(|l| l.contains("\"level\":\"ERROR\"")).collect();
+    assert!(errors.is_empty(), "client mistakes were logged as errors: {errors:#?}");
+}
+
+store_tests!(
+    the_binary_migrates_seeds_serves_and_stops_on_sigterm,
+    passwords_and_tokens_never_reach_the_logs,
+    client_mistakes_are_not_logged_as_errors,
+);
