@@ -81,6 +81,9 @@ impl Extension for ErrorCodesExtension {
         if let Err(refused) = super::shape::check(document, self.limits.shape) {
             return Err(coded(refused.message, refused.code));
         }
+        if let Err(refused) = super::shape::check_variables(&request.variables) {
+            return Err(coded(refused.message, refused.code));
+        }
         next.run(ctx, request).await
     }
 

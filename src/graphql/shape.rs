@@ -69,6 +69,12 @@ impl<'a> Walker<'a> {
         for item in &set.node.items {
             let item_cost = match &item.node {
                 Selection::Field(field) => {
+                    let mut literals = field.node.arguments.iter().filter_map(|(_, value)| {
+                        value.node.clone().into_const_with(|_| Ok::<_, ()>(async_graphql::Value::Null)).ok()
+                    });
+                    if literals.any(|v| const_has_nul(&v)) {
+                        return Err(nul_refused());
+                    }
                     let child = self.selection_set(&field.node.selection_set)?;
                     let name = field.node.name.node.as_str();
                     if name == "__schema" || name == "__type" {
@@ -110,6 +116,28 @@ impl<'a> Walker<'a> {
         self.fragments.insert(name, Memo::Done(cost));
         Ok(cost)
     }
+}
+
+fn nul_refused() -> ShapeError {
+    ShapeError { code: ErrorCode::BadUserInput, message: "text must not contain NUL characters".to_owned() }
+}
+
+/// Whether a value holds a string with a NUL character (which no store accepts in text).
+pub fn const_has_nul(value: &async_graphql::Value) -> bool {
+    match value {
+        async_graphql::Value::String(text) => text.contains('\0'),
+        async_graphql::Value::List(items) => items.iter().any(const_has_nul),
+        async_graphql::Value::Object(fields) => fields.iter().any(|(k, v)| k.contains('\0') || const_has_nul(v)),
+        _ => false,
+    }
+}
+
+/// Refuses variables holding text with a NUL character.
+///
+/// # Errors
+/// `BAD_USER_INPUT`.
+pub fn check_variables(variables: &async_graphql::Variables) -> Result<(), ShapeError> {
+    if variables.iter().any(|(_, value)| const_has_nul(value)) { Err(nul_refused()) } else { Ok(()) }
 }
 
 fn too_large(limit: u64) -> ShapeError {
@@ -194,5 +222,12 @@ mod tests {
             Some(ErrorCode::GraphqlValidationFailed)
         );
         assert_eq!(code("{ ...Missing }"), None, "left to validation");
+    }
+
+    #[test]
+    fn text_with_nul_is_refused() {
+        assert_eq!(code(r#"{ a(x: "fine") }"#), None);
+        assert_eq!(code(r#"{ a(x: "bad\u0000") }"#), Some(ErrorCode::BadUserInput));
+        assert_eq!(code(r#"{ a(x: {y: ["ok", "bad\u0000"]}) }"#), Some(ErrorCode::BadUserInput));
     }
 }

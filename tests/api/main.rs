@@ -16,6 +16,7 @@ mod checkout;
 mod checkout_race;
 mod cli;
 mod fixtures;
+mod fuzz;
 mod http;
 mod identity_accounts;
 mod identity_matrix;
