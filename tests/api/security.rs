@@ -19,6 +19,7 @@ store_tests!(
     racing_uses_of_one_refresh_token_leave_no_valid_session,
     concurrent_writers_on_every_path_queue_instead_of_failing,
     slow_clients_are_cut_off_and_readiness_answers_quickly_when_the_store_is_gone,
+    password_checks_beyond_the_hashing_threads_wait_briefly_then_are_throttled,
 );
 
 const PASSWORD: &str = "velvet-archive-1997";
@@ -305,6 +306,17 @@ async fn a_demoted_or_deleted_account_loses_its_access_token_at_once(store: Stor
     let after = app.graphql_as(&Credential::Bearer(staff), read, json!({ "u": staff_id })).await;
     assert_eq!(error_codes(&after), ["UNAUTHENTICATED"], "the old STAFF token is refused: {after}");
 
+    // A password change ends the access tokens issued before it, and a new sign-in works.
+    let (before_change, _) = app.sign_in("staff@example.com", PASSWORD).await;
+    let change = "mutation { changePassword(currentPassword: \"velvet-archive-1997\", newPassword: \"a-brand-new-passphrase\") }";
+    let changed = app.graphql_as(&Credential::Bearer(before_change.clone()), change, json!({})).await;
+    assert_eq!(changed["data"]["changePassword"], true, "{changed}");
+    let stale = app.graphql_as(&Credential::Bearer(before_change), "{ me { email } }", json!({})).await;
+    assert_eq!(error_codes(&stale), ["UNAUTHENTICATED"]);
+    let (fresh, _) = app.sign_in("staff@example.com", "a-brand-new-passphrase").await;
+    let me = app.graphql_as(&Credential::Bearer(fresh), "{ me { email } }", json!({})).await;
+    assert_eq!(me["data"]["me"]["email"], "staff@example.com");
+
     // A validly signed token of an account that no longer exists.
     use sea_orm::ConnectionTrait;
     app.db.conn().execute_unprepared("DELETE FROM refresh_tokens").await.unwrap();
@@ -392,4 +404,21 @@ async fn slow_clients_are_cut_off_and_readiness_answers_quickly_when_the_store_i
         .expect("readiness answers within its bound")
         .unwrap();
     assert_eq!(ready.status(), 503);
+}
+
+async fn password_checks_beyond_the_hashing_threads_wait_briefly_then_are_throttled(store: Store) {
+    // The hashing limits are per process; this test's first application sets them.
+    let app = TestApp::spawn_with(store, |s| {
+        s.auth.max_concurrent_password_hashes = 1;
+        s.auth.password_hash_queue_ms = 1;
+        s.auth.max_failed_sign_ins_per_ip = 1_000;
+    })
+    .await;
+    let emails: Vec<String> = (0..12).map(|i| format!("queue{i}@example.com")).collect();
+    let answers = futures_util::future::join_all(emails.iter().map(|e| sign_in(&app, e, "wrong-guess-00000"))).await;
+    let codes: Vec<String> = answers.iter().flat_map(error_codes).collect();
+    assert!(codes.iter().all(|c| c == "UNAUTHENTICATED" || c == "THROTTLED"), "{codes:?}");
+    assert!(codes.iter().any(|c| c == "THROTTLED"), "past the queue, password checks are refused: {codes:?}");
+    assert!(codes.iter().any(|c| c == "UNAUTHENTICATED"), "the ones that got a turn were checked: {codes:?}");
+    alive(&app).await;
 }
