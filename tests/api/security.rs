@@ -43,6 +43,11 @@ fn bombs(levels: usize) -> [(&'static str, String); 3] {
     ]
 }
 
+/// Creates an account with the test password.
+async fn account(app: &TestApp, email: &str, role: Role) {
+    aeternum::identity::service::create_user(&app.db, email, PASSWORD, "Tester", role, None).await.unwrap();
+}
+
 async fn alive(app: &TestApp) {
     assert_eq!(app.data("{ __typename }", json!({})).await, json!({ "__typename": "Query" }), "the server is up");
 }
@@ -133,9 +138,7 @@ async fn sign_in(app: &TestApp, email: &str, password: &str) -> Value {
 
 async fn parallel_sign_ins_are_throttled_exactly_and_hashing_memory_stays_bounded(store: Store) {
     let app = TestApp::spawn(store).await;
-    aeternum::identity::service::create_user(&app.db, "ada@example.com", PASSWORD, "Ada", Role::Customer, None)
-        .await
-        .unwrap();
+    account(&app, "ada@example.com", Role::Customer).await;
     let guesses =
         futures_util::future::join_all((0..40).map(|_| sign_in(&app, "ada@example.com", "wrong-guess-00000")));
     let answers = guesses.await;
@@ -167,9 +170,7 @@ async fn parallel_sign_ins_are_throttled_exactly_and_hashing_memory_stays_bounde
 
 async fn password_resets_and_password_changes_are_throttled(store: Store) {
     let app = TestApp::spawn(store).await;
-    aeternum::identity::service::create_user(&app.db, "ada@example.com", PASSWORD, "Ada", Role::Customer, None)
-        .await
-        .unwrap();
+    account(&app, "ada@example.com", Role::Customer).await;
     let reset = "mutation($e: String!) { requestPasswordReset(email: $e) }";
     let answers =
         futures_util::future::join_all((0..20).map(|_| app.graphql(reset, json!({ "e": "ada@example.com" })))).await;
@@ -197,9 +198,7 @@ async fn password_resets_and_password_changes_are_throttled(store: Store) {
 
 async fn a_socket_runs_with_the_viewer_and_address_of_its_connection(store: Store) {
     let app = TestApp::spawn(store).await;
-    aeternum::identity::service::create_user(&app.db, "ada@example.com", PASSWORD, "Ada", Role::Admin, None)
-        .await
-        .unwrap();
+    account(&app, "ada@example.com", Role::Admin).await;
     let (access, _) = app.sign_in("ada@example.com", PASSWORD).await;
     let mut ws = socket(&app, &[]).await.unwrap();
     send_json(
@@ -287,9 +286,8 @@ async fn sockets_are_capped_timed_out_and_size_limited(store: Store) {
 
 async fn a_demoted_or_deleted_account_loses_its_access_token_at_once(store: Store) {
     let app = TestApp::spawn(store).await;
-    for (email, role) in [("root@example.com", Role::Admin), ("staff@example.com", Role::Staff)] {
-        aeternum::identity::service::create_user(&app.db, email, PASSWORD, "X", role, None).await.unwrap();
-    }
+    account(&app, "root@example.com", Role::Admin).await;
+    account(&app, "staff@example.com", Role::Staff).await;
     let (root, _) = app.sign_in("root@example.com", PASSWORD).await;
     let (staff, _) = app.sign_in("staff@example.com", PASSWORD).await;
     let staff_id =
@@ -329,9 +327,7 @@ async fn a_demoted_or_deleted_account_loses_its_access_token_at_once(store: Stor
 
 async fn racing_uses_of_one_refresh_token_leave_no_valid_session(store: Store) {
     let app = TestApp::spawn(store).await;
-    aeternum::identity::service::create_user(&app.db, "ada@example.com", PASSWORD, "Ada", Role::Customer, None)
-        .await
-        .unwrap();
+    account(&app, "ada@example.com", Role::Customer).await;
     let refresh = "mutation($t: String) { refreshSession(refreshToken: $t) { refreshToken } }";
     for _ in 0..5 {
         let (_, token) = app.sign_in("ada@example.com", PASSWORD).await;
