@@ -6,9 +6,16 @@ pub mod graphql;
 pub mod service;
 pub mod types;
 
-/// The guest cart token a request carries in the `X-Cart-Token` header.
-#[derive(Clone, Debug)]
+/// The guest cart token a request carries in the `X-Cart-Token` header. A credential: `Debug`
+/// prints it redacted.
+#[derive(Clone)]
 pub struct CartToken(pub String);
+
+impl std::fmt::Debug for CartToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CartToken([redacted])")
+    }
+}
 
 /// The header that carries a guest's cart token.
 pub const CART_TOKEN_HEADER: &str = "x-cart-token";
