@@ -35,6 +35,9 @@ pub enum ErrorCode {
     /// The server is at its limit for this kind of work (password checks, connections); retry
     /// shortly.
     Throttled,
+    /// A store is out of connections, locked or not answering in time; retry shortly (HTTP 503
+    /// with `Retry-After`).
+    ServiceUnavailable,
     /// The GraphQL document could not be parsed.
     GraphqlParseFailed,
     /// The GraphQL document is not valid against the schema.
@@ -65,6 +68,7 @@ impl ErrorCode {
             Self::PaymentFailed => "PAYMENT_FAILED",
             Self::RateLimited => "RATE_LIMITED",
             Self::Throttled => "THROTTLED",
+            Self::ServiceUnavailable => "SERVICE_UNAVAILABLE",
             Self::GraphqlParseFailed => "GRAPHQL_PARSE_FAILED",
             Self::GraphqlValidationFailed => "GRAPHQL_VALIDATION_FAILED",
             Self::QueryTooDeep => "QUERY_TOO_DEEP",
@@ -175,7 +179,30 @@ pub fn conflict_on_unique(message: &'static str) -> impl Fn(sea_orm::DbErr) -> A
 
 impl From<sea_orm::DbErr> for AppError {
     fn from(error: sea_orm::DbErr) -> Self {
+        if is_unavailable(&error) {
+            tracing::warn!(error = %error, "the store is unavailable");
+            return Self::new(ErrorCode::ServiceUnavailable, "the store is busy; try again shortly");
+        }
         Self::internal(anyhow::Error::new(error).context("database operation failed"))
+    }
+}
+
+/// Whether a store error means "not now" rather than "wrong": no pooled connection in time,
+/// SQLite busy or locked, PostgreSQL out of connections, a lock or statement timeout.
+fn is_unavailable(error: &sea_orm::DbErr) -> bool {
+    use sea_orm::{DbErr, RuntimeErr};
+    match error {
+        DbErr::ConnectionAcquire(_) => true,
+        DbErr::Conn(RuntimeErr::SqlxError(sqlx))
+        | DbErr::Exec(RuntimeErr::SqlxError(sqlx))
+        | DbErr::Query(RuntimeErr::SqlxError(sqlx)) => match sqlx {
+            sea_orm::sqlx::Error::PoolTimedOut | sea_orm::sqlx::Error::PoolClosed => true,
+            sea_orm::sqlx::Error::Database(db) => {
+                matches!(db.code().as_deref(), Some("5" | "6" | "517" | "261" | "262" | "53300" | "55P03" | "57014"))
+            }
+            _ => false,
+        },
+        _ => false,
     }
 }
 
@@ -215,6 +242,14 @@ mod tests {
         assert_eq!(gql.message, "internal server error");
         let code = gql.extensions.as_ref().and_then(|e| e.get("code")).cloned();
         assert_eq!(code, Some(async_graphql::Value::from("INTERNAL")));
+    }
+
+    #[test]
+    fn an_exhausted_pool_is_unavailable_not_internal() {
+        let error = AppError::from(sea_orm::DbErr::ConnectionAcquire(sea_orm::error::ConnAcquireErr::Timeout));
+        assert_eq!(error.code(), ErrorCode::ServiceUnavailable);
+        let error = AppError::from(sea_orm::DbErr::Custom("boom".into()));
+        assert_eq!(error.code(), ErrorCode::Internal);
     }
 
     #[test]

@@ -84,6 +84,27 @@ impl fmt::Display for Currency {
     }
 }
 
+/// The refusal of an amount past [`MAX_MINOR_UNITS`].
+fn too_large() -> AppError {
+    AppError::bad_input(format!("the amount is too large: at most {MAX_MINOR_UNITS} minor units"))
+}
+
+/// `unit_minor × quantity`, checked: the one way line totals are computed.
+///
+/// # Errors
+/// `BAD_USER_INPUT` when the result overflows or passes [`MAX_MINOR_UNITS`].
+pub fn times(unit_minor: i64, quantity: i32) -> AppResult<i64> {
+    unit_minor.checked_mul(i64::from(quantity)).filter(|t| t.abs() <= MAX_MINOR_UNITS).ok_or_else(too_large)
+}
+
+/// `a + b` in minor units, checked: the one way totals are summed.
+///
+/// # Errors
+/// `BAD_USER_INPUT` when the result overflows or passes [`MAX_MINOR_UNITS`].
+pub fn plus(a: i64, b: i64) -> AppResult<i64> {
+    a.checked_add(b).filter(|t| t.abs() <= MAX_MINOR_UNITS).ok_or_else(too_large)
+}
+
 /// An exact amount of one currency.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Money {
@@ -185,6 +206,16 @@ mod tests {
         for bad in ["", "-1", "1.234", "1e3", "1,50", " 1", "1.", ".5", "NaN", "99999999999999999999"] {
             let error = Money::parse_amount(bad, eur()).err();
             assert_eq!(error.map(|e| e.code()), Some(crate::ErrorCode::BadUserInput), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn arithmetic_is_checked_against_the_largest_amount() {
+        assert_eq!(times(2_500, 3).ok(), Some(7_500));
+        assert_eq!(plus(7_500, 1).ok(), Some(7_501));
+        assert_eq!(times(MAX_MINOR_UNITS, 1).ok(), Some(MAX_MINOR_UNITS));
+        for error in [times(MAX_MINOR_UNITS, 2), times(i64::MAX, 99), plus(MAX_MINOR_UNITS, 1), plus(i64::MAX, 1)] {
+            assert_eq!(error.err().map(|e| e.code()), Some(crate::ErrorCode::BadUserInput));
         }
     }
 

@@ -11,6 +11,7 @@ use crate::catalog::types::Product;
 use crate::error::AppError;
 use crate::graphql::ids::{GlobalId, NodeType};
 use crate::graphql::scalars::Money;
+use crate::money;
 
 /// Why a cart line cannot be bought as it stands.
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,7 +69,7 @@ impl Cart {
                 continue;
             }
             let total = totals.entry(&product.currency).or_default();
-            *total = total.saturating_add(product.price_minor.saturating_mul(i64::from(line.quantity)));
+            *total = money::plus(*total, money::times(product.price_minor, line.quantity)?)?;
         }
         Ok(totals.into_iter().map(|(code, minor)| Money::stored(minor, code)).collect::<Result<_, AppError>>()?)
     }
@@ -125,7 +126,7 @@ impl CartLine {
             Some(p) => (p.price_minor, p.currency.as_str()),
             None => (self.line.unit_price_minor, self.line.currency.as_str()),
         };
-        Ok(Money::stored(price.saturating_mul(i64::from(self.line.quantity)), code)?)
+        Ok(Money::stored(money::times(price, self.line.quantity)?, code)?)
     }
 
     /// Why the line cannot be bought as it stands; null when it can.

@@ -309,12 +309,19 @@ fn encode(response: async_graphql::Response, media_type: &'static str) -> Respon
         errors: &response.errors,
         extensions: &response.extensions,
     };
-    let status = if failed_before_execution && media_type == GRAPHQL_RESPONSE_JSON {
+    let unavailable =
+        response.errors.iter().any(|e| code_of(e).as_deref() == Some(ErrorCode::ServiceUnavailable.as_str()));
+    let status = if unavailable {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else if failed_before_execution && media_type == GRAPHQL_RESPONSE_JSON {
         StatusCode::BAD_REQUEST
     } else {
         StatusCode::OK
     };
     let mut http = json_response(status, &body, media_type);
+    if unavailable {
+        http.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
     for (name, value) in &response.http_headers {
         http.headers_mut().append(name.clone(), value.clone());
     }

@@ -114,6 +114,15 @@ impl Viewer {
         }
     }
 
+    /// The signed-in account acting, for use cases that record who did something.
+    ///
+    /// # Errors
+    /// `UNAUTHENTICATED` when nobody is signed in (a guard should have refused already).
+    pub fn actor(&self) -> crate::error::AppResult<Uuid> {
+        self.user_id()
+            .ok_or_else(|| crate::error::AppError::new(crate::error::ErrorCode::Unauthenticated, "sign in to do this"))
+    }
+
     /// Whether anyone is identified.
     pub fn is_anonymous(&self) -> bool {
         matches!(self, Self::Anonymous)

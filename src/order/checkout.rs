@@ -160,12 +160,9 @@ pub async fn place_order(
     let now = db::now();
     let order_id = Uuid::now_v7();
     let currency = lines[0].currency.clone();
-    let subtotal = lines.iter().try_fold(0_i64, |sum, l| {
-        l.unit_price_minor.checked_mul(i64::from(l.quantity)).and_then(|t| sum.checked_add(t))
-    });
-    let subtotal = subtotal
-        .filter(|t| *t <= crate::money::MAX_MINOR_UNITS)
-        .ok_or_else(|| AppError::bad_input("the cart's total is too large for one order"))?;
+    let subtotal = lines
+        .iter()
+        .try_fold(0_i64, |sum, l| crate::money::plus(sum, crate::money::times(l.unit_price_minor, l.quantity)?))?;
     let address = &request.address;
     let hold_seconds =
         if cart.user_id.is_some() { settings.unpaid_ttl_seconds } else { settings.guest_unpaid_ttl_seconds };
@@ -218,14 +215,16 @@ pub async fn place_order(
     let mut snapshot = Vec::with_capacity(lines.len());
     for (position, line) in lines.iter().enumerate() {
         let product = &products[&line.product_id];
-        let total = line.unit_price_minor * i64::from(line.quantity);
+        let total = crate::money::times(line.unit_price_minor, line.quantity)?;
         snapshot.push(order_line::ActiveModel {
             id: Set(Uuid::now_v7()),
             order_id: Set(order_id),
             fulfilment_id: Set(fulfilments[&product.vendor_id]),
             product_id: Set(product.id),
             vendor_id: Set(product.vendor_id),
-            vendor_name: Set(vendors.get(&product.vendor_id).cloned().unwrap_or_default()),
+            vendor_name: Set(vendors.get(&product.vendor_id).cloned().ok_or_else(|| {
+                AppError::internal(anyhow::anyhow!("vendor {} of product {} is missing", product.vendor_id, product.id))
+            })?),
             sku: Set(product.sku.clone()),
             title: Set(product.title.clone()),
             quantity: Set(line.quantity),

@@ -32,15 +32,25 @@ impl Payments {
     /// Runs a provider call within the configured timeout.
     ///
     /// # Errors
-    /// `PAYMENT_FAILED` with the provider's reason, or when it did not answer in time.
+    /// `PAYMENT_FAILED` saying whether the provider declined, failed or did not answer in time
+    /// (its own message is logged, never sent).
     pub async fn bounded<T>(
         &self,
         call: impl std::future::Future<Output = Result<T, provider::ProviderError>>,
     ) -> crate::error::AppResult<T> {
         use crate::error::{AppError, ErrorCode};
+        // The provider's own words can name its internals; they go to the log, and the client
+        // gets what kind of failure it was.
         match tokio::time::timeout(self.timeout, call).await {
             Ok(Ok(value)) => Ok(value),
-            Ok(Err(error)) => Err(AppError::new(ErrorCode::PaymentFailed, error.to_string())),
+            Ok(Err(error)) => {
+                tracing::info!(reason = %error, "the payment provider refused or failed");
+                let message = match error {
+                    provider::ProviderError::Declined(_) => "the payment was declined",
+                    provider::ProviderError::Unavailable(_) => "the payment provider is unavailable",
+                };
+                Err(AppError::new(ErrorCode::PaymentFailed, message))
+            }
             Err(_) => Err(AppError::new(ErrorCode::PaymentFailed, "the payment provider did not answer in time")),
         }
     }

@@ -4,6 +4,7 @@
 //! HMAC is keyed with `payments.webhook_secret` over `"<t>.<raw body>"`. A request whose
 //! signature does not match, or whose timestamp is further than the tolerance from now, is
 //! refused with 401 and changes nothing; a replayed event id is acknowledged and ignored.
+//! Refusals have the service's one error shape: `{"errors": [{"message", "extensions": {"code"}}]}`.
 
 use hmac::{Hmac, Mac};
 use poem::http::StatusCode;
@@ -74,8 +75,10 @@ fn decode_hex(hex: &str) -> Option<Vec<u8>> {
     (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok()).collect()
 }
 
+/// A refusal in the service's one error shape, as GraphQL errors are.
 fn refuse(status: StatusCode, code: ErrorCode, message: &str) -> Response {
-    (status, Json(serde_json::json!({ "error": { "code": code.as_str(), "message": message } }))).into_response()
+    let body = serde_json::json!({ "errors": [{ "message": message, "extensions": { "code": code.as_str() } }] });
+    (status, Json(body)).into_response()
 }
 
 /// Receives one provider event.
@@ -114,6 +117,7 @@ pub async fn receive(req: &Request, body: Body, Data(db): Data<&Db>, Data(paymen
             let status = match error.code() {
                 ErrorCode::NotFound => StatusCode::NOT_FOUND,
                 ErrorCode::BadUserInput => StatusCode::BAD_REQUEST,
+                ErrorCode::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             };
             if status == StatusCode::INTERNAL_SERVER_ERROR {

@@ -122,7 +122,8 @@ impl Search {
         }
         let embedder = self.embedder.as_ref().context("no embedder is configured")?;
         let started = std::time::Instant::now();
-        let vector = Arc::new(embedder.embed(&[text.to_owned()]).await?.pop().unwrap_or_default());
+        let vector = embedder.embed(&[text.to_owned()]).await?.pop().filter(|v| !v.is_empty());
+        let vector = Arc::new(vector.context("the embedder returned no vector for the query")?);
         let spent = started.elapsed().as_secs_f64() * 1_000.0;
         if let Ok(mut cache) = self.query_vectors.lock() {
             if cache.len() >= QUERY_CACHE {

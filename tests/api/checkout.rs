@@ -14,7 +14,24 @@ store_tests!(
     the_same_idempotency_key_returns_the_same_order,
     bad_checkouts_are_refused_and_write_nothing,
     unpaid_holds_are_limited_per_visitor_account_and_address,
+    amounts_past_the_largest_are_refused_and_nothing_is_written,
 );
+
+async fn amounts_past_the_largest_are_refused_and_nothing_is_written(store: Store) {
+    let shop = Shop::open(store).await;
+    let mut dear = crate::fixtures::new_product(9, shop.unique.vendor_id, shop.unique.category_id);
+    dear.price_minor = aeternum::money::MAX_MINOR_UNITS;
+    dear.stock = 5;
+    let dear = aeternum::catalog::service::create_product(&shop.app.db, dear).await.unwrap();
+    let (cart, guest) = shop.guest_cart().await;
+    let added = shop.add(&guest, &cart, &dear, 2).await;
+    let codes = crate::helpers::error_codes(&added);
+    assert!(codes.iter().all(|c| c == "BAD_USER_INPUT") && !codes.is_empty(), "the totals overflow: {added:#}");
+    let placed = shop.checkout(&guest, &cart, "too-dear-0001").await;
+    assert_eq!(crate::helpers::error_codes(&placed), ["BAD_USER_INPUT"], "{placed:#}");
+    assert_eq!(shop.count("orders").await, 0);
+    assert_eq!(shop.product(dear.id).await.stock, 5, "no stock was taken");
+}
 
 async fn unpaid_holds_are_limited_per_visitor_account_and_address(store: Store) {
     let shop = Shop::open_with(store, |s| {

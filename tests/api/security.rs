@@ -20,6 +20,7 @@ store_tests!(
     concurrent_writers_on_every_path_queue_instead_of_failing,
     slow_clients_are_cut_off_and_readiness_answers_quickly_when_the_store_is_gone,
     password_checks_beyond_the_hashing_threads_wait_briefly_then_are_throttled,
+    an_exhausted_pool_answers_503_service_unavailable_then_recovers,
 );
 
 const PASSWORD: &str = "velvet-archive-1997";
@@ -416,5 +417,28 @@ async fn password_checks_beyond_the_hashing_threads_wait_briefly_then_are_thrott
     assert!(codes.iter().all(|c| c == "UNAUTHENTICATED" || c == "THROTTLED"), "{codes:?}");
     assert!(codes.iter().any(|c| c == "THROTTLED"), "past the queue, password checks are refused: {codes:?}");
     assert!(codes.iter().any(|c| c == "UNAUTHENTICATED"), "the ones that got a turn were checked: {codes:?}");
+    alive(&app).await;
+}
+
+async fn an_exhausted_pool_answers_503_service_unavailable_then_recovers(store: Store) {
+    use sea_orm::TransactionTrait;
+    let app = TestApp::spawn_with(store, |s| {
+        s.database.max_connections = 1;
+        s.database.acquire_timeout_seconds = 1;
+    })
+    .await;
+    let held = app.db.conn().begin().await.unwrap(); // the pool's only connection
+    let response = app
+        .client
+        .post(format!("{}/graphql", app.address))
+        .json(&json!({ "query": "{ categories { name } }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 503);
+    assert_eq!(response.headers()["retry-after"], "1");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(error_codes(&body), ["SERVICE_UNAVAILABLE"], "{body}");
+    held.rollback().await.unwrap();
     alive(&app).await;
 }
