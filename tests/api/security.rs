@@ -364,15 +364,44 @@ async fn concurrent_writers_on_every_path_queue_instead_of_failing(store: Store)
     });
     let guest = crate::shop::As::default();
     let carts = (0..6).map(|_| shop.call(&guest, "mutation { openCart { token } }", json!({})));
-    let (products, accounts, carts) = tokio::join!(
+    let multi = crate::shop::gid(aeternum::graphql::ids::NodeType::Product, shop.multi.id);
+    let dollars = crate::shop::gid(aeternum::graphql::ids::NodeType::Product, shop.dollars.id);
+    let edits = (0..6).map(|i| {
+        let (id, query) = if i % 2 == 0 {
+            (&multi, "mutation($p: ID!, $t: String!) { updateProduct(id: $p, input: { title: $t }) { id } }")
+        } else {
+            (&dollars, "mutation($p: ID!) { adjustStock(productId: $p, delta: 1, reason: RESTOCK) { stock } }")
+        };
+        shop.call(&staff, query, json!({ "p": id, "t": format!("Retitled {i}") }))
+    });
+    let customer = crate::shop::As::user(&shop.customer);
+    let customer_cart = shop.cart_of(&customer).await;
+    let lines = (0..4).map(|_| {
+        shop.call(
+            &customer,
+            "mutation($c: ID!, $p: ID!) { addToCart(cartId: $c, productId: $p, quantity: 1) { itemCount } }",
+            json!({ "c": customer_cart, "p": dollars }),
+        )
+    });
+    let sign_ins = (0..3).map(|_| {
+        shop.app.graphql(
+            "mutation { signIn(email: \"staff@example.com\", password: \"shop-passphrase-2026\") { accessToken } }",
+            json!({}),
+        )
+    });
+    let (products, accounts, carts, edits, lines, sign_ins) = tokio::join!(
         futures_util::future::join_all(writes),
         futures_util::future::join_all(registrations),
-        futures_util::future::join_all(carts)
+        futures_util::future::join_all(carts),
+        futures_util::future::join_all(edits),
+        futures_util::future::join_all(lines),
+        futures_util::future::join_all(sign_ins)
     );
-    for answer in products.iter().chain(&accounts).chain(&carts) {
+    for answer in products.iter().chain(&accounts).chain(&carts).chain(&edits).chain(&lines).chain(&sign_ins) {
         assert!(answer.get("errors").is_none(), "a concurrent write failed: {answer:#}");
     }
     assert_eq!(shop.count("products").await, 3 + 12);
+    assert_eq!(shop.product(shop.dollars.id).await.stock, 10 + 3, "every stock change counted once");
 }
 
 async fn slow_clients_are_cut_off_and_readiness_answers_quickly_when_the_store_is_gone(store: Store) {
