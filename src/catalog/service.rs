@@ -10,11 +10,12 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::filter::PUBLIC_STATUSES;
-use super::input::{Sku, Slug, bounded_text};
+use super::input::{Sku, Slug};
 use super::types::MAX_IMAGES_PER_PRODUCT;
 use crate::db::{self, Db};
 use crate::error::{AppError, AppResult, conflict_on_unique};
 use crate::identity::viewer::{Permission, Viewer};
+use crate::input::bounded_text;
 use crate::inventory::service as inventory;
 use crate::money::{Currency, MAX_MINOR_UNITS};
 

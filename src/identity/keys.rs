@@ -10,9 +10,9 @@ use uuid::Uuid;
 use super::audit::{self, Action};
 use super::tokens::{opaque_token, token_hash};
 use super::viewer::ClientInfo;
-use crate::catalog::input::bounded_text;
 use crate::db::{self, Db};
 use crate::error::{AppError, AppResult, ErrorCode};
+use crate::input::bounded_text;
 
 /// Scopes a key may be granted.
 pub const SCOPES: [&str; 2] = ["catalog:read", "orders:read"];

@@ -15,10 +15,10 @@ use super::credentials::{Email, Password, verify_password};
 use super::mailer::{Mailer, Message};
 use super::tokens::{TokenKeys, opaque_token, token_hash};
 use super::viewer::ClientInfo;
-use crate::catalog::input::bounded_text;
 use crate::config::AuthSettings;
 use crate::db::{self, Db};
 use crate::error::{AppError, AppResult, ErrorCode, conflict_on_unique};
+use crate::input::bounded_text;
 
 /// What the identity use cases need besides the store, shared by all requests.
 pub struct Auth {

@@ -14,7 +14,6 @@ use chrono::{DateTime, Utc};
 use entity::Role;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::config::AuthSettings;
@@ -145,7 +144,7 @@ pub fn opaque_token(prefix: &str) -> String {
 
 /// The stored form of an opaque token: SHA-256, hex.
 pub fn token_hash(token: &str) -> String {
-    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    crate::digest::sha256_hex(token)
 }
 
 #[cfg(test)]

@@ -4,8 +4,8 @@
 use async_graphql::{InputObject, SimpleObject};
 use entity::order;
 
-use crate::catalog::input::bounded_text;
 use crate::error::{AppError, AppResult};
+use crate::input::bounded_text;
 
 /// A shipping address.
 #[derive(SimpleObject, Clone, Debug, PartialEq, Eq, serde::Serialize)]

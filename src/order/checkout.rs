@@ -25,7 +25,6 @@ use crate::db::{self, Db};
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::graphql::ids::{GlobalId, NodeType};
 use crate::identity::credentials::Email;
-use crate::identity::tokens::token_hash;
 use crate::identity::viewer::{ClientInfo, Viewer};
 use crate::inventory::service::{Movement, move_stock};
 
@@ -50,7 +49,7 @@ impl CheckoutRequest {
             "address": self.address,
             "email": self.email.as_ref().map(Email::as_str),
         });
-        token_hash(&canonical.to_string())
+        crate::digest::sha256_hex(&canonical.to_string())
     }
 }
 

@@ -10,7 +10,6 @@ use super::lifecycle::{self, Canceller};
 use super::service;
 use super::types::{Fulfilment, FulfilmentStatus, Order, OrderStatus};
 use crate::cart::CartToken;
-use crate::catalog::input::bounded_text;
 use crate::config::OrderSettings;
 use crate::db::Db;
 use crate::graphql::ids::{GlobalId, NodeType};
@@ -18,6 +17,7 @@ use crate::graphql::pagination::{PageLimits, PageRequest};
 use crate::identity::credentials::Email;
 use crate::identity::guards::{Require, SignedIn, viewer};
 use crate::identity::viewer::Permission;
+use crate::input::bounded_text;
 use crate::payment::Payments;
 
 fn cart_token<'a>(ctx: &'a Context<'_>) -> Option<&'a str> {

@@ -91,7 +91,7 @@ impl ChargeRequest {
     /// A stable digest of the order and idempotency key, so a retried authorisation gets the
     /// same reference.
     fn idempotency_key_digest(&self) -> String {
-        let mut digest = crate::identity::tokens::token_hash(&format!("{}:{}", self.order_id, self.idempotency_key));
+        let mut digest = crate::digest::sha256_hex(&format!("{}:{}", self.order_id, self.idempotency_key));
         digest.truncate(24);
         digest
     }

@@ -19,7 +19,6 @@ use uuid::Uuid;
 use super::Search;
 use super::vector::{Payload, VectorPoint};
 use crate::db::Db;
-use crate::identity::tokens::token_hash;
 
 /// Products taken from the queue (or rebuilt) per pass.
 pub const BATCH: u64 = 64;
@@ -275,7 +274,7 @@ async fn index_products(db: &Db, search: &Search, ids: &[Uuid]) -> anyhow::Resul
         .map(|product| {
             let (name, path) = categories.get(&product.category_id).cloned().unwrap_or_default();
             let text = document(&product, &name);
-            Document { hash: token_hash(&text), text, path, product }
+            Document { hash: crate::digest::sha256_hex(&text), text, path, product }
         })
         .collect();
 
