@@ -12,7 +12,9 @@ use async_graphql::ErrorExtensions;
 /// The stable, documented codes a client sees in `extensions.code`.
 ///
 /// The list is part of the API contract (see `docs/ERRORS.md`): codes are added, never renamed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Each code is its variant's name in SCREAMING_SNAKE_CASE.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr, strum::EnumIter)]
+#[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
 pub enum ErrorCode {
     /// The input was understood but is not acceptable (bad cursor, page size, filter, ID…).
     BadUserInput,
@@ -56,27 +58,8 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// The code as it appears in `extensions.code`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::BadUserInput => "BAD_USER_INPUT",
-            Self::NotFound => "NOT_FOUND",
-            Self::Unauthenticated => "UNAUTHENTICATED",
-            Self::Forbidden => "FORBIDDEN",
-            Self::Conflict => "CONFLICT",
-            Self::OutOfStock => "OUT_OF_STOCK",
-            Self::PriceChanged => "PRICE_CHANGED",
-            Self::PaymentFailed => "PAYMENT_FAILED",
-            Self::RateLimited => "RATE_LIMITED",
-            Self::Throttled => "THROTTLED",
-            Self::ServiceUnavailable => "SERVICE_UNAVAILABLE",
-            Self::GraphqlParseFailed => "GRAPHQL_PARSE_FAILED",
-            Self::GraphqlValidationFailed => "GRAPHQL_VALIDATION_FAILED",
-            Self::QueryTooDeep => "QUERY_TOO_DEEP",
-            Self::QueryTooComplex => "QUERY_TOO_COMPLEX",
-            Self::BadRequest => "BAD_REQUEST",
-            Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
-            Self::Internal => "INTERNAL",
-        }
+    pub fn as_str(self) -> &'static str {
+        self.into()
     }
 }
 
@@ -242,6 +225,39 @@ mod tests {
         assert_eq!(gql.message, "internal server error");
         let code = gql.extensions.as_ref().and_then(|e| e.get("code")).cloned();
         assert_eq!(code, Some(async_graphql::Value::from("INTERNAL")));
+    }
+
+    #[test]
+    fn the_codes_are_the_documented_ones() {
+        use strum::IntoEnumIterator;
+        let codes: Vec<&str> = ErrorCode::iter().map(ErrorCode::as_str).collect();
+        assert_eq!(
+            codes,
+            [
+                "BAD_USER_INPUT",
+                "NOT_FOUND",
+                "UNAUTHENTICATED",
+                "FORBIDDEN",
+                "CONFLICT",
+                "OUT_OF_STOCK",
+                "PRICE_CHANGED",
+                "PAYMENT_FAILED",
+                "RATE_LIMITED",
+                "THROTTLED",
+                "SERVICE_UNAVAILABLE",
+                "GRAPHQL_PARSE_FAILED",
+                "GRAPHQL_VALIDATION_FAILED",
+                "QUERY_TOO_DEEP",
+                "QUERY_TOO_COMPLEX",
+                "BAD_REQUEST",
+                "PAYLOAD_TOO_LARGE",
+                "INTERNAL",
+            ]
+        );
+        let documented = include_str!("../docs/ERRORS.md");
+        for code in codes {
+            assert!(documented.contains(&format!("`{code}`")), "{code} is documented in docs/ERRORS.md");
+        }
     }
 
     #[test]

@@ -10,8 +10,8 @@ use uuid::Uuid;
 
 use crate::error::{AppError, AppResult};
 
-/// The kinds of object that have a global ID.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The kinds of object that have a global ID; the GraphQL type name is the variant's name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr, strum::EnumIter)]
 pub enum NodeType {
     /// A product.
     Product,
@@ -34,31 +34,9 @@ pub enum NodeType {
 }
 
 impl NodeType {
-    const ALL: [NodeType; 9] = [
-        NodeType::Product,
-        NodeType::Vendor,
-        NodeType::Category,
-        NodeType::User,
-        NodeType::ApiKey,
-        NodeType::Cart,
-        NodeType::Order,
-        NodeType::Fulfilment,
-        NodeType::Payment,
-    ];
-
     /// The GraphQL type name.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Self::Product => "Product",
-            Self::Vendor => "Vendor",
-            Self::Category => "Category",
-            Self::User => "User",
-            Self::ApiKey => "ApiKey",
-            Self::Cart => "Cart",
-            Self::Order => "Order",
-            Self::Fulfilment => "Fulfilment",
-            Self::Payment => "Payment",
-        }
+    pub fn name(self) -> &'static str {
+        self.into()
     }
 }
 
@@ -89,7 +67,8 @@ impl GlobalId {
         let bytes = URL_SAFE_NO_PAD.decode(id).map_err(|_| malformed())?;
         let text = std::str::from_utf8(&bytes).map_err(|_| malformed())?;
         let (name, uuid) = text.split_once(':').ok_or_else(malformed)?;
-        let node_type = NodeType::ALL.into_iter().find(|t| t.name() == name).ok_or_else(malformed)?;
+        let node_type =
+            <NodeType as strum::IntoEnumIterator>::iter().find(|t| t.name() == name).ok_or_else(malformed)?;
         let id = Uuid::try_parse(uuid).map_err(|_| malformed())?;
         Ok(Self { node_type, id })
     }

@@ -17,8 +17,9 @@ use super::viewer::ClientInfo;
 use crate::db::{self, Db};
 use crate::error::{AppError, AppResult, ErrorCode};
 
-/// What happened.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// What happened. Stored as the variant's name in snake_case; stored names never change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr, strum::EnumIter)]
+#[strum(serialize_all = "snake_case")]
 pub enum Action {
     /// An account was created.
     Registered,
@@ -31,6 +32,7 @@ pub enum Action {
     /// A session was ended.
     SignedOut,
     /// A used refresh token was presented again; its family was revoked.
+    #[strum(serialize = "refresh_token_reused")]
     RefreshReuse,
     /// A password was changed.
     PasswordChanged,
@@ -56,25 +58,8 @@ pub enum Action {
 
 impl Action {
     /// The stored name.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Self::Registered => "registered",
-            Self::SignedIn => "signed_in",
-            Self::SignInFailed => "sign_in_failed",
-            Self::SignInThrottled => "sign_in_throttled",
-            Self::SignedOut => "signed_out",
-            Self::RefreshReuse => "refresh_token_reused",
-            Self::PasswordChanged => "password_changed",
-            Self::PasswordResetRequested => "password_reset_requested",
-            Self::PasswordReset => "password_reset",
-            Self::PasswordResetThrottled => "password_reset_throttled",
-            Self::PasswordChangeFailed => "password_change_failed",
-            Self::PasswordChangeThrottled => "password_change_throttled",
-            Self::RoleChanged => "role_changed",
-            Self::PaymentAutoRefunded => "payment_auto_refunded",
-            Self::ApiKeyIssued => "api_key_issued",
-            Self::ApiKeyRevoked => "api_key_revoked",
-        }
+    pub fn name(self) -> &'static str {
+        self.into()
     }
 }
 
@@ -214,4 +199,36 @@ pub async fn recent(db: &Db, limit: u64, action: Option<&str>) -> AppResult<Vec<
         .limit(limit)
         .all(db.conn())
         .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_action_names_never_change() {
+        use strum::IntoEnumIterator;
+        let names: Vec<&str> = Action::iter().map(Action::name).collect();
+        assert_eq!(
+            names,
+            [
+                "registered",
+                "signed_in",
+                "sign_in_failed",
+                "sign_in_throttled",
+                "signed_out",
+                "refresh_token_reused",
+                "password_changed",
+                "password_reset_requested",
+                "password_reset",
+                "password_reset_throttled",
+                "password_change_failed",
+                "password_change_throttled",
+                "role_changed",
+                "payment_auto_refunded",
+                "api_key_issued",
+                "api_key_revoked",
+            ]
+        );
+    }
 }
