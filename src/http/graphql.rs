@@ -97,12 +97,7 @@ impl GraphqlEndpoint {
             && wants_html(&req)
             && req.uri().query().is_none_or(str::is_empty)
         {
-            return Response::builder()
-                .content_type("text/html; charset=utf-8")
-                .header(header::CONTENT_SECURITY_POLICY, page.content_security_policy.as_str())
-                .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
-                .header(header::REFERRER_POLICY, "no-referrer")
-                .body(page.html.clone());
+            return graphiql_response(page);
         }
         let Some(media_type) = negotiate(req.headers().get(header::ACCEPT)) else {
             return request_error(
@@ -112,79 +107,17 @@ impl GraphqlEndpoint {
                 JSON,
             );
         };
-        let (request, get) = match *req.method() {
-            Method::GET => {
-                let params = match req.params::<GraphqlParams>() {
-                    Ok(params) => params,
-                    Err(_) => {
-                        return request_error(
-                            StatusCode::BAD_REQUEST,
-                            ErrorCode::BadRequest,
-                            "malformed query string",
-                            media_type,
-                        );
-                    }
-                };
-                let decode = |text: Option<String>, name: &str| -> Result<Option<Map<String, Value>>, String> {
-                    text.map(|t| serde_json::from_str(&t).map_err(|_| format!("`{name}` must be a JSON object")))
-                        .transpose()
-                };
-                let (variables, extensions) =
-                    match (decode(params.variables, "variables"), decode(params.extensions, "extensions")) {
-                        (Ok(v), Ok(e)) => (v, e),
-                        (Err(message), _) | (_, Err(message)) => {
-                            return request_error(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, &message, media_type);
-                        }
-                    };
-                (
-                    GraphqlRequest {
-                        query: params.query,
-                        operation_name: params.operation_name,
-                        variables,
-                        extensions,
-                    },
-                    true,
-                )
-            }
-            Method::POST => {
-                let content_type = req.content_type().unwrap_or_default();
-                let essence = content_type.split(';').next().unwrap_or_default().trim();
-                if !essence.eq_ignore_ascii_case(JSON) {
-                    return request_error(
-                        StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                        ErrorCode::BadRequest,
-                        "send the request as application/json",
-                        media_type,
-                    );
+        let (mut request, get) = match *req.method() {
+            Method::GET => match read_get(&req) {
+                Ok(request) => (request, true),
+                Err(message) => {
+                    return request_error(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, &message, media_type);
                 }
-                let body = match req.take_body().into_bytes_limit(self.max_body_bytes).await {
-                    Ok(body) => body,
-                    Err(poem::error::ReadBodyError::PayloadTooLarge) => {
-                        let message = format!("the request body is larger than {} bytes", self.max_body_bytes);
-                        return request_error(
-                            StatusCode::PAYLOAD_TOO_LARGE,
-                            ErrorCode::PayloadTooLarge,
-                            &message,
-                            media_type,
-                        );
-                    }
-                    Err(_) => {
-                        return request_error(
-                            StatusCode::BAD_REQUEST,
-                            ErrorCode::BadRequest,
-                            "the request body could not be read",
-                            media_type,
-                        );
-                    }
-                };
-                match serde_json::from_slice::<GraphqlRequest>(&body) {
-                    Ok(request) => (request, false),
-                    Err(error) => {
-                        let message = format!("the body is not a GraphQL request: {error}");
-                        return request_error(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, &message, media_type);
-                    }
-                }
-            }
+            },
+            Method::POST => match self.read_post(&mut req, media_type).await {
+                Ok(request) => (request, false),
+                Err(response) => return response,
+            },
             _ => {
                 let mut response =
                     request_error(StatusCode::METHOD_NOT_ALLOWED, ErrorCode::BadRequest, "use GET or POST", media_type);
@@ -192,7 +125,7 @@ impl GraphqlEndpoint {
                 return response;
             }
         };
-        let Some(query) = request.query.filter(|q| !q.trim().is_empty()) else {
+        let Some(query) = request.query.take().filter(|q| !q.trim().is_empty()) else {
             return request_error(
                 StatusCode::BAD_REQUEST,
                 ErrorCode::BadRequest,
@@ -210,31 +143,88 @@ impl GraphqlEndpoint {
             response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
             return response;
         }
-
         let client = RequestContext::client_of(&req);
         let context = match RequestContext::build(&self.db, &self.auth, client, Presented::from_headers(&req)).await {
             Ok(context) => context,
-            Err(error) => {
-                return request_error(StatusCode::UNAUTHORIZED, error.code(), error.message(), media_type);
+            Err(error) => return request_error(StatusCode::UNAUTHORIZED, error.code(), error.message(), media_type),
+        };
+        let gql = with_request_parts(context.attach(async_graphql::Request::new(query)), request);
+        encode(self.schema.execute(gql).await, media_type)
+    }
+
+    /// The GraphQL request in a `POST` body, or the response refusing it.
+    async fn read_post(&self, req: &mut Request, media_type: &'static str) -> Result<GraphqlRequest, Response> {
+        let content_type = req.content_type().unwrap_or_default();
+        let essence = content_type.split(';').next().unwrap_or_default().trim();
+        if !essence.eq_ignore_ascii_case(JSON) {
+            return Err(request_error(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                ErrorCode::BadRequest,
+                "send the request as application/json",
+                media_type,
+            ));
+        }
+        let body = match req.take_body().into_bytes_limit(self.max_body_bytes).await {
+            Ok(body) => body,
+            Err(poem::error::ReadBodyError::PayloadTooLarge) => {
+                let message = format!("the request body is larger than {} bytes", self.max_body_bytes);
+                return Err(request_error(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    ErrorCode::PayloadTooLarge,
+                    &message,
+                    media_type,
+                ));
+            }
+            Err(_) => {
+                let message = "the request body could not be read";
+                return Err(request_error(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, message, media_type));
             }
         };
-        let mut gql = context.attach(async_graphql::Request::new(query));
-        if let Some(name) = request.operation_name {
-            gql = gql.operation_name(name);
-        }
-        if let Some(variables) = request.variables {
-            gql = gql.variables(async_graphql::Variables::from_json(Value::Object(variables)));
-        }
-        if let Some(extensions) = request.extensions {
-            for (key, value) in extensions {
-                if let Ok(value) = async_graphql::Value::from_json(value) {
-                    gql.extensions.insert(key, value);
-                }
-            }
-        }
-        let response = self.schema.execute(gql).await;
-        encode(response, media_type)
+        serde_json::from_slice::<GraphqlRequest>(&body).map_err(|error| {
+            let message = format!("the body is not a GraphQL request: {error}");
+            request_error(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, &message, media_type)
+        })
     }
+}
+
+/// The GraphQL request in a `GET` query string, or why it is malformed.
+fn read_get(req: &Request) -> Result<GraphqlRequest, String> {
+    let params = req.params::<GraphqlParams>().map_err(|_| "malformed query string".to_owned())?;
+    let decode = |text: Option<String>, name: &str| -> Result<Option<Map<String, Value>>, String> {
+        text.map(|t| serde_json::from_str(&t).map_err(|_| format!("`{name}` must be a JSON object"))).transpose()
+    };
+    Ok(GraphqlRequest {
+        query: params.query,
+        operation_name: params.operation_name,
+        variables: decode(params.variables, "variables")?,
+        extensions: decode(params.extensions, "extensions")?,
+    })
+}
+
+/// Adds the operation name, variables and extensions of `request` to `gql`.
+fn with_request_parts(mut gql: async_graphql::Request, request: GraphqlRequest) -> async_graphql::Request {
+    if let Some(name) = request.operation_name {
+        gql = gql.operation_name(name);
+    }
+    if let Some(variables) = request.variables {
+        gql = gql.variables(async_graphql::Variables::from_json(Value::Object(variables)));
+    }
+    for (key, value) in request.extensions.unwrap_or_default() {
+        if let Ok(value) = async_graphql::Value::from_json(value) {
+            gql.extensions.insert(key, value);
+        }
+    }
+    gql
+}
+
+/// The GraphiQL page with its security headers.
+fn graphiql_response(page: &super::graphiql::GraphiqlPage) -> Response {
+    Response::builder()
+        .content_type("text/html; charset=utf-8")
+        .header(header::CONTENT_SECURITY_POLICY, page.content_security_policy.as_str())
+        .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
+        .header(header::REFERRER_POLICY, "no-referrer")
+        .body(page.html.clone())
 }
 
 impl Endpoint for GraphqlEndpoint {
