@@ -12,7 +12,8 @@ use chrono::Duration;
 use entity::{FulfilmentStatus, MovementReason};
 use entity::{OrderStatus, ProductStatus, cart_line, fulfilment, order, order_line, product, product_image, vendor};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseTransaction, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 use serde_json::{Map, Value};
 use tracing::instrument;
@@ -91,7 +92,6 @@ pub async fn place_order(
         (None, None) => return Err(AppError::bad_input("a guest checkout needs an `email`")),
     };
     let txn = db.begin_write().await?;
-    let postgres = txn.get_database_backend() == DatabaseBackend::Postgres;
 
     // Write first: lock the cart row (PostgreSQL) or the database (SQLite).
     let cart = carts::claim_owned_cart(&txn, request.cart_id, viewer, cart_token).await?;
@@ -111,50 +111,12 @@ pub async fn place_order(
 
     check_holds(&txn, settings, &cart, client).await?;
 
-    let lines = cart_line::Entity::find()
-        .filter(cart_line::Column::CartId.eq(cart.id))
-        .order_by_asc(cart_line::Column::ProductId)
-        .all(&txn)
-        .await?;
-    if lines.is_empty() {
-        return Err(AppError::bad_input("the cart is empty"));
-    }
-    let currencies: HashSet<&str> = lines.iter().map(|l| l.currency.as_str()).collect();
-    if currencies.len() > 1 {
-        let mut codes: Vec<_> = currencies.into_iter().collect();
-        codes.sort_unstable();
-        return Err(AppError::bad_input(format!(
-            "an order is paid in one currency, and this cart holds {}: remove the lines of all but one",
-            codes.join(", ")
-        )));
-    }
+    let lines = cart_lines(&txn, cart.id).await?;
 
-    let mut locking = product::Entity::find()
-        .filter(product::Column::Id.is_in(lines.iter().map(|l| l.product_id)))
-        .order_by_asc(product::Column::Id);
-    if postgres {
-        locking = locking.lock_exclusive();
-    }
-    let products: HashMap<Uuid, product::Model> = locking.all(&txn).await?.into_iter().map(|p| (p.id, p)).collect();
+    let products = lock_products(&txn, &lines).await?;
     check_lines(&lines, &products)?;
 
-    let vendor_ids: Vec<Uuid> = products.values().map(|p| p.vendor_id).collect();
-    let vendors: HashMap<Uuid, String> = vendor::Entity::find()
-        .filter(vendor::Column::Id.is_in(vendor_ids))
-        .all(&txn)
-        .await?
-        .into_iter()
-        .map(|v| (v.id, v.name))
-        .collect();
-    let mut images: HashMap<Uuid, String> = HashMap::new();
-    for image in product_image::Entity::find()
-        .filter(product_image::Column::ProductId.is_in(products.keys().copied()))
-        .order_by_desc(product_image::Column::Position)
-        .all(&txn)
-        .await?
-    {
-        images.insert(image.product_id, image.url);
-    }
+    let (vendors, images) = vendor_names_and_images(&txn, &products).await?;
 
     let now = db::now();
     let order_id = Uuid::now_v7();
@@ -195,6 +157,95 @@ pub async fn place_order(
     .exec_without_returning(&txn)
     .await?;
 
+    write_parts_and_lines(&txn, order_id, &currency, now, &lines, &products, &vendors, images).await?;
+
+    take_stock(&txn, order_id, viewer, &lines, &products).await?;
+    cart_line::Entity::delete_many().filter(cart_line::Column::CartId.eq(cart.id)).exec(&txn).await?;
+
+    let placed = order::Entity::find_by_id(order_id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("order {order_id} vanished in its own transaction")))?;
+    txn.commit().await?;
+    tracing::info!(order.id = %order_id, order.total_minor = subtotal, "order placed");
+    Ok(placed)
+}
+
+/// The cart's lines in product order, refused when empty or in several currencies.
+async fn cart_lines(txn: &DatabaseTransaction, cart_id: Uuid) -> AppResult<Vec<cart_line::Model>> {
+    let lines = cart_line::Entity::find()
+        .filter(cart_line::Column::CartId.eq(cart_id))
+        .order_by_asc(cart_line::Column::ProductId)
+        .all(txn)
+        .await?;
+    if lines.is_empty() {
+        return Err(AppError::bad_input("the cart is empty"));
+    }
+    let currencies: HashSet<&str> = lines.iter().map(|l| l.currency.as_str()).collect();
+    if currencies.len() > 1 {
+        let mut codes: Vec<_> = currencies.into_iter().collect();
+        codes.sort_unstable();
+        return Err(AppError::bad_input(format!(
+            "an order is paid in one currency, and this cart holds {}: remove the lines of all but one",
+            codes.join(", ")
+        )));
+    }
+    Ok(lines)
+}
+
+/// The lines' products, locked in id order (`FOR UPDATE` on PostgreSQL; SQLite is already locked).
+async fn lock_products(
+    txn: &DatabaseTransaction,
+    lines: &[cart_line::Model],
+) -> AppResult<HashMap<Uuid, product::Model>> {
+    let postgres = txn.get_database_backend() == DatabaseBackend::Postgres;
+    let mut locking = product::Entity::find()
+        .filter(product::Column::Id.is_in(lines.iter().map(|l| l.product_id)))
+        .order_by_asc(product::Column::Id);
+    if postgres {
+        locking = locking.lock_exclusive();
+    }
+    let products: HashMap<Uuid, product::Model> = locking.all(txn).await?.into_iter().map(|p| (p.id, p)).collect();
+    Ok(products)
+}
+
+/// The vendors' names and each product's first image, for the snapshot lines.
+async fn vendor_names_and_images(
+    txn: &DatabaseTransaction,
+    products: &HashMap<Uuid, product::Model>,
+) -> AppResult<(HashMap<Uuid, String>, HashMap<Uuid, String>)> {
+    let vendor_ids: Vec<Uuid> = products.values().map(|p| p.vendor_id).collect();
+    let vendors: HashMap<Uuid, String> = vendor::Entity::find()
+        .filter(vendor::Column::Id.is_in(vendor_ids))
+        .all(txn)
+        .await?
+        .into_iter()
+        .map(|v| (v.id, v.name))
+        .collect();
+    let mut images: HashMap<Uuid, String> = HashMap::new();
+    for image in product_image::Entity::find()
+        .filter(product_image::Column::ProductId.is_in(products.keys().copied()))
+        .order_by_desc(product_image::Column::Position)
+        .all(txn)
+        .await?
+    {
+        images.insert(image.product_id, image.url);
+    }
+    Ok((vendors, images))
+}
+
+/// One fulfilment per vendor, and the snapshot lines, of order `order_id`.
+#[allow(clippy::too_many_arguments)]
+async fn write_parts_and_lines(
+    txn: &DatabaseTransaction,
+    order_id: Uuid,
+    currency: &str,
+    now: chrono::DateTime<chrono::Utc>,
+    lines: &[cart_line::Model],
+    products: &HashMap<Uuid, product::Model>,
+    vendors: &HashMap<Uuid, String>,
+    mut images: HashMap<Uuid, String>,
+) -> AppResult<()> {
     let mut fulfilments: BTreeMap<Uuid, Uuid> = BTreeMap::new();
     for product in products.values() {
         fulfilments.entry(product.vendor_id).or_insert_with(Uuid::now_v7);
@@ -208,7 +259,7 @@ pub async fn place_order(
         fulfilled_at: Set(None),
         created_at: Set(now),
     }))
-    .exec_without_returning(&txn)
+    .exec_without_returning(txn)
     .await?;
 
     let mut snapshot = Vec::with_capacity(lines.len());
@@ -228,7 +279,7 @@ pub async fn place_order(
             title: Set(product.title.clone()),
             quantity: Set(line.quantity),
             unit_price_minor: Set(line.unit_price_minor),
-            currency: Set(currency.clone()),
+            currency: Set(currency.to_owned()),
             tax_minor: Set(0),
             line_total_minor: Set(total),
             image_url: Set(images.remove(&product.id)),
@@ -237,9 +288,19 @@ pub async fn place_order(
             created_at: Set(now),
         });
     }
-    order_line::Entity::insert_many(snapshot).exec_without_returning(&txn).await?;
+    order_line::Entity::insert_many(snapshot).exec_without_returning(txn).await?;
+    Ok(())
+}
 
-    for line in &lines {
+/// Takes the lines' units from stock through the ledger; a one-of-a-kind piece becomes RESERVED.
+async fn take_stock(
+    txn: &DatabaseTransaction,
+    order_id: Uuid,
+    viewer: &Viewer,
+    lines: &[cart_line::Model],
+    products: &HashMap<Uuid, product::Model>,
+) -> AppResult<()> {
+    for line in lines {
         let product = &products[&line.product_id];
         let movement = Movement {
             order_id: Some(order_id),
@@ -247,17 +308,9 @@ pub async fn place_order(
             status: product.one_of_a_kind.then_some(ProductStatus::Reserved),
             ..Movement::new(product.id, -line.quantity, MovementReason::Sale)
         };
-        move_stock(&txn, movement).await?;
+        move_stock(txn, movement).await?;
     }
-    cart_line::Entity::delete_many().filter(cart_line::Column::CartId.eq(cart.id)).exec(&txn).await?;
-
-    let placed = order::Entity::find_by_id(order_id)
-        .one(&txn)
-        .await?
-        .ok_or_else(|| AppError::internal(anyhow::anyhow!("order {order_id} vanished in its own transaction")))?;
-    txn.commit().await?;
-    tracing::info!(order.id = %order_id, order.total_minor = subtotal, "order placed");
-    Ok(placed)
+    Ok(())
 }
 
 /// Refuses the checkout when a product is gone, not for sale, short of units, or priced
