@@ -17,6 +17,7 @@ pub mod moderation;
 pub mod qdrant;
 pub mod query;
 pub mod service;
+pub mod types;
 pub mod vector;
 
 use std::collections::HashMap;
