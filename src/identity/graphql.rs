@@ -8,7 +8,7 @@ use super::guards::{Require, SignedIn, viewer};
 use super::service::{self, Auth, Session};
 use super::types::{ApiKey, AuthPayload, IssuedApiKey, Role, SecurityEvent, User};
 use super::viewer::{ClientInfo, Permission};
-use super::{audit, keys};
+use super::{audit, keys, passwords};
 use crate::cart::CartToken;
 use crate::db::Db;
 use crate::error::{AppError, ErrorCode};
@@ -190,7 +190,7 @@ impl IdentityMutation {
     #[graphql(guard = "SignedIn")]
     async fn change_password(&self, ctx: &Context<'_>, current_password: String, new_password: String) -> Result<bool> {
         let user_id = viewer(ctx).user_id().ok_or_else(|| AppError::new(ErrorCode::Unauthenticated, "sign in"))?;
-        service::change_password(
+        passwords::change_password(
             ctx.data::<Db>()?,
             ctx.data::<Arc<Auth>>()?,
             &client(ctx),
@@ -205,13 +205,13 @@ impl IdentityMutation {
     /// Sends a password-reset code to the address if an account has it. Always true, so the
     /// answer does not reveal which addresses have accounts.
     async fn request_password_reset(&self, ctx: &Context<'_>, email: String) -> Result<bool> {
-        service::request_password_reset(ctx.data::<Db>()?, ctx.data::<Arc<Auth>>()?, &client(ctx), &email).await?;
+        passwords::request_password_reset(ctx.data::<Db>()?, ctx.data::<Arc<Auth>>()?, &client(ctx), &email).await?;
         Ok(true)
     }
 
     /// Sets a new password with a reset code (single use, short-lived) and ends all sessions.
     async fn reset_password(&self, ctx: &Context<'_>, code: String, new_password: String) -> Result<bool> {
-        service::reset_password(ctx.data::<Db>()?, ctx.data::<Arc<Auth>>()?, &client(ctx), &code, &new_password)
+        passwords::reset_password(ctx.data::<Db>()?, ctx.data::<Arc<Auth>>()?, &client(ctx), &code, &new_password)
             .await?;
         Ok(true)
     }

@@ -16,6 +16,7 @@ pub mod graphql;
 pub mod guards;
 pub mod keys;
 pub mod mailer;
+pub mod passwords;
 pub mod service;
 pub mod tokens;
 pub mod types;
