@@ -13,7 +13,7 @@ use sea_orm::{ConnectionTrait, DatabaseBackend};
 use serde_json::json;
 
 use crate::helpers::Store;
-use crate::payments::{pending_order, signature, status, webhook};
+use crate::payments::{pending_async_payment, pending_order, signature, status, webhook};
 use crate::shop::{As, Shop, WEBHOOK_SECRET};
 
 store_tests!(
@@ -77,9 +77,7 @@ async fn payment_statuses(shop: &Shop, order: &str) -> Vec<String> {
 async fn a_second_payment_while_one_is_pending_is_refused_and_a_late_success_is_refunded(store: Store) {
     let shop = Shop::open(store).await;
     let customer = As::user(&shop.customer);
-    let order = pending_order(&shop, &customer, "double-0001").await;
-    let pending = shop.pay(&customer, &order, "test_async", "double-pay-0001").await;
-    let reference = pending["data"]["payOrder"]["reference"].as_str().unwrap().to_owned();
+    let (order, reference) = pending_async_payment(&shop, &customer, "double-0001").await;
     for (method, key) in [("test_card", "double-pay-0002"), ("test_async", "double-pay-0003")] {
         let second = shop.pay(&customer, &order, method, key).await;
         assert_eq!(second["errors"][0]["extensions"]["code"], "CONFLICT", "{method}: {second:#}");
@@ -107,9 +105,7 @@ async fn a_second_payment_while_one_is_pending_is_refused_and_a_late_success_is_
 async fn a_success_for_a_cancelled_order_is_refunded_and_audited(store: Store) {
     let shop = Shop::open(store).await;
     let customer = As::user(&shop.customer);
-    let order = pending_order(&shop, &customer, "cancelled-0001").await;
-    let pending = shop.pay(&customer, &order, "test_async", "cancelled-pay-0001").await;
-    let reference = pending["data"]["payOrder"]["reference"].as_str().unwrap().to_owned();
+    let (order, reference) = pending_async_payment(&shop, &customer, "cancelled-0001").await;
     let cancelled =
         shop.ok(&customer, "mutation($o: ID!) { cancelOrder(id: $o) { status } }", json!({ "o": order })).await;
     assert_eq!(cancelled["cancelOrder"]["status"], "CANCELLED");

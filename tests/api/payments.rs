@@ -22,6 +22,15 @@ pub async fn pending_order(shop: &Shop, who: &As, key: &str) -> String {
     placed["data"]["checkout"]["id"].as_str().unwrap_or_else(|| panic!("{placed:#}")).to_owned()
 }
 
+/// A pending order of `who` with a PENDING asynchronous payment, and the payment's reference.
+pub async fn pending_async_payment(shop: &Shop, who: &As, key: &str) -> (String, String) {
+    let order = pending_order(shop, who, key).await;
+    let pending = shop.pay(who, &order, "test_async", &format!("{key}-pay")).await;
+    assert_eq!(pending["data"]["payOrder"]["status"], "PENDING", "{pending:#}");
+    let reference = pending["data"]["payOrder"]["reference"].as_str().unwrap().to_owned();
+    (order, reference)
+}
+
 pub fn signature(secret: &str, timestamp: i64, body: &str) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
     mac.update(format!("{timestamp}.{body}").as_bytes());
@@ -121,9 +130,7 @@ async fn a_signed_webhook_pays_the_order_once(store: Store) {
 async fn bad_signatures_and_old_timestamps_are_refused(store: Store) {
     let shop = Shop::open(store).await;
     let customer = As::user(&shop.customer);
-    let order = pending_order(&shop, &customer, "forged-0001").await;
-    let pending = shop.pay(&customer, &order, "test_async", "forged-pay-0001").await;
-    let reference = pending["data"]["payOrder"]["reference"].as_str().unwrap().to_owned();
+    let (order, reference) = pending_async_payment(&shop, &customer, "forged-0001").await;
     let body = json!({ "id": "evt_forged", "type": "payment.succeeded", "reference": reference }).to_string();
     let now = chrono::Utc::now().timestamp();
     let tampered = body.replace("evt_forged", "evt_forgex");
