@@ -75,17 +75,38 @@ pub async fn record(
     client: &ClientInfo,
     detail: Value,
 ) -> AppResult<()> {
-    let event = security_event::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        occurred_at: Set(db::now()),
-        action: Set(action.name().to_owned()),
-        actor_id: Set(actor),
-        subject: Set(subject.map(|s| s.chars().take(254).collect())),
-        ip: Set(client.ip.clone()),
+    let event = Event { id: Uuid::now_v7(), at: db::now(), action, actor, subject, client };
+    insert(conn, event, detail).await?;
+    tracing::info!(audit.action = action.name(), audit.actor = ?actor, "security event");
+    Ok(())
+}
+
+/// One audit row to write.
+struct Event<'a> {
+    id: Uuid,
+    at: chrono::DateTime<chrono::Utc>,
+    action: Action,
+    actor: Option<Uuid>,
+    subject: Option<&'a str>,
+    client: &'a ClientInfo,
+}
+
+/// A subject as it is stored (and counted): at most 254 characters.
+fn stored_subject(subject: &str) -> String {
+    subject.chars().take(254).collect()
+}
+
+async fn insert(conn: &impl ConnectionTrait, event: Event<'_>, detail: Value) -> AppResult<()> {
+    let row = security_event::ActiveModel {
+        id: Set(event.id),
+        occurred_at: Set(event.at),
+        action: Set(event.action.name().to_owned()),
+        actor_id: Set(event.actor),
+        subject: Set(event.subject.map(stored_subject)),
+        ip: Set(event.client.ip.clone()),
         detail: Set(detail),
     };
-    security_event::Entity::insert(event).exec_without_returning(conn).await?;
-    tracing::info!(audit.action = action.name(), audit.actor = ?actor, "security event");
+    security_event::Entity::insert(row).exec_without_returning(conn).await?;
     Ok(())
 }
 
@@ -98,6 +119,26 @@ pub struct AttemptLimits {
     pub per_ip: u64,
     /// The window, in minutes.
     pub window_minutes: u64,
+}
+
+impl AttemptLimits {
+    /// The limits of password checks: sign-ins, and current passwords in password changes.
+    pub fn password_checks(settings: &crate::config::AuthSettings) -> Self {
+        Self {
+            per_subject: settings.max_failed_sign_ins_per_account,
+            per_ip: settings.max_failed_sign_ins_per_ip,
+            window_minutes: settings.sign_in_window_minutes,
+        }
+    }
+
+    /// The limits of password-reset requests.
+    pub fn password_resets(settings: &crate::config::AuthSettings) -> Self {
+        Self {
+            per_subject: settings.max_password_resets_per_account,
+            per_ip: settings.max_password_resets_per_ip,
+            window_minutes: settings.sign_in_window_minutes,
+        }
+    }
 }
 
 /// An attempt that was let through: its audit row, to be settled with the outcome.
@@ -126,17 +167,9 @@ pub async fn reserve_attempt(
 ) -> AppResult<Attempt> {
     let id = Uuid::now_v7();
     let now = db::now();
-    let subject: String = subject.chars().take(254).collect();
-    let event = security_event::ActiveModel {
-        id: Set(id),
-        occurred_at: Set(now),
-        action: Set(presumed.name().to_owned()),
-        actor_id: Set(None),
-        subject: Set(Some(subject.clone())),
-        ip: Set(client.ip.clone()),
-        detail: Set(Value::Object(Default::default())),
-    };
-    security_event::Entity::insert(event).exec_without_returning(db.conn()).await?;
+    let event = Event { id, at: now, action: presumed, actor: None, subject: Some(subject), client };
+    insert(db.conn(), event, Value::Object(Default::default())).await?;
+    let subject = stored_subject(subject);
     let since = now - Duration::minutes(i64::try_from(limits.window_minutes).unwrap_or(15));
     let attempts = || {
         security_event::Entity::find()

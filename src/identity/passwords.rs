@@ -34,11 +34,7 @@ pub async fn change_password(
         user::Entity::find_by_id(user_id).one(db.conn()).await?.ok_or_else(|| unauthenticated("sign in again"))?;
     let email = Email::parse(&account.email)?;
     let new = Password::new(new, &email)?;
-    let limits = audit::AttemptLimits {
-        per_subject: auth.settings.max_failed_sign_ins_per_account,
-        per_ip: auth.settings.max_failed_sign_ins_per_ip,
-        window_minutes: auth.settings.sign_in_window_minutes,
-    };
+    let limits = audit::AttemptLimits::password_checks(&auth.settings);
     let subject = user_id.to_string();
     let attempt = audit::reserve_attempt(
         db,
@@ -84,11 +80,7 @@ async fn set_password_hash(conn: &impl ConnectionTrait, user_id: Uuid, hash: Str
 /// `BAD_USER_INPUT` for a malformed email.
 pub async fn request_password_reset(db: &Db, auth: &Auth, client: &ClientInfo, email: &str) -> AppResult<()> {
     let email = Email::parse(email)?;
-    let limits = audit::AttemptLimits {
-        per_subject: auth.settings.max_password_resets_per_account,
-        per_ip: auth.settings.max_password_resets_per_ip,
-        window_minutes: auth.settings.sign_in_window_minutes,
-    };
+    let limits = audit::AttemptLimits::password_resets(&auth.settings);
     let attempt = audit::reserve_attempt(
         db,
         Action::PasswordResetRequested,

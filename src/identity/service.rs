@@ -83,11 +83,7 @@ pub async fn sign_in(db: &Db, auth: &Auth, client: &ClientInfo, email: &str, pas
     let Ok(email) = Email::parse(email) else {
         return Err(unauthenticated("wrong email or password"));
     };
-    let limits = audit::AttemptLimits {
-        per_subject: auth.settings.max_failed_sign_ins_per_account,
-        per_ip: auth.settings.max_failed_sign_ins_per_ip,
-        window_minutes: auth.settings.sign_in_window_minutes,
-    };
+    let limits = audit::AttemptLimits::password_checks(&auth.settings);
     let attempt =
         audit::reserve_attempt(db, Action::SignInFailed, Action::SignInThrottled, email.as_str(), client, limits)
             .await?;
