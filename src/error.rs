@@ -151,6 +151,13 @@ impl fmt::Debug for AppError {
     }
 }
 
+/// The body of an error answered outside a GraphQL response (an HTTP request that is not a
+/// GraphQL request, a refused socket upgrade, a webhook refusal): the same shape as GraphQL's
+/// `errors` list, so clients read one shape everywhere.
+pub fn error_body(code: ErrorCode, message: &str) -> serde_json::Value {
+    serde_json::json!({ "errors": [{ "message": message, "extensions": { "code": code.as_str() } }] })
+}
+
 /// Maps a unique-constraint violation to `CONFLICT` with `message`, any other database error to
 /// `INTERNAL`.
 pub fn conflict_on_unique(message: &'static str) -> impl Fn(sea_orm::DbErr) -> AppError {

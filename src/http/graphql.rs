@@ -16,7 +16,7 @@ use poem::{Endpoint, Request, Response};
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use std::sync::Arc;
 
@@ -31,7 +31,7 @@ use super::context::{Presented, RequestContext};
 use super::websocket::SocketEndpoint;
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
-const JSON: &str = "application/json";
+pub(super) const JSON: &str = "application/json";
 
 /// The `/graphql` endpoint.
 pub struct GraphqlEndpoint {
@@ -319,9 +319,8 @@ fn encode(response: async_graphql::Response, media_type: &'static str) -> Respon
 }
 
 /// A response for a request that is not a well-formed GraphQL request.
-fn request_error(status: StatusCode, code: ErrorCode, message: &str, media_type: &'static str) -> Response {
-    let body = json!({ "errors": [{ "message": message, "extensions": { "code": code.as_str() } }] });
-    json_response(status, &body, media_type)
+pub(super) fn request_error(status: StatusCode, code: ErrorCode, message: &str, media_type: &'static str) -> Response {
+    json_response(status, &crate::error::error_body(code, message), media_type)
 }
 
 fn json_response(status: StatusCode, body: &impl Serialize, media_type: &'static str) -> Response {

@@ -240,9 +240,5 @@ fn origin_allowed(req: &Request, allowed: &[String]) -> bool {
 }
 
 fn refuse(status: StatusCode, code: ErrorCode, message: &str) -> Response {
-    let body = serde_json::json!({ "errors": [{ "message": message, "extensions": { "code": code.as_str() } }] });
-    Response::builder()
-        .status(status)
-        .content_type("application/json; charset=utf-8")
-        .body(serde_json::to_vec(&body).unwrap_or_default())
+    super::graphql::request_error(status, code, message, super::graphql::JSON)
 }

@@ -4,10 +4,10 @@ use std::sync::Arc;
 
 use async_graphql::{Context, ID, Object, Result};
 
-use super::guards::{Require, SignedIn, viewer};
+use super::guards::{Require, SignedIn, client, viewer};
 use super::service::{self, Auth, Session};
 use super::types::{ApiKey, AuthPayload, IssuedApiKey, Role, SecurityEvent, User};
-use super::viewer::{ClientInfo, Permission};
+use super::viewer::Permission;
 use super::{audit, keys, passwords};
 use crate::cart::CartToken;
 use crate::db::Db;
@@ -60,10 +60,6 @@ impl IdentityQuery {
 /// Identity mutations.
 #[derive(Default)]
 pub struct IdentityMutation;
-
-fn client(ctx: &Context<'_>) -> ClientInfo {
-    ctx.data_opt::<ClientInfo>().cloned().unwrap_or_default()
-}
 
 /// Turns a session into the payload, moving the refresh token into an HttpOnly cookie when asked.
 /// Merges the guest cart whose token the request carries into the account's cart. A failure

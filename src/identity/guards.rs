@@ -7,13 +7,18 @@
 use async_graphql::{Context, Guard, Result};
 use uuid::Uuid;
 
-use super::viewer::{Permission, Viewer};
+use super::viewer::{ClientInfo, Permission, Viewer};
 use crate::error::{AppError, ErrorCode};
 
 /// The request's viewer (anonymous when none was set).
 pub fn viewer<'a>(ctx: &'a Context<'_>) -> &'a Viewer {
     static ANONYMOUS: Viewer = Viewer::Anonymous;
     ctx.data_opt::<Viewer>().unwrap_or(&ANONYMOUS)
+}
+
+/// Where the request came from (no address when none was set).
+pub fn client(ctx: &Context<'_>) -> ClientInfo {
+    ctx.data_opt::<ClientInfo>().cloned().unwrap_or_default()
 }
 
 fn refuse(viewer: &Viewer, what: &str) -> async_graphql::Error {

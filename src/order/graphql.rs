@@ -15,7 +15,7 @@ use crate::db::Db;
 use crate::graphql::ids::{GlobalId, NodeType};
 use crate::graphql::pagination::{PageLimits, PageRequest};
 use crate::identity::credentials::Email;
-use crate::identity::guards::{Require, SignedIn, viewer};
+use crate::identity::guards::{Require, SignedIn, client, viewer};
 use crate::identity::viewer::Permission;
 use crate::input::bounded_text;
 use crate::payment::Payments;
@@ -156,8 +156,7 @@ impl OrderMutation {
         };
         let db = ctx.data::<Db>()?;
         let settings = ctx.data::<OrderSettings>()?;
-        let order =
-            checkout::place_order(db, settings, viewer(ctx), &client_info(ctx), cart_token(ctx), request).await?;
+        let order = checkout::place_order(db, settings, viewer(ctx), &client(ctx), cart_token(ctx), request).await?;
         reload(db, order).await
     }
 
@@ -206,8 +205,4 @@ impl OrderMutation {
         let shipped = with_context(db, vec![shipped]).await?.pop();
         Ok(shipped.ok_or_else(|| crate::error::AppError::not_found("fulfilment"))?)
     }
-}
-
-fn client_info(ctx: &Context<'_>) -> crate::identity::viewer::ClientInfo {
-    ctx.data_opt::<crate::identity::viewer::ClientInfo>().cloned().unwrap_or_default()
 }

@@ -77,8 +77,7 @@ fn decode_hex(hex: &str) -> Option<Vec<u8>> {
 
 /// A refusal in the service's one error shape, as GraphQL errors are.
 fn refuse(status: StatusCode, code: ErrorCode, message: &str) -> Response {
-    let body = serde_json::json!({ "errors": [{ "message": message, "extensions": { "code": code.as_str() } }] });
-    (status, Json(body)).into_response()
+    (status, Json(crate::error::error_body(code, message))).into_response()
 }
 
 /// Receives one provider event.

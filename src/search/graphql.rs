@@ -22,7 +22,7 @@ use crate::error::AppError;
 use crate::graphql::ids::{GlobalId, NodeType};
 use crate::graphql::pagination::PageLimits;
 use crate::identity::Permission;
-use crate::identity::guards::{Require, viewer};
+use crate::identity::guards::{Require, client, viewer};
 
 /// Most similar products or suggestions one query returns.
 const MAX_SHORT_LIST: i32 = 50;
@@ -182,9 +182,7 @@ fn visitor_of(ctx: &Context<'_>, search: &Search) -> Option<String> {
         crate::identity::Viewer::User { id, .. } => format!("user:{id}"),
         crate::identity::Viewer::Partner { key_id } => format!("key:{key_id}"),
         // Not the cart token: anyone can send a fresh one with every request.
-        crate::identity::Viewer::Anonymous => {
-            format!("ip:{}", ctx.data_opt::<crate::identity::viewer::ClientInfo>()?.ip.as_deref()?)
-        }
+        crate::identity::Viewer::Anonymous => format!("ip:{}", client(ctx).ip?),
     };
     Some(analytics::visitor(search.visitor_key(), &who))
 }
