@@ -145,14 +145,14 @@ pub async fn top_queries(db: &Db, since: DateTime<Utc>, zero_results: bool, limi
         .await?)
 }
 
-/// A visitor's pseudonym: an HMAC of who they are (`user:<id>`, `cart:<token>`, `ip:<address>`)
+/// A visitor's pseudonym: an HMAC of who they are (`user:<id>`, `key:<id>`, `ip:<address>`)
 /// keyed with the deployment's secret, so analytics can count distinct visitors without storing
 /// or revealing who they are.
 pub fn visitor(key: &[u8], who: &str) -> String {
     use hmac::{Hmac, Mac};
     let Ok(mut mac) = Hmac::<sha2::Sha256>::new_from_slice(key) else { return String::new() };
     mac.update(who.as_bytes());
-    mac.finalize().into_bytes().iter().take(16).map(|b| format!("{b:02x}")).collect()
+    crate::digest::hex(mac.finalize().into_bytes().get(..16).unwrap_or_default())
 }
 
 /// Earlier queries that found something, were searched by at least `min_visitors` distinct

@@ -85,7 +85,8 @@ impl ModerationMutation {
     async fn block_search_suggestion(&self, ctx: &Context<'_>, phrase: String) -> Result<BlockedSuggestion> {
         let phrase = parse_phrase(&phrase)?;
         let db = ctx.data::<Db>()?;
-        if blocked(db).await?.len() as u64 >= MAX_BLOCKED && !blocked(db).await?.contains(&phrase) {
+        let already = blocked(db).await?;
+        if already.len() as u64 >= MAX_BLOCKED && !already.contains(&phrase) {
             return Err(AppError::bad_input(format!("at most {MAX_BLOCKED} phrases can be blocked")).into());
         }
         let now = crate::db::now();
