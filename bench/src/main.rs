@@ -143,6 +143,9 @@ async fn main() -> anyhow::Result<()> {
         .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
         .env("DATABASE_URL", &args.database_url)
         .env("AETERNUM_LOG__FILTER", "warn")
+        // Every simulated shopper comes from this one loopback address; the per-address cap on
+        // unpaid orders would otherwise stop the checkout scenario after a handful of orders.
+        .env("AETERNUM_ORDERS__MAX_UNPAID_ORDERS_PER_IP", "1000000000")
         .stdout(Stdio::null())
         .kill_on_drop(true)
         .spawn()
