@@ -185,7 +185,7 @@ fn is_unavailable(error: &sea_orm::DbErr) -> bool {
         DbErr::ConnectionAcquire(_) => true,
         DbErr::Conn(RuntimeErr::SqlxError(sqlx))
         | DbErr::Exec(RuntimeErr::SqlxError(sqlx))
-        | DbErr::Query(RuntimeErr::SqlxError(sqlx)) => match sqlx {
+        | DbErr::Query(RuntimeErr::SqlxError(sqlx)) => match &**sqlx {
             sea_orm::sqlx::Error::PoolTimedOut | sea_orm::sqlx::Error::PoolClosed => true,
             sea_orm::sqlx::Error::Database(db) => {
                 matches!(db.code().as_deref(), Some("5" | "6" | "517" | "261" | "262" | "53300" | "55P03" | "57014"))

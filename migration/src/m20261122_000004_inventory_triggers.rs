@@ -168,7 +168,7 @@ impl MigrationTrait for Migration {
                     }
                 }
             }
-            DatabaseBackend::MySql => return Err(DbErr::Migration("MySQL is not supported".to_owned())),
+            _ => return Err(DbErr::Migration("only SQLite and PostgreSQL are supported".to_owned())),
         }
         Ok(())
     }
@@ -193,7 +193,7 @@ impl MigrationTrait for Migration {
                     db.execute_unprepared(&format!("DROP TRIGGER IF EXISTS {name};")).await?;
                 }
             }
-            DatabaseBackend::MySql => {}
+            _ => {}
         }
         Ok(())
     }

@@ -310,7 +310,7 @@ impl MigrationTrait for Migration {
                     db.execute_unprepared(&statement).await?;
                 }
             }
-            DatabaseBackend::MySql => return Err(DbErr::Migration("MySQL is not supported".to_owned())),
+            _ => return Err(DbErr::Migration("only SQLite and PostgreSQL are supported".to_owned())),
         }
         Ok(())
     }
@@ -320,7 +320,7 @@ impl MigrationTrait for Migration {
         match manager.get_database_backend() {
             DatabaseBackend::Postgres => db.execute_unprepared(POSTGRES_DOWN).await?,
             DatabaseBackend::Sqlite => db.execute_unprepared(SQLITE_DOWN).await?,
-            DatabaseBackend::MySql => return Ok(()),
+            _ => return Ok(()),
         };
         for table in ["search_queries", "product_embeddings", "search_outbox"] {
             manager.drop_table(Table::drop().table(Alias::new(table)).if_exists().to_owned()).await?;

@@ -78,7 +78,7 @@ async fn allow_statuses(manager: &SchemaManager<'_>, from: &str, to: &str) -> Re
         DatabaseBackend::Sqlite => {
             let query = "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'payments'";
             let row = db
-                .query_one(Statement::from_string(DatabaseBackend::Sqlite, query))
+                .query_one_raw(Statement::from_string(DatabaseBackend::Sqlite, query))
                 .await?
                 .ok_or_else(|| DbErr::Migration("no payments table".into()))?;
             let ddl: String = row.try_get("", "sql")?;

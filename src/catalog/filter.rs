@@ -5,6 +5,7 @@
 use async_graphql::{ID, InputObject};
 use entity::{category, product};
 use sea_orm::ActiveEnum;
+use sea_orm::ExprTrait;
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{ColumnTrait, Condition, DatabaseBackend};
 use uuid::Uuid;

@@ -8,6 +8,7 @@
 use async_graphql::Enum;
 use chrono::{DateTime, Utc};
 use entity::product;
+use sea_orm::ExprTrait;
 use sea_orm::sea_query::{Expr, SimpleExpr};
 use sea_orm::{Condition, EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde_json::json;

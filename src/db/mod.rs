@@ -79,20 +79,20 @@ impl Db {
         &self.conn
     }
 
-    /// Starts a transaction that will write. On SQLite its first statement takes the database's
-    /// write lock (a no-op `UPDATE`, the effect of `BEGIN IMMEDIATE`), so concurrent writers
-    /// queue on the busy timeout; a transaction that read first would instead fail its later
-    /// write at once with "database is locked". On PostgreSQL it is a plain transaction.
+    /// Starts a transaction that will write. On SQLite it is `BEGIN IMMEDIATE`: the database's
+    /// write lock is taken at the start, so concurrent writers queue on the busy timeout; a
+    /// deferred transaction that read first would instead fail its later write at once with
+    /// "database is locked". On PostgreSQL it is a plain transaction.
     ///
     /// # Errors
     /// When the store fails or the lock is not granted within the busy timeout.
     pub async fn begin_write(&self) -> Result<sea_orm::DatabaseTransaction, sea_orm::DbErr> {
-        use sea_orm::TransactionTrait;
-        let txn = self.conn.begin().await?;
-        if self.backend() == DatabaseBackend::Sqlite {
-            txn.execute_unprepared("UPDATE seaql_migrations SET version = version WHERE 0").await?;
-        }
-        Ok(txn)
+        use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
+        let options = TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..TransactionOptions::default()
+        };
+        self.conn.begin_with_options(options).await
     }
 
     /// Which store this is.

@@ -4,6 +4,7 @@
 
 use chrono::Duration;
 use entity::{password_reset, user};
+use sea_orm::ExprTrait;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use serde_json::json;

@@ -1,6 +1,7 @@
 //! Account use cases: register, sign in, refresh, sign out, roles (password changes and resets
 //! are in [`super::passwords`]).
 
+use sea_orm::ExprTrait;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};

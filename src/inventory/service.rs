@@ -2,6 +2,7 @@
 
 use entity::stock_movement::{self, MovementReason};
 use entity::{ProductStatus, product, product_audit};
+use sea_orm::ExprTrait;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;

@@ -382,7 +382,7 @@ async fn check_holds(
     if txn.get_database_backend() == DatabaseBackend::Postgres {
         let keys = [cart.user_id.map(|u| u.to_string()), client.ip.clone()];
         for key in keys.into_iter().flatten() {
-            txn.execute(sea_orm::Statement::from_sql_and_values(
+            txn.execute_raw(sea_orm::Statement::from_sql_and_values(
                 DatabaseBackend::Postgres,
                 "SELECT pg_advisory_xact_lock(hashtext($1))",
                 [format!("checkout:{key}").into()],

@@ -5,6 +5,7 @@
 
 use entity::{FulfilmentStatus, MovementReason, OrderStatus, ProductStatus};
 use entity::{fulfilment, order, order_line, product};
+use sea_orm::ExprTrait;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 use sea_orm::{Iterable, QuerySelect};

@@ -11,6 +11,7 @@
 
 use chrono::Duration;
 use entity::{PaymentStatus, payment};
+use sea_orm::ExprTrait;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
@@ -31,7 +32,7 @@ pub fn idempotency_key(payment_id: Uuid) -> String {
 /// Wait before the next attempt: 30 s doubling per attempt, at most an hour.
 fn backoff(attempts: i32) -> Duration {
     let exponent = u32::try_from(attempts.clamp(0, 7)).unwrap_or(7);
-    Duration::seconds((30_i64 << exponent).min(3_600))
+    Duration::seconds(std::cmp::min(30_i64 << exponent, 3_600))
 }
 
 /// Records refunds of every captured payment of `order_id` (in the caller's transaction), and

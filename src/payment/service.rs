@@ -1,6 +1,7 @@
 //! Paying for an order, and applying what the provider reports by webhook.
 
 use entity::{OrderStatus, PaymentStatus, order, payment, payment_event};
+use sea_orm::ExprTrait;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use tracing::instrument;

@@ -2,6 +2,7 @@
 //! a bounded buffer written in batches, so recording never slows a search down; admins read the
 //! most frequent and the zero-result queries.
 
+use sea_orm::ExprTrait;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};

@@ -36,7 +36,7 @@ pub async fn search(db: &Db, query: &TextQuery, condition: Condition, limit: u64
         .cond_where(condition);
     matching(&mut select, db.backend(), query);
     select.order_by((product::Entity, product::Column::Id), Order::Asc).limit(limit);
-    let rows = db.conn().query_all(db.backend().build(&select)).await?;
+    let rows = db.conn().query_all(&select).await?;
     rows.iter().map(|row| Ok(LexicalHit { id: row.try_get("", "id")?, title: row.try_get("", "title")? })).collect()
 }
 

@@ -6,7 +6,7 @@ use aeternum::Application;
 use aeternum::config::{JwtKey, Secret, Settings};
 use aeternum::db::Db;
 use aeternum::identity::mailer::Outbox;
-use sea_orm::sqlx::{Connection, Executor, PgConnection};
+use sea_orm::sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
@@ -213,7 +213,8 @@ async fn create_postgres_database() -> String {
     );
     let name = format!("aeternum_test_{}", uuid::Uuid::now_v7().simple());
     let mut admin = PgConnection::connect(&admin_url).await.expect("the PostgreSQL test server answers");
-    admin.execute(format!("CREATE DATABASE \"{name}\"").as_str()).await.expect("the test database is created");
+    let create = format!("CREATE DATABASE \"{name}\"");
+    admin.execute(AssertSqlSafe(create)).await.expect("the test database is created");
     admin.close().await.ok();
     let (server, _) = admin_url.rsplit_once('/').expect("the URL ends with a database name");
     format!("{server}/{name}")

@@ -106,7 +106,7 @@ async fn a_product_life_leaves_the_exact_ledger_and_audit_rows(store: Store) {
     // The ledger and the trail are append-only at the database.
     let conn = shop.app.db.conn();
     for sql in ["UPDATE stock_movements SET delta = 0", "DELETE FROM product_audit"] {
-        let refused = conn.execute(Statement::from_string(conn.get_database_backend(), sql)).await;
+        let refused = conn.execute_raw(Statement::from_string(conn.get_database_backend(), sql)).await;
         assert!(format!("{:?}", refused.expect_err("refused")).contains("append-only"), "{sql}");
     }
     // Customers and other vendors cannot read them.
@@ -135,7 +135,7 @@ async fn a_sold_piece_keeps_its_sale_price_and_a_refund_puts_it_back(store: Stor
     );
     let conn = shop.app.db.conn();
     let tamper = conn
-        .execute(Statement::from_string(
+        .execute_raw(Statement::from_string(
             conn.get_database_backend(),
             "UPDATE products SET sold_price_minor = 1 WHERE status = 'SOLD'",
         ))

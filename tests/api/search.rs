@@ -344,7 +344,7 @@ async fn product_writes_reach_the_index(store: Store) {
     let dress = shelf.id("Red Silk Evening Dress");
     app.db
         .conn()
-        .execute(Statement::from_sql_and_values(
+        .execute_raw(Statement::from_sql_and_values(
             app.db.backend(),
             if store == Store::Postgres {
                 "UPDATE products SET status = 'ARCHIVED' WHERE id = $1"
@@ -372,7 +372,7 @@ async fn product_writes_reach_the_index(store: Store) {
     let status = app
         .db
         .conn()
-        .query_one(Statement::from_string(app.db.backend(), "SELECT COUNT(*) AS n FROM product_embeddings"))
+        .query_one_raw(Statement::from_string(app.db.backend(), "SELECT COUNT(*) AS n FROM product_embeddings"))
         .await
         .unwrap()
         .unwrap();
@@ -516,7 +516,7 @@ async fn bad_queries_are_refused_and_not_recorded(store: Store) {
     let recorded = app
         .db
         .conn()
-        .query_one(Statement::from_string(app.db.backend(), "SELECT COUNT(*) AS n FROM search_queries"))
+        .query_one_raw(Statement::from_string(app.db.backend(), "SELECT COUNT(*) AS n FROM search_queries"))
         .await
         .unwrap()
         .unwrap();
@@ -524,7 +524,7 @@ async fn bad_queries_are_refused_and_not_recorded(store: Store) {
     let products = app
         .db
         .conn()
-        .query_one(Statement::from_string(app.db.backend(), "SELECT COUNT(*) AS n FROM products"))
+        .query_one_raw(Statement::from_string(app.db.backend(), "SELECT COUNT(*) AS n FROM products"))
         .await
         .unwrap()
         .unwrap();

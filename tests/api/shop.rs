@@ -193,7 +193,7 @@ impl Shop {
         use sea_orm::{ConnectionTrait, Statement};
         let conn = self.app.db.conn();
         let row = conn
-            .query_one(Statement::from_string(
+            .query_one_raw(Statement::from_string(
                 conn.get_database_backend(),
                 format!("SELECT COUNT(*) AS n FROM {table}"),
             ))
