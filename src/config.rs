@@ -12,6 +12,7 @@ use std::path::Path;
 use anyhow::Context;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 /// The default relational store: a SQLite file under `./data/`.
@@ -172,8 +173,8 @@ pub struct OrderSettings {
 /// The payment provider and its webhooks.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct PaymentSettings {
-    /// Which provider takes payments: `test` (built in, takes no real money).
-    pub provider: String,
+    /// Which provider takes payments.
+    pub provider: PaymentProviderSettings,
     /// Shared secret that signs the provider's webhooks, e.g.
     /// `AETERNUM_PAYMENTS__WEBHOOK_SECRET`. Empty: a random per-process secret, so no webhook is
     /// accepted until one is set.
@@ -184,33 +185,76 @@ pub struct PaymentSettings {
     pub timeout_ms: u64,
 }
 
+/// Which payment provider takes payments, `payments.provider.kind`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum PaymentProviderSettings {
+    /// The built-in provider, which takes no real money (`AETERNUM_PAYMENTS__PROVIDER__KIND=test`).
+    Test,
+}
+
+/// Which embedder turns text into vectors, `search.embedder.kind`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum EmbedderSettings {
+    /// The in-process all-MiniLM-L6-v2 model.
+    Local {
+        /// Folder holding the model's `config.json`, `tokenizer.json` and `model.safetensors`
+        /// (`scripts/fetch-model` fills it).
+        model_dir: String,
+    },
+    /// An OpenAI-compatible `POST {url}/v1/embeddings` endpoint (OpenAI, Ollama, vLLM, TEI).
+    Http {
+        /// Base URL, e.g. `https://api.openai.com` or `http://127.0.0.1:11434`.
+        url: String,
+        /// Model name sent with each request.
+        model: String,
+        /// Bearer token, if the endpoint needs one.
+        #[serde(default)]
+        api_key: Option<Secret>,
+        /// Length of the endpoint's vectors (384 for all-MiniLM-L6-v2, 1536 for OpenAI's
+        /// text-embedding-3-small); answers of another length are refused.
+        #[serde(default = "default_dimensions")]
+        dimensions: usize,
+    },
+    /// No embedder: search is lexical only.
+    None,
+}
+
+fn default_dimensions() -> usize {
+    384
+}
+
+/// Where product vectors live, `search.vector_index.kind`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum VectorIndexSettings {
+    /// In process, persisted in the relational store; for one replica.
+    Embedded,
+    /// A Qdrant server.
+    Qdrant {
+        /// Qdrant's gRPC URL, e.g. `http://127.0.0.1:6334`.
+        url: String,
+        /// Collection holding the product vectors.
+        #[serde(default = "default_collection")]
+        collection: String,
+        /// API key, if the server needs one.
+        #[serde(default)]
+        api_key: Option<Secret>,
+    },
+}
+
+fn default_collection() -> String {
+    "aeternum_products".to_owned()
+}
+
 /// Product search. See docs/SEARCH.md.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SearchSettings {
-    /// Which embedder turns text into vectors: `local` (the in-process model in `model_dir`),
-    /// `http` (an OpenAI-compatible `/v1/embeddings` endpoint) or `none` (lexical search only).
-    pub embedder: String,
-    /// Folder holding the local model's `config.json`, `tokenizer.json` and `model.safetensors`
-    /// (`scripts/fetch-model` fills it).
-    pub model_dir: String,
-    /// Base URL of the HTTP embedder, e.g. `https://api.openai.com` or `http://127.0.0.1:11434`.
-    pub embedder_url: String,
-    /// Model name sent to the HTTP embedder.
-    pub embedder_model: String,
-    /// Bearer token for the HTTP embedder, if it needs one.
-    pub embedder_api_key: Secret,
-    /// Length of the HTTP embedder's vectors (384 for all-MiniLM-L6-v2, 1536 for OpenAI's
-    /// text-embedding-3-small); answers of another length are refused.
-    pub embedder_dimensions: usize,
-    /// Where vectors live: `embedded` (in process, persisted in the relational store; one
-    /// replica) or `qdrant`.
-    pub vector_index: String,
-    /// Qdrant's gRPC URL, e.g. `http://127.0.0.1:6334`.
-    pub qdrant_url: String,
-    /// Qdrant collection holding the product vectors.
-    pub qdrant_collection: String,
-    /// Qdrant API key, if the server needs one.
-    pub qdrant_api_key: Secret,
+    /// Which embedder turns text into vectors.
+    pub embedder: EmbedderSettings,
+    /// Where vectors live.
+    pub vector_index: VectorIndexSettings,
     /// Weight of the lexical ranking in the fusion.
     pub lexical_weight: f64,
     /// Weight of the vector ranking in the fusion.
@@ -320,22 +364,14 @@ impl Default for Settings {
                 max_lines_per_cart: 100,
             },
             payments: PaymentSettings {
-                provider: "test".to_owned(),
+                provider: PaymentProviderSettings::Test,
                 webhook_secret: Secret::new(""),
                 webhook_tolerance_seconds: 300,
                 timeout_ms: 10_000,
             },
             search: SearchSettings {
-                embedder: "local".to_owned(),
-                model_dir: "models/all-minilm-l6-v2".to_owned(),
-                embedder_url: String::new(),
-                embedder_model: String::new(),
-                embedder_api_key: Secret::new(""),
-                embedder_dimensions: 384,
-                vector_index: "embedded".to_owned(),
-                qdrant_url: String::new(),
-                qdrant_collection: "aeternum_products".to_owned(),
-                qdrant_api_key: Secret::new(""),
+                embedder: EmbedderSettings::Local { model_dir: "models/all-minilm-l6-v2".to_owned() },
+                vector_index: VectorIndexSettings::Embedded,
                 lexical_weight: 1.0,
                 vector_weight: 1.0,
                 rrf_k: 60.0,
@@ -376,20 +412,28 @@ impl Settings {
     }
 }
 
-/// A string that may hold a credential: `Debug` and `Display` show it redacted.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A string that may hold a credential, kept in a [`secrecy::SecretString`]: `Debug` shows it
+/// redacted, it has no `Display`, and its memory is wiped when dropped. It serialises in clear
+/// only so the built-in defaults can seed the configuration layers.
+#[derive(Clone, Deserialize)]
 #[serde(transparent)]
-pub struct Secret(String);
+pub struct Secret(SecretString);
 
 impl Secret {
     /// Wraps a value.
     pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
+        Self(SecretString::from(value.into()))
     }
 
     /// The value, for the one place that needs it.
     pub fn expose(&self) -> &str {
-        &self.0
+        self.0.expose_secret()
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.expose())
     }
 }
 
@@ -415,6 +459,45 @@ mod tests {
             assert_eq!(settings.graphql.max_depth, 9);
             assert_eq!(settings.database.url.expose(), "postgres://u:p@127.0.0.1/db");
             assert_eq!(settings.graphql.max_page_size, 100);
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's test jail fixes the error type
+    fn adapters_are_chosen_by_kind_and_a_wrong_one_names_its_setting() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("AETERNUM_SEARCH__EMBEDDER__KIND", "http");
+            jail.set_env("AETERNUM_SEARCH__EMBEDDER__URL", "http://127.0.0.1:11434");
+            jail.set_env("AETERNUM_SEARCH__EMBEDDER__MODEL", "all-minilm");
+            jail.set_env("AETERNUM_SEARCH__EMBEDDER__API_KEY", "sk-hunter2");
+            jail.set_env("AETERNUM_SEARCH__VECTOR_INDEX__KIND", "qdrant");
+            jail.set_env("AETERNUM_SEARCH__VECTOR_INDEX__URL", "http://127.0.0.1:6334");
+            let settings = Settings::load_from(jail.directory()).map_err(|e| e.to_string())?;
+            let EmbedderSettings::Http { url, model, api_key, dimensions } = &settings.search.embedder else {
+                panic!("an HTTP embedder, not {:?}", settings.search.embedder);
+            };
+            assert_eq!((url.as_str(), model.as_str(), *dimensions), ("http://127.0.0.1:11434", "all-minilm", 384));
+            assert_eq!(api_key.as_ref().map(Secret::expose), Some("sk-hunter2"));
+            assert!(!format!("{settings:?}").contains("hunter2"), "the key is redacted");
+            let VectorIndexSettings::Qdrant { collection, .. } = &settings.search.vector_index else {
+                panic!("a Qdrant index");
+            };
+            assert_eq!(collection, "aeternum_products");
+
+            jail.clear_env();
+            jail.set_env("AETERNUM_SEARCH__EMBEDDER__KIND", "none");
+            let settings = Settings::load_from(jail.directory()).map_err(|e| e.to_string())?;
+            assert!(matches!(settings.search.embedder, EmbedderSettings::None));
+
+            jail.set_env("AETERNUM_SEARCH__EMBEDDER__KIND", "sentencepiece");
+            let error = format!("{:#}", Settings::load_from(jail.directory()).err().ok_or("accepted")?).to_lowercase();
+            assert!(error.contains("search.embedder") && error.contains("sentencepiece"), "{error}");
+
+            jail.clear_env();
+            jail.set_env("AETERNUM_SEARCH__VECTOR_INDEX__KIND", "qdrant");
+            let error = format!("{:#}", Settings::load_from(jail.directory()).err().ok_or("accepted")?).to_lowercase();
+            assert!(error.contains("search.vector_index") && error.contains("url"), "{error}");
             Ok(())
         });
     }

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use serde::Deserialize;
 
 use super::minilm::MiniLm;
-use crate::config::SearchSettings;
+use crate::config::{EmbedderSettings, Secret};
 
 /// Most texts sent to an embedder in one call.
 pub const EMBED_BATCH: usize = 32;
@@ -31,17 +31,23 @@ pub trait Embedder: Send + Sync {
     async fn embed(&self, texts: &[String]) -> anyhow::Result<Vec<Vec<f32>>>;
 }
 
-/// Builds the configured embedder; `None` when search is configured lexical-only.
+/// Builds the configured embedder; `None` when search is configured lexical-only. An HTTP
+/// call may take four times `timeout_ms` (the indexer embeds in batches).
 ///
 /// # Errors
 /// When the configured embedder cannot be set up (missing model files, no URL).
-pub fn from_settings(settings: &SearchSettings) -> anyhow::Result<Option<Arc<dyn Embedder>>> {
-    match settings.embedder.as_str() {
-        "none" => Ok(None),
-        "local" => Ok(Some(Arc::new(LocalEmbedder::load(Path::new(&settings.model_dir))?))),
-        "http" => Ok(Some(Arc::new(HttpEmbedder::new(settings)?))),
-        other => bail!("unknown search.embedder `{other}`: use local, http or none"),
-    }
+pub fn from_settings(settings: &EmbedderSettings, timeout_ms: u64) -> anyhow::Result<Option<Arc<dyn Embedder>>> {
+    Ok(match settings {
+        EmbedderSettings::None => None,
+        EmbedderSettings::Local { model_dir } => Some(Arc::new(LocalEmbedder::load(Path::new(model_dir))?)),
+        EmbedderSettings::Http { url, model, api_key, dimensions } => Some(Arc::new(HttpEmbedder::new(
+            url,
+            model,
+            api_key.clone(),
+            *dimensions,
+            Duration::from_millis(timeout_ms.max(1) * 4),
+        )?)),
+    })
 }
 
 /// The in-process all-MiniLM-L6-v2 model. At most one inference per core runs at a time: more
@@ -95,7 +101,7 @@ pub struct HttpEmbedder {
     client: reqwest::Client,
     endpoint: String,
     model: String,
-    api_key: String,
+    api_key: Option<Secret>,
     dimensions: usize,
 }
 
@@ -111,32 +117,35 @@ struct EmbeddingItem {
 }
 
 impl HttpEmbedder {
-    /// An adapter for `search.embedder_url` and `search.embedder_model`.
+    /// An adapter for the endpoint at `url` serving `model`.
     ///
     /// # Errors
-    /// When the URL or model is missing.
-    pub fn new(settings: &SearchSettings) -> anyhow::Result<Self> {
-        if settings.embedder_url.is_empty() || settings.embedder_model.is_empty() {
-            bail!("search.embedder = \"http\" needs search.embedder_url and search.embedder_model");
+    /// When the URL or model is empty.
+    pub fn new(
+        url: &str,
+        model: &str,
+        api_key: Option<Secret>,
+        dimensions: usize,
+        timeout: Duration,
+    ) -> anyhow::Result<Self> {
+        if url.is_empty() || model.is_empty() {
+            bail!("search.embedder.kind = \"http\" needs search.embedder.url and search.embedder.model");
         }
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_millis(settings.timeout_ms.max(1) * 4))
-            .build()
-            .context("cannot build the HTTP client")?;
+        let client = reqwest::Client::builder().timeout(timeout).build().context("cannot build the HTTP client")?;
         Ok(Self {
             client,
-            endpoint: format!("{}/v1/embeddings", settings.embedder_url.trim_end_matches('/')),
-            model: settings.embedder_model.clone(),
-            api_key: settings.embedder_api_key.expose().to_owned(),
-            dimensions: settings.embedder_dimensions,
+            endpoint: format!("{}/v1/embeddings", url.trim_end_matches('/')),
+            model: model.to_owned(),
+            api_key: api_key.filter(|key| !key.expose().is_empty()),
+            dimensions,
         })
     }
 
     async fn call(&self, texts: &[String]) -> anyhow::Result<Vec<Vec<f32>>> {
         let mut request =
             self.client.post(&self.endpoint).json(&serde_json::json!({ "model": self.model, "input": texts }));
-        if !self.api_key.is_empty() {
-            request = request.bearer_auth(&self.api_key);
+        if let Some(key) = &self.api_key {
+            request = request.bearer_auth(key.expose());
         }
         let response = request.send().await.context("the embedding provider is unreachable")?;
         let status = response.status();
@@ -151,7 +160,7 @@ impl HttpEmbedder {
         body.data.sort_by_key(|item| item.index);
         if let Some(item) = body.data.iter().find(|item| item.embedding.len() != self.dimensions) {
             bail!(
-                "the embedding provider returned {} dimensions, not search.embedder_dimensions = {}",
+                "the embedding provider returned {} dimensions, not search.embedder.dimensions = {}",
                 item.embedding.len(),
                 self.dimensions
             );

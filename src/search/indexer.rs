@@ -146,7 +146,7 @@ pub fn spawn(db: Db, search: Search, interval: Duration) -> tokio::task::JoinHan
 /// # Errors
 /// When search has no vector side, or the store, the embedder or the index fails.
 pub async fn reindex(db: &Db, search: &Search, mut progress: impl FnMut(u64, u64)) -> anyhow::Result<u64> {
-    let (embedder, index) = search.vector_side().context("search has no embedder configured (search.embedder)")?;
+    let (embedder, index) = search.vector_side().context("search has no embedder configured (search.embedder.kind)")?;
     index.prepare(embedder.dimensions()).await?;
     let covered: Option<i64> = search_outbox::Entity::find()
         .select_only()

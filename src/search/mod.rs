@@ -23,9 +23,9 @@ pub mod vector;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 
-use crate::config::SearchSettings;
+use crate::config::{EmbedderSettings, SearchSettings, VectorIndexSettings};
 use analytics::Analytics;
 use embedder::Embedder;
 use vector::{MemoryIndex, VectorIndex};
@@ -58,19 +58,21 @@ impl Search {
     /// # Errors
     /// When an adapter is misconfigured (unknown name, HTTP embedder without URL, bad Qdrant URL).
     pub fn from_settings(settings: &SearchSettings, analytics: Analytics) -> anyhow::Result<Self> {
-        let embedder = match embedder::from_settings(settings) {
+        let embedder = match embedder::from_settings(&settings.embedder, settings.timeout_ms) {
             Ok(embedder) => embedder,
-            Err(error) if settings.embedder == "local" => {
+            Err(error) if matches!(settings.embedder, EmbedderSettings::Local { .. }) => {
                 tracing::warn!(error = format!("{error:#}"), "the embedding model is unavailable");
                 None
             }
             Err(error) => return Err(error),
         };
-        let index: Option<Arc<dyn VectorIndex>> = match (&embedder, settings.vector_index.as_str()) {
+        let index: Option<Arc<dyn VectorIndex>> = match (&embedder, &settings.vector_index) {
             (None, _) => None,
-            (Some(_), "embedded") => Some(Arc::new(MemoryIndex::default())),
-            (Some(_), "qdrant") => Some(Arc::new(qdrant::QdrantIndex::connect(settings)?)),
-            (Some(_), other) => bail!("unknown search.vector_index `{other}`: use embedded or qdrant"),
+            (Some(_), VectorIndexSettings::Embedded) => Some(Arc::new(MemoryIndex::default())),
+            (Some(_), VectorIndexSettings::Qdrant { url, collection, api_key }) => {
+                let timeout = std::time::Duration::from_millis(settings.timeout_ms.max(1) * 4);
+                Some(Arc::new(qdrant::QdrantIndex::connect(url, collection, api_key.as_ref(), timeout)?))
+            }
         };
         let search = Self::new(settings.clone(), embedder, index, analytics);
         match search.vector_side() {

@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::vector::{Payload, VectorFilter, VectorIndex, VectorPoint};
-use crate::config::SearchSettings;
+use crate::config::Secret;
 
 /// Points per upsert request.
 const UPSERT_BATCH: usize = 256;
@@ -30,22 +30,25 @@ pub struct QdrantIndex {
 }
 
 impl QdrantIndex {
-    /// A client for `search.qdrant_url` (gRPC, usually port 6334). Connects lazily.
+    /// A client for the server at `url` (gRPC, usually port 6334). Connects lazily.
     ///
     /// # Errors
     /// When the URL is missing or malformed.
-    pub fn connect(settings: &SearchSettings) -> anyhow::Result<Self> {
-        if settings.qdrant_url.is_empty() {
-            bail!("search.vector_index = \"qdrant\" needs search.qdrant_url");
+    pub fn connect(
+        url: &str,
+        collection: &str,
+        api_key: Option<&Secret>,
+        timeout: std::time::Duration,
+    ) -> anyhow::Result<Self> {
+        if url.is_empty() {
+            bail!("search.vector_index.kind = \"qdrant\" needs search.vector_index.url");
         }
-        let mut builder = Qdrant::from_url(&settings.qdrant_url)
-            .timeout(std::time::Duration::from_millis(settings.timeout_ms.max(1) * 4))
-            .skip_compatibility_check();
-        if !settings.qdrant_api_key.expose().is_empty() {
-            builder = builder.api_key(settings.qdrant_api_key.expose().to_owned());
+        let mut builder = Qdrant::from_url(url).timeout(timeout).skip_compatibility_check();
+        if let Some(key) = api_key.filter(|key| !key.expose().is_empty()) {
+            builder = builder.api_key(key.expose().to_owned());
         }
         let client = builder.build().context("cannot configure the Qdrant client")?;
-        Ok(Self { client, collection: settings.qdrant_collection.clone() })
+        Ok(Self { client, collection: collection.to_owned() })
     }
 }
 

@@ -84,7 +84,7 @@ impl TestApp {
         let (url, sqlite_dir) = fresh_database(store).await;
         settings.database.url = Secret::new(url);
         // Most tests need no vectors; search tests turn the model on with `with_model`.
-        settings.search.embedder = "none".into();
+        settings.search.embedder = aeternum::config::EmbedderSettings::None;
         settings.search.sync_interval_ms = 20;
         settings.search.analytics_flush_ms = 20;
         configure(&mut settings);
@@ -182,8 +182,9 @@ impl TestApp {
 
 /// Search settings with the in-process embedding model (fetched by scripts/test).
 pub fn with_model(settings: &mut Settings) {
-    settings.search.embedder = "local".into();
-    settings.search.model_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/models/all-minilm-l6-v2").into();
+    settings.search.embedder = aeternum::config::EmbedderSettings::Local {
+        model_dir: concat!(env!("CARGO_MANIFEST_DIR"), "/models/all-minilm-l6-v2").into(),
+    };
 }
 
 /// The URL of a new, empty database, and the folder holding it for SQLite (deleted on drop).

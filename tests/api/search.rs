@@ -542,7 +542,7 @@ async fn reindex_rebuilds_the_index_and_clears_the_outbox(store: Store) {
     let index = std::sync::Arc::new(aeternum::search::vector::MemoryIndex::default());
     let search = aeternum::search::Search::new(
         settings.search.clone(),
-        aeternum::search::embedder::from_settings(&settings.search).unwrap(),
+        aeternum::search::embedder::from_settings(&settings.search.embedder, settings.search.timeout_ms).unwrap(),
         Some(index.clone()),
         Default::default(),
     );
@@ -558,7 +558,7 @@ async fn reindex_rebuilds_the_index_and_clears_the_outbox(store: Store) {
     let reloaded = std::sync::Arc::new(aeternum::search::vector::MemoryIndex::default());
     let search = aeternum::search::Search::new(
         settings.search.clone(),
-        aeternum::search::embedder::from_settings(&settings.search).unwrap(),
+        aeternum::search::embedder::from_settings(&settings.search.embedder, settings.search.timeout_ms).unwrap(),
         Some(reloaded.clone()),
         Default::default(),
     );

@@ -4,6 +4,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use aeternum::config::{EmbedderSettings, VectorIndexSettings};
 use aeternum::search::embedder::{Embedder, LocalEmbedder};
 use poem::listener::{Acceptor, Listener, TcpListener};
 use poem::{EndpointExt, Request, Response, Route, Server, post};
@@ -62,10 +63,10 @@ async fn provider(behaviour: Provider) -> (String, Arc<Mutex<Vec<(Option<String>
 async fn the_http_embedder_serves_hybrid_search(store: Store) {
     let (url, seen) = provider(Provider::Working).await;
     let app = TestApp::spawn_with(store, |s| {
-        s.search.embedder = "http".into();
-        s.search.embedder_url = format!("{url}/");
-        s.search.embedder_model = "minilm-over-http".into();
-        s.search.embedder_api_key = aeternum::config::Secret::new("sk-test");
+        s.search.embedder = http_embedder(&format!("{url}/"), "minilm-over-http");
+        if let EmbedderSettings::Http { api_key, .. } = &mut s.search.embedder {
+            *api_key = Some(aeternum::config::Secret::new("sk-test"));
+        }
     })
     .await;
     shelf(&app).await;
@@ -83,9 +84,7 @@ async fn the_http_embedder_serves_hybrid_search(store: Store) {
 
 async fn an_unreachable_embedder_degrades_to_lexical(store: Store) {
     let app = TestApp::spawn_with(store, |s| {
-        s.search.embedder = "http".into();
-        s.search.embedder_url = "http://127.0.0.1:1".into();
-        s.search.embedder_model = "absent".into();
+        s.search.embedder = http_embedder("http://127.0.0.1:1", "absent");
     })
     .await;
     unindexed_shelf(&app).await;
@@ -103,9 +102,7 @@ async fn an_unreachable_embedder_degrades_to_lexical(store: Store) {
 async fn a_hanging_embedder_times_out_to_lexical(store: Store) {
     let (url, _) = provider(Provider::Hanging).await;
     let app = TestApp::spawn_with(store, |s| {
-        s.search.embedder = "http".into();
-        s.search.embedder_url = url;
-        s.search.embedder_model = "slow".into();
+        s.search.embedder = http_embedder(&url, "slow");
         s.search.timeout_ms = 300;
     })
     .await;
@@ -120,8 +117,11 @@ async fn a_hanging_embedder_times_out_to_lexical(store: Store) {
 async fn an_unreachable_vector_index_degrades_to_lexical(store: Store) {
     let app = TestApp::spawn_with(store, |s| {
         with_model(s);
-        s.search.vector_index = "qdrant".into();
-        s.search.qdrant_url = "http://127.0.0.1:1".into();
+        s.search.vector_index = VectorIndexSettings::Qdrant {
+            url: "http://127.0.0.1:1".into(),
+            collection: "aeternum_products".into(),
+            api_key: None,
+        };
     })
     .await;
     unindexed_shelf(&app).await;
@@ -166,10 +166,8 @@ async fn without_a_model_search_is_lexical_and_says_so(store: Store) {
 async fn a_provider_of_other_dimensions_is_refused_and_search_degrades(store: Store) {
     let (url, _) = provider(Provider::Working).await;
     let app = TestApp::spawn_with(store, |s| {
-        s.search.embedder = "http".into();
-        s.search.embedder_url = url;
-        s.search.embedder_model = "minilm-over-http".into();
-        s.search.embedder_dimensions = 1536;
+        s.search.embedder =
+            EmbedderSettings::Http { url, model: "minilm-over-http".into(), api_key: None, dimensions: 1536 };
     })
     .await;
     unindexed_shelf(&app).await;
@@ -188,3 +186,8 @@ store_tests!(
     a_broken_full_text_side_answers_from_vectors,
     without_a_model_search_is_lexical_and_says_so,
 );
+
+/// Settings of an HTTP embedder at `url` serving `model`, with 384 dimensions and no key.
+fn http_embedder(url: &str, model: &str) -> EmbedderSettings {
+    EmbedderSettings::Http { url: url.to_owned(), model: model.to_owned(), api_key: None, dimensions: 384 }
+}

@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use aeternum::config::Settings;
 use aeternum::search::qdrant::QdrantIndex;
 use aeternum::search::vector::{MemoryIndex, Payload, VectorFilter, VectorIndex, VectorPoint};
 use uuid::Uuid;
@@ -121,8 +120,7 @@ async fn the_qdrant_index_keeps_the_contract_when_qdrant_url_is_set() {
         eprintln!("QDRANT_URL is not set: the Qdrant adapter's contract test did not run");
         return;
     };
-    let mut settings = Settings::default().search;
-    settings.qdrant_url = url;
-    settings.qdrant_collection = format!("aeternum_contract_{}", Uuid::now_v7().simple());
-    contract(Arc::new(QdrantIndex::connect(&settings).unwrap())).await;
+    let collection = format!("aeternum_contract_{}", Uuid::now_v7().simple());
+    let index = QdrantIndex::connect(&url, &collection, None, std::time::Duration::from_secs(6)).unwrap();
+    contract(Arc::new(index)).await;
 }
