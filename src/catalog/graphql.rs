@@ -116,7 +116,7 @@ impl CatalogQuery {
             found.has_next_page,
             ProductConnectionTotals { criteria },
         );
-        let products = preload_relations(ctx, found.products).await?;
+        let products = preload_relations(ctx, found.items).await?;
         connection
             .edges
             .extend(products.into_iter().map(|product| Edge::new(sort.cursor(&product.model).encode(), product)));

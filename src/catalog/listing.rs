@@ -17,7 +17,7 @@ use super::filter::ProductCriteria;
 use super::service;
 use crate::db::Db;
 use crate::error::{AppError, AppResult};
-use crate::graphql::pagination::{Cursor, Direction, PageRequest};
+use crate::graphql::pagination::{Cursor, Direction, Page, PageRequest};
 
 /// Orders in which products can be listed.
 #[derive(Enum, Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -66,7 +66,7 @@ impl ProductSort {
             Self::PriceAsc | Self::PriceDesc => json!(product.price_minor),
             Self::TitleAsc | Self::TitleDesc => json!(product.title),
         };
-        Cursor { sort: self.name().to_owned(), key, id: product.id }
+        Cursor::new(self.name(), key, product.id)
     }
 
     /// The cursor's key as a SQL value of this order's column.
@@ -84,17 +84,6 @@ impl ProductSort {
     }
 }
 
-/// One page of products.
-#[derive(Debug)]
-pub struct ProductPage {
-    /// The products, in the requested order.
-    pub products: Vec<product::Model>,
-    /// Whether products exist before the first one.
-    pub has_previous_page: bool,
-    /// Whether products exist after the last one.
-    pub has_next_page: bool,
-}
-
 /// Lists one page of the products matching `criteria`, in `sort` order.
 ///
 /// Costs one SQL statement, plus one to look up the category when filtering by category.
@@ -108,7 +97,7 @@ pub async fn list_products(
     criteria: &ProductCriteria,
     sort: ProductSort,
     page: &PageRequest,
-) -> AppResult<ProductPage> {
+) -> AppResult<Page<product::Model>> {
     let forward = page.direction == Direction::Forward;
     // Reading backward walks the index the other way, then restores the requested order.
     let ascending = sort.ascending() == forward;
@@ -118,25 +107,14 @@ pub async fn list_products(
     if let Some(cursor) = &page.cursor {
         condition = condition.add(after_cursor(sort, cursor, ascending)?);
     }
-    let mut products = product::Entity::find()
+    let products = product::Entity::find()
         .filter(condition)
         .order_by(sort.column(), order.clone())
         .order_by(product::Column::Id, order)
-        .limit(page.limit + 1)
+        .limit(page.fetch_limit())
         .all(db.conn())
         .await?;
-
-    let has_more = products.len() as u64 > page.limit;
-    products.truncate(usize::try_from(page.limit).unwrap_or(usize::MAX));
-    if !forward {
-        products.reverse();
-    }
-    let has_cursor = page.cursor.is_some();
-    Ok(ProductPage {
-        products,
-        has_previous_page: if forward { has_cursor } else { has_more },
-        has_next_page: if forward { has_more } else { has_cursor },
-    })
+    Ok(Page::from_overfetch(products, page))
 }
 
 /// Counts the products matching `criteria`.

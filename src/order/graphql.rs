@@ -1,8 +1,8 @@
 //! The order domain's query and mutation roots.
 
-use async_graphql::connection::{Connection, Edge};
+use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, Object, Result};
-use uuid::Uuid;
+use serde_json::Value;
 
 use super::address::{Address, AddressInput};
 use super::checkout::{self, CheckoutRequest};
@@ -13,7 +13,7 @@ use crate::cart::CartToken;
 use crate::config::OrderSettings;
 use crate::db::Db;
 use crate::graphql::ids::{GlobalId, NodeType};
-use crate::graphql::pagination::{PageLimits, PageRequest};
+use crate::graphql::pagination::{Cursor, Page, PageLimits, PageRequest};
 use crate::identity::credentials::Email;
 use crate::identity::guards::{Require, SignedIn, client, viewer};
 use crate::identity::viewer::Permission;
@@ -51,9 +51,10 @@ async fn with_context(db: &Db, rows: Vec<entity::fulfilment::Model>) -> Result<V
         .collect())
 }
 
-fn after_id(after: Option<&str>, node_type: NodeType) -> Result<Option<Uuid>> {
-    Ok(after.map(|a| GlobalId::parse_as(a, node_type)).transpose()?)
-}
+/// The orders connection's cursor order (newest first).
+const ORDERS: &str = "ORDERS";
+/// The fulfilments connection's cursor order (newest first).
+const FULFILMENTS: &str = "FULFILMENTS";
 
 /// Order queries.
 #[derive(Default)]
@@ -80,18 +81,14 @@ impl OrderQuery {
         status: Option<OrderStatus>,
     ) -> Result<Connection<String, Order>> {
         let limits = *ctx.data::<PageLimits>()?;
-        let page = PageRequest::parse(first, None, None, None, "ORDERS", limits)?;
+        let page = PageRequest::parse(first, after.as_deref(), None, None, ORDERS, limits)?;
         let db = ctx.data::<Db>()?;
-        let after = after_id(after.as_deref(), NodeType::Order)?;
-        let mut rows = service::list_orders(db, viewer(ctx), status.map(Into::into), after, page.limit).await?;
-        let has_next = rows.len() as u64 > page.limit;
-        rows.truncate(usize::try_from(page.limit).unwrap_or(usize::MAX));
-        let mut connection = Connection::new(after.is_some(), has_next);
-        for order in service::with_details(db.conn(), rows).await? {
-            let cursor = GlobalId::encode(NodeType::Order, order.order.id).0;
-            connection.edges.push(Edge::new(cursor, Order(order)));
-        }
-        Ok(connection)
+        let after = page.cursor.as_ref().map(|cursor| cursor.id);
+        let rows = service::list_orders(db, viewer(ctx), status.map(Into::into), after, page.fetch_limit()).await?;
+        let mut page = Page::from_overfetch(rows, &page);
+        let details = service::with_details(db.conn(), std::mem::take(&mut page.items)).await?;
+        let page = page.with_items(details);
+        Ok(page.into_connection(|order| Cursor::new(ORDERS, Value::Null, order.order.id), Order))
     }
 
     /// Vendors' parts of orders, newest first: a vendor sees its own, staff see all. Each
@@ -105,7 +102,7 @@ impl OrderQuery {
         status: Option<FulfilmentStatus>,
     ) -> Result<Connection<String, Fulfilment>> {
         let limits = *ctx.data::<PageLimits>()?;
-        let page = PageRequest::parse(first, None, None, None, "FULFILMENTS", limits)?;
+        let page = PageRequest::parse(first, after.as_deref(), None, None, FULFILMENTS, limits)?;
         let db = ctx.data::<Db>()?;
         let viewer = viewer(ctx);
         if viewer.is_anonymous() {
@@ -113,16 +110,12 @@ impl OrderQuery {
                 crate::error::AppError::new(crate::error::ErrorCode::Unauthenticated, "sign in to do this").into()
             );
         }
-        let after = after_id(after.as_deref(), NodeType::Fulfilment)?;
-        let mut rows = service::list_fulfilments(db, viewer, status.map(Into::into), after, page.limit).await?;
-        let has_next = rows.len() as u64 > page.limit;
-        rows.truncate(usize::try_from(page.limit).unwrap_or(usize::MAX));
-        let mut connection = Connection::new(after.is_some(), has_next);
-        for fulfilment in with_context(db, rows).await? {
-            let cursor = GlobalId::encode(NodeType::Fulfilment, fulfilment.model.id).0;
-            connection.edges.push(Edge::new(cursor, fulfilment));
-        }
-        Ok(connection)
+        let after = page.cursor.as_ref().map(|cursor| cursor.id);
+        let rows = service::list_fulfilments(db, viewer, status.map(Into::into), after, page.fetch_limit()).await?;
+        let mut page = Page::from_overfetch(rows, &page);
+        let fulfilments = with_context(db, std::mem::take(&mut page.items)).await?;
+        let page = page.with_items(fulfilments);
+        Ok(page.into_connection(|fulfilment| Cursor::new(FULFILMENTS, Value::Null, fulfilment.model.id), |f| f))
     }
 }
 

@@ -112,8 +112,7 @@ fn group<T>(rows: Vec<T>, key: impl Fn(&T) -> Uuid) -> HashMap<Uuid, Vec<T>> {
 }
 
 /// A page of orders, newest first (ids are time-ordered UUIDv7), after the order `after`: the
-/// caller's own, or every order for staff. Returns one row more than `limit` when there is a
-/// next page.
+/// caller's own, or every order for staff; at most `limit` rows.
 ///
 /// # Errors
 /// `FORBIDDEN` for a caller without an account; when the store fails.
@@ -135,10 +134,11 @@ pub async fn list_orders(
     if let Some(after) = after {
         query = query.filter(order::Column::Id.lt(after));
     }
-    Ok(query.order_by_desc(order::Column::Id).limit(limit + 1).all(db.conn()).await?)
+    Ok(query.order_by_desc(order::Column::Id).limit(limit).all(db.conn()).await?)
 }
 
-/// A page of fulfilments, newest first: a vendor's own, or every vendor's for staff.
+/// A page of fulfilments, newest first, after the fulfilment `after`: a vendor's own, or every
+/// vendor's for staff; at most `limit` rows.
 ///
 /// # Errors
 /// `FORBIDDEN` for callers who are neither; when the store fails.
@@ -160,7 +160,7 @@ pub async fn list_fulfilments(
     if let Some(after) = after {
         query = query.filter(fulfilment::Column::Id.lt(after));
     }
-    Ok(query.order_by_desc(fulfilment::Column::Id).limit(limit + 1).all(db.conn()).await?)
+    Ok(query.order_by_desc(fulfilment::Column::Id).limit(limit).all(db.conn()).await?)
 }
 
 /// A fulfilment the caller may ship: their vendor's, or any for staff who manage orders.

@@ -3,15 +3,13 @@
 
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, ID, Object, Result};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{Duration, Utc};
 use uuid::Uuid;
 
 use super::Search;
 use super::analytics::{self};
 use super::indexer;
-use super::service::{self, Hit};
+use super::service;
 use super::types::{
     SearchAnalytics, SearchConnection, SearchHit, SearchIndexStatus, SearchMode, SearchResults, SimilarProduct,
 };
@@ -20,7 +18,7 @@ use crate::catalog::graphql::preload_relations;
 use crate::db::Db;
 use crate::error::AppError;
 use crate::graphql::ids::{GlobalId, NodeType};
-use crate::graphql::pagination::PageLimits;
+use crate::graphql::pagination::{Cursor, Page, PageLimits, PageRequest};
 use crate::identity::Permission;
 use crate::identity::guards::{Require, client, viewer};
 
@@ -48,18 +46,8 @@ fn criteria(ctx: &Context<'_>, filter: Option<ProductFilter>) -> Result<ProductC
     }
 }
 
-/// A search cursor: the position of the hit after which to continue.
-fn cursor(position: usize) -> String {
-    URL_SAFE_NO_PAD.encode(format!("search:{position}"))
-}
-
-fn position_after(cursor: &str) -> Result<usize, AppError> {
-    let malformed = || AppError::bad_input("malformed cursor: pass back a cursor exactly as the API returned it");
-    let bytes = URL_SAFE_NO_PAD.decode(cursor.get(..64).unwrap_or(cursor)).map_err(|_| malformed())?;
-    let text = String::from_utf8(bytes).map_err(|_| malformed())?;
-    let position = text.strip_prefix("search:").and_then(|n| n.parse::<usize>().ok()).ok_or_else(malformed)?;
-    Ok(position + 1)
-}
+/// The search connection's cursor order: a hit's rank in the fused result.
+const SEARCH: &str = "SEARCH";
 
 #[Object]
 impl SearchQuery {
@@ -79,25 +67,20 @@ impl SearchQuery {
         filter: Option<ProductFilter>,
         #[graphql(desc = "Which sides to use; HYBRID when omitted.")] mode: Option<SearchMode>,
     ) -> Result<SearchConnection> {
-        let limits = *ctx.data::<PageLimits>()?;
-        let first = first.unwrap_or(limits.default_size as i32);
-        if first < 0 || first as u32 > limits.max_size {
-            return Err(AppError::bad_input(format!("`first` must be between 0 and {}", limits.max_size)).into());
-        }
-        let start = after.as_deref().map(position_after).transpose()?.unwrap_or(0);
+        let request = PageRequest::parse(first, after.as_deref(), None, None, SEARCH, *ctx.data::<PageLimits>()?)?;
         let criteria = criteria(ctx, filter)?;
         let db = ctx.data::<Db>()?;
         let search = ctx.data::<Search>()?;
         let visitor = visitor_of(ctx, search);
         let outcome =
             service::search(db, search, &query, &criteria, mode.unwrap_or_default().into(), visitor.as_deref()).await?;
-        let page: Vec<&Hit> = outcome.hits.iter().skip(start).take(first as usize).collect();
-        let models = service::products_in_order(db, &page.iter().map(|h| h.id).collect::<Vec<_>>()).await?;
-        let products = preload_relations(ctx, models).await?;
         let ids: Vec<Uuid> = outcome.hits.iter().map(|h| h.id).collect();
+        let page = Page::window(outcome.hits, &request)?;
+        let models = service::products_in_order(db, &page.items.iter().map(|(_, h)| h.id).collect::<Vec<_>>()).await?;
+        let products = preload_relations(ctx, models).await?;
         let mut connection = Connection::with_additional_fields(
-            start > 0,
-            start + page.len() < ids.len(),
+            page.has_previous_page,
+            page.has_next_page,
             SearchResults {
                 embedding_ms: outcome.embedding_ms,
                 mode: outcome.mode.into(),
@@ -106,8 +89,9 @@ impl SearchQuery {
                 ids,
             },
         );
-        for (offset, (hit, product)) in page.into_iter().zip(products).enumerate() {
-            connection.edges.push(Edge::with_additional_fields(cursor(start + offset), product, SearchHit::from(hit)));
+        for ((rank, hit), product) in page.items.into_iter().zip(products) {
+            let cursor = Cursor::new(SEARCH, rank.into(), hit.id).encode();
+            connection.edges.push(Edge::with_additional_fields(cursor, product, SearchHit::from(&hit)));
         }
         Ok(connection)
     }

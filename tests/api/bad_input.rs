@@ -32,14 +32,19 @@ async fn bad_queries_get_clear_codes(store: Store) {
     let product_id = GlobalId::encode(NodeType::Product, c.products[0].id).0;
     let unknown_id = GlobalId::encode(NodeType::Product, uuid::Uuid::now_v7()).0;
     let vendor_id = GlobalId::encode(NodeType::Vendor, c.vendors[0].id).0;
-    let price_cursor = Cursor { sort: "PRICE_ASC".into(), key: json!(100), id: c.products[0].id }.encode();
-    let forged_cursor = Cursor { sort: "NEWEST".into(), key: json!(17), id: c.products[0].id }.encode();
+    let price_cursor = Cursor::new("PRICE_ASC", json!(100), c.products[0].id).encode();
+    let forged_cursor = Cursor::new("NEWEST", json!(17), c.products[0].id).encode();
+    let search_cursor = Cursor::new("SEARCH", json!(3), c.products[0].id).encode();
+    let forged_rank = Cursor::new("SEARCH", json!("third"), c.products[0].id).encode();
     let many_brands: Vec<String> = (0..51).map(|n| format!("B{n}")).collect();
 
     let cases: Vec<(&str, String, Value, &str)> = vec![
         ("malformed cursor", "{ products(after: \"bm9wZQ\") { edges { cursor } } }".into(), json!({}), "BAD_USER_INPUT"),
         ("cursor of another sort", "query($c: String) { products(after: $c) { edges { cursor } } }".into(), json!({ "c": price_cursor }), "BAD_USER_INPUT"),
         ("forged cursor key", "query($c: String) { products(after: $c) { edges { cursor } } }".into(), json!({ "c": forged_cursor }), "BAD_USER_INPUT"),
+        ("search cursor on a listing", "query($c: String) { products(after: $c) { edges { cursor } } }".into(), json!({ "c": search_cursor }), "BAD_USER_INPUT"),
+        ("listing cursor on a search", "query($c: String) { search(query: \"tote\", after: $c) { edges { cursor } } }".into(), json!({ "c": price_cursor }), "BAD_USER_INPUT"),
+        ("forged search rank", "query($c: String) { search(query: \"tote\", after: $c) { edges { cursor } } }".into(), json!({ "c": forged_rank }), "BAD_USER_INPUT"),
         ("page size over the limit", "{ products(first: 101) { edges { cursor } } }".into(), json!({}), "BAD_USER_INPUT"),
         ("negative page size", "{ products(last: -1) { edges { cursor } } }".into(), json!({}), "BAD_USER_INPUT"),
         ("first and last", "{ products(first: 2, last: 2) { edges { cursor } } }".into(), json!({}), "BAD_USER_INPUT"),
