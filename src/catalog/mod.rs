@@ -7,6 +7,7 @@
 //! - [`input`]: parsed input newtypes (`Slug`, `Sku`…).
 //! - [`loaders`]: DataLoaders for every relation field.
 
+pub mod audit;
 pub mod filter;
 pub mod graphql;
 pub mod input;

@@ -244,9 +244,9 @@ impl Product {
         ctx: &Context<'_>,
         #[graphql(default = 20, validator(minimum = 1, maximum = 100))] first: i32,
         #[graphql(desc = "The `sequence` of the last row already read.")] after: Option<Long>,
-    ) -> Result<Option<Vec<crate::inventory::types::AuditEntry>>> {
+    ) -> Result<Option<Vec<super::audit::AuditEntry>>> {
         let limit = u64::try_from(first).unwrap_or(1);
-        let rows = inventory::audit_trail(ctx.data::<Db>()?, self.model.id, after.map(|a| a.0), limit).await?;
+        let rows = super::audit::audit_trail(ctx.data::<Db>()?, self.model.id, after.map(|a| a.0), limit).await?;
         Ok(Some(rows.into_iter().map(Into::into).collect()))
     }
 

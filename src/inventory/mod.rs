@@ -1,8 +1,8 @@
-//! Inventory: the stock movements ledger and the product audit trail.
+//! Inventory: the stock movements ledger.
 //!
 //! Stock changes only through [`service::move_stock`], which updates the product and appends a
-//! ledger row in the caller's transaction. The audit trail is written by database triggers (see
-//! the migrations), so it holds whatever client writes to the store.
+//! ledger row in the caller's transaction. (The product audit trail, written by triggers, is
+//! the catalog's: [`crate::catalog::audit`].)
 
 pub mod graphql;
 pub mod service;

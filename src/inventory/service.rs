@@ -1,7 +1,7 @@
-//! Moving stock and reading the ledger and the audit trail.
+//! Moving stock and reading the ledger.
 
 use entity::stock_movement::{self, MovementReason};
-use entity::{ProductStatus, product, product_audit};
+use entity::{ProductStatus, product};
 use sea_orm::ExprTrait;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
@@ -153,25 +153,6 @@ pub async fn movements(
         .filter(stock_movement::Column::ProductId.eq(product_id))
         .filter(stock_movement::Column::Id.gt(after.unwrap_or(0)))
         .order_by_asc(stock_movement::Column::Id)
-        .limit(limit)
-        .all(db.conn())
-        .await?)
-}
-
-/// A product's audit trail, oldest first, after the row `after` (exclusive).
-///
-/// # Errors
-/// When the store fails.
-pub async fn audit_trail(
-    db: &Db,
-    product_id: Uuid,
-    after: Option<i64>,
-    limit: u64,
-) -> AppResult<Vec<product_audit::Model>> {
-    Ok(product_audit::Entity::find()
-        .filter(product_audit::Column::ProductId.eq(product_id))
-        .filter(product_audit::Column::Id.gt(after.unwrap_or(0)))
-        .order_by_asc(product_audit::Column::Id)
         .limit(limit)
         .all(db.conn())
         .await?)

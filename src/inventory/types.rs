@@ -1,10 +1,9 @@
-//! The ledger and the audit trail as the API shows them.
+//! The ledger as the API shows it.
 
 use async_graphql::{Enum, SimpleObject};
 use chrono::{DateTime, Utc};
-use entity::{product_audit, stock_movement};
+use entity::stock_movement;
 
-use crate::catalog::types::ProductStatus;
 use crate::graphql::scalars::Long;
 
 /// Why stock moved.
@@ -56,47 +55,6 @@ impl From<stock_movement::Model> for StockMovement {
             actor_id: row.actor_id.map(|id| GlobalId::encode(NodeType::User, id)),
             note: row.note,
             created_at: row.created_at,
-        }
-    }
-}
-
-/// One change of a product's status, price or stock, written by the database itself.
-#[derive(SimpleObject)]
-pub struct AuditEntry {
-    /// The row's position in the trail; pass it as `after` to read on.
-    pub sequence: Long,
-    /// Status before; null when the product was created.
-    pub old_status: Option<ProductStatus>,
-    /// Status after.
-    pub new_status: Option<ProductStatus>,
-    /// Price before, in minor units of the product's currency.
-    pub old_price_minor: Option<Long>,
-    /// Price after, in minor units.
-    pub new_price_minor: Long,
-    /// Stock before.
-    pub old_stock: Option<i32>,
-    /// Stock after.
-    pub new_stock: i32,
-    /// When.
-    pub changed_at: DateTime<Utc>,
-}
-
-fn status(value: &str) -> Option<ProductStatus> {
-    use sea_orm::ActiveEnum;
-    entity::ProductStatus::try_from_value(&value.to_owned()).ok().map(Into::into)
-}
-
-impl From<product_audit::Model> for AuditEntry {
-    fn from(row: product_audit::Model) -> Self {
-        Self {
-            sequence: Long(row.id),
-            old_status: row.old_status.as_deref().and_then(status),
-            new_status: status(&row.new_status),
-            old_price_minor: row.old_price_minor.map(Long),
-            new_price_minor: Long(row.new_price_minor),
-            old_stock: row.old_stock,
-            new_stock: row.new_stock,
-            changed_at: row.changed_at,
         }
     }
 }
