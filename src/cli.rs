@@ -12,7 +12,7 @@ use crate::db::Db;
 use crate::search::analytics::Analytics;
 use crate::search::{Search, eval, indexer};
 use crate::startup::{Application, shutdown_signal};
-use crate::{graphql, seed, telemetry};
+use crate::{schema, seed, telemetry};
 
 /// Aeternum: a GraphQL backend-for-frontend for commerce.
 #[derive(Parser, Debug)]
@@ -223,7 +223,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             std::io::stdout().write_all(report.as_bytes()).context("cannot write the report")
         }
         Command::ExportSchema { out } => {
-            let sdl = graphql::sdl();
+            let sdl = schema::sdl();
             match out {
                 Some(path) => std::fs::write(&path, sdl).with_context(|| format!("cannot write {}", path.display())),
                 None => {

@@ -20,6 +20,7 @@ pub mod inventory;
 pub mod money;
 pub mod order;
 pub mod payment;
+pub mod schema;
 pub mod search;
 pub mod seed;
 pub mod startup;

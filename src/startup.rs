@@ -22,7 +22,7 @@ use crate::identity::tokens::TokenKeys;
 use crate::payment::Payments;
 use crate::search::analytics::{Analytics, Writer};
 use crate::search::{Search, indexer};
-use crate::{graphql, http, order};
+use crate::{http, order, schema};
 
 /// The service, bound to its port and ready to serve.
 pub struct Application {
@@ -117,7 +117,7 @@ impl Application {
     /// # Errors
     /// When the server fails.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
-        let schema = graphql::build_schema(
+        let schema = schema::build_schema(
             &self.settings,
             self.db.clone(),
             self.auth.clone(),

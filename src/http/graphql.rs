@@ -23,9 +23,9 @@ use std::sync::Arc;
 use crate::config::{GraphqlSettings, WebsocketSettings};
 use crate::db::Db;
 use crate::error::ErrorCode;
-use crate::graphql::AppSchema;
 use crate::graphql::errors::{PRE_EXECUTION_CODES, code_of};
 use crate::identity::service::Auth;
+use crate::schema::AppSchema;
 
 use super::context::{Presented, RequestContext};
 use super::websocket::SocketEndpoint;

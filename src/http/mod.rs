@@ -14,9 +14,9 @@ use poem::{EndpointExt, IntoEndpoint, Route, get, post};
 
 use crate::config::Settings;
 use crate::db::Db;
-use crate::graphql::AppSchema;
 use crate::identity::service::Auth;
 use crate::payment::Payments;
+use crate::schema::AppSchema;
 
 /// The application's routes.
 pub fn routes(

@@ -26,8 +26,8 @@ use super::context::{Presented, RequestContext};
 use crate::config::WebsocketSettings;
 use crate::db::Db;
 use crate::error::ErrorCode;
-use crate::graphql::AppSchema;
 use crate::identity::service::Auth;
+use crate::schema::AppSchema;
 
 /// The close code for a socket that did not initialise in time (graphql-transport-ws).
 const INIT_TIMEOUT_CLOSE: u16 = 4408;

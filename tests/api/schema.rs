@@ -17,5 +17,5 @@ fn the_committed_schema_matches_export_schema() {
         committed == exported,
         "schema/schema.graphql is out of date: run `cargo run -- export-schema --out schema/schema.graphql` and commit it"
     );
-    assert_eq!(exported, aeternum::graphql::sdl());
+    assert_eq!(exported, aeternum::schema::sdl());
 }

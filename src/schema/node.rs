@@ -2,11 +2,11 @@
 
 use async_graphql::{Context, ID, Interface, Object, Result};
 
-use super::ids::{GlobalId, NodeType};
 use crate::catalog::service;
 use crate::catalog::types::{Category, Product, Vendor};
 use crate::db::Db;
 use crate::error::AppError;
+use crate::graphql::ids::{GlobalId, NodeType};
 
 /// An object with a global ID that `node(id:)` can fetch again.
 // A `Node` lives for one resolver call; boxing the product would buy nothing.

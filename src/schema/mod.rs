@@ -1,0 +1,80 @@
+//! The one GraphQL schema: the domains' roots merged, with the kit's limits and error codes.
+//! The composition root of the API, beside [`crate::startup`]; no domain imports it.
+
+pub mod node;
+
+use std::sync::Arc;
+
+use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
+
+use crate::config::{GraphqlSettings, Settings};
+use crate::db::Db;
+use crate::graphql::errors::ErrorCodes;
+use crate::graphql::pagination::PageLimits;
+use crate::graphql::shape::ShapeLimits;
+use crate::identity::service::Auth;
+use crate::payment::Payments;
+use crate::search::Search;
+use crate::{cart, catalog, identity, inventory, order, payment, search};
+
+/// The query root: one part per domain.
+#[derive(MergedObject, Default)]
+pub struct Query(
+    node::NodeQuery,
+    catalog::graphql::CatalogQuery,
+    identity::graphql::IdentityQuery,
+    cart::graphql::CartQuery,
+    order::graphql::OrderQuery,
+    search::graphql::SearchQuery,
+    search::moderation::ModerationQuery,
+);
+
+/// The mutation root: one part per domain.
+#[derive(MergedObject, Default)]
+pub struct Mutation(
+    identity::graphql::IdentityMutation,
+    catalog::mutations::CatalogMutation,
+    inventory::graphql::InventoryMutation,
+    cart::graphql::CartMutation,
+    order::graphql::OrderMutation,
+    payment::graphql::PaymentMutation,
+    search::moderation::ModerationMutation,
+);
+
+/// The executable schema.
+pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
+
+/// The schema's shape and limits, without any runtime data: enough to print the SDL.
+pub fn schema_builder(settings: &GraphqlSettings) -> SchemaBuilder<Query, Mutation, EmptySubscription> {
+    let limits = ErrorCodes {
+        max_nesting: settings.max_nesting,
+        shape: ShapeLimits {
+            max_depth: settings.max_depth,
+            max_introspection_depth: settings.max_introspection_depth,
+            max_selections: u64::try_from(settings.max_complexity).unwrap_or(u64::MAX),
+        },
+    };
+    let builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+        .limit_complexity(settings.max_complexity)
+        .limit_directives(16)
+        .extension(limits)
+        .data(PageLimits { default_size: settings.default_page_size, max_size: settings.max_page_size });
+    if settings.introspection { builder } else { builder.disable_introspection() }
+}
+
+/// The executable schema over a store and the configured adapters.
+pub fn build_schema(settings: &Settings, db: Db, auth: Arc<Auth>, payments: Payments, search: Search) -> AppSchema {
+    schema_builder(&settings.graphql)
+        .data(catalog::loaders::CatalogLoaders::new(db.clone()))
+        .data(db)
+        .data(auth)
+        .data(settings.orders.clone())
+        .data(payments)
+        .data(search)
+        .finish()
+}
+
+/// The schema in SDL, as committed in `schema/schema.graphql`.
+pub fn sdl() -> String {
+    schema_builder(&crate::config::Settings::default().graphql).finish().sdl()
+}
