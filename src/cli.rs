@@ -2,7 +2,7 @@
 //! `export-schema`.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
@@ -62,9 +62,9 @@ pub enum UserCommand {
         /// Email address.
         #[arg(long)]
         email: String,
-        /// customer, vendor, staff or admin.
-        #[arg(long, value_parser = ["customer", "vendor", "staff", "admin"])]
-        role: String,
+        /// The account's role.
+        #[arg(long, value_enum)]
+        role: RoleArg,
         /// The vendor's slug, for a vendor account.
         #[arg(long)]
         vendor: Option<String>,
@@ -72,6 +72,30 @@ pub enum UserCommand {
         #[arg(long)]
         name: Option<String>,
     },
+}
+
+/// A role, as `user create --role` spells it.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum RoleArg {
+    /// A shopper.
+    Customer,
+    /// A seller, tied to one vendor with `--vendor`.
+    Vendor,
+    /// Runs the marketplace.
+    Staff,
+    /// Everything, including accounts.
+    Admin,
+}
+
+impl From<RoleArg> for entity::Role {
+    fn from(role: RoleArg) -> Self {
+        match role {
+            RoleArg::Customer => Self::Customer,
+            RoleArg::Vendor => Self::Vendor,
+            RoleArg::Staff => Self::Staff,
+            RoleArg::Admin => Self::Admin,
+        }
+    }
 }
 
 /// Options of `serve`.
@@ -105,34 +129,17 @@ pub struct SeedArgs {
 /// # Errors
 /// Whatever the command failed on.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    let mut settings = Settings::load()?;
+    let settings = Settings::load()?;
     telemetry::init(&settings.log);
     match cli.command {
-        Command::Serve(args) => {
-            if let Some(bind) = args.bind {
-                settings.bind = bind;
-            }
-            if args.no_migrate {
-                settings.migrate_on_start = false;
-            }
-            let db = Db::connect(&settings.database).await?;
-            if settings.migrate_on_start || args.demo {
-                db.migrate().await?;
-            }
-            if args.demo {
-                seed::demo::load_if_empty(&db).await?;
-            }
-            Application::build_with_db(settings, db).await?.run_until_stopped(shutdown_signal()).await
-        }
+        Command::Serve(args) => serve(settings, args).await,
         Command::Migrate => {
-            let db = Db::connect(&settings.database).await?;
-            db.migrate().await?;
+            migrated(&settings).await?;
             tracing::info!("migrations applied");
             Ok(())
         }
         Command::Seed(args) => {
-            let db = Db::connect(&settings.database).await?;
-            db.migrate().await?;
+            let db = migrated(&settings).await?;
             if args.demo {
                 seed::demo::load(&db).await?;
             }
@@ -142,95 +149,119 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::User(UserCommand::Create { email, role, vendor, name }) => {
-            let db = Db::connect(&settings.database).await?;
-            db.migrate().await?;
-            let password = match std::env::var("AETERNUM_NEW_USER_PASSWORD") {
-                Ok(password) => password,
-                Err(_) => {
-                    let mut line = String::new();
-                    std::io::stdin().read_line(&mut line).context("cannot read the password from standard input")?;
-                    line.trim_end_matches(['\r', '\n']).to_owned()
-                }
-            };
-            let role = match role.as_str() {
-                "admin" => entity::Role::Admin,
-                "staff" => entity::Role::Staff,
-                "vendor" => entity::Role::Vendor,
-                _ => entity::Role::Customer,
-            };
-            let vendor_id = match vendor {
-                Some(slug) => Some(
-                    crate::catalog::service::vendor_by_slug(&db, &slug)
-                        .await
-                        .map_err(|e| anyhow::anyhow!("{}", e.message()))?
-                        .id,
-                ),
-                None => None,
-            };
-            let name = name.unwrap_or_else(|| email.split('@').next().unwrap_or("admin").to_owned());
-            let user = crate::identity::service::create_user(&db, &email, &password, &name, role, vendor_id)
-                .await
-                .map_err(|e| anyhow::anyhow!("{}", e.message()))?;
-            tracing::info!(user.id = %user.id, role = ?user.role, "account created");
-            Ok(())
+            create_user(&settings, &email, role, vendor.as_deref(), name).await
         }
-        Command::Reindex => {
-            let db = Db::connect(&settings.database).await?;
-            db.migrate().await?;
-            let search = Search::from_settings(&settings.search, Analytics::default())?;
-            let bar = indicatif::ProgressBar::new(0);
-            bar.set_style(
-                indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} products, {per_sec}, {eta} left")
-                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-            );
-            let indexed = indexer::reindex(&db, &search, |done, total| {
-                bar.set_length(total);
-                bar.set_position(done);
-            })
-            .await?;
-            bar.finish();
-            tracing::info!(indexed, "vector index rebuilt");
-            Ok(())
-        }
-        Command::EvalSearch { judgements } => {
-            let judgements = eval::read_judgements(&judgements)?;
-            let file = std::env::temp_dir().join(format!("aeternum-eval-{}.db", uuid::Uuid::now_v7()));
-            settings.database.url = crate::config::Secret::new(format!("sqlite://{}?mode=rwc", file.display()));
-            let db = Db::connect(&settings.database).await?;
-            let outcome = async {
-                db.migrate().await?;
-                seed::demo::load(&db).await?;
-                let search = Search::from_settings(&settings.search, Analytics::default())?;
-                indexer::reindex(&db, &search, |_, _| {}).await?;
-                eval::evaluate(&db, &search, &judgements).await
-            }
-            .await;
-            db.close().await;
-            for suffix in ["", "-wal", "-shm"] {
-                let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
-            }
-            let mut report =
-                format!("{} judged queries, demo catalog\nmode      nDCG@10  recall@10\n", judgements.len());
-            for (sides, scores) in outcome? {
-                report.push_str(&format!(
-                    "{:<9} {:>7.3}  {:>9.3}\n",
-                    sides.name().to_lowercase(),
-                    scores.ndcg,
-                    scores.recall
-                ));
-            }
-            use std::io::Write;
-            std::io::stdout().write_all(report.as_bytes()).context("cannot write the report")
-        }
+        Command::Reindex => reindex(&settings).await,
+        Command::EvalSearch { judgements } => eval_search(settings, &judgements).await,
         Command::ExportSchema { out } => {
             let sdl = schema::sdl();
             match out {
                 Some(path) => std::fs::write(&path, sdl).with_context(|| format!("cannot write {}", path.display())),
-                None => {
-                    use std::io::Write;
-                    std::io::stdout().write_all(sdl.as_bytes()).context("cannot write the schema")
-                }
+                None => write_stdout(&sdl),
             }
         }
     }
+}
+
+/// The configured store with every migration applied.
+async fn migrated(settings: &Settings) -> anyhow::Result<Db> {
+    let db = Db::connect(&settings.database).await?;
+    db.migrate().await?;
+    Ok(db)
+}
+
+fn write_stdout(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    std::io::stdout().write_all(text.as_bytes()).context("cannot write to standard output")
+}
+
+async fn serve(mut settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
+    if let Some(bind) = args.bind {
+        settings.bind = bind;
+    }
+    if args.no_migrate {
+        settings.migrate_on_start = false;
+    }
+    let db = Db::connect(&settings.database).await?;
+    if settings.migrate_on_start || args.demo {
+        db.migrate().await?;
+    }
+    if args.demo {
+        seed::demo::load_if_empty(&db).await?;
+    }
+    Application::build_with_db(settings, db).await?.run_until_stopped(shutdown_signal()).await
+}
+
+/// `user create`: the password from `AETERNUM_NEW_USER_PASSWORD`, else standard input's first
+/// line; the account obeys the same rules as one created through the API.
+async fn create_user(
+    settings: &Settings,
+    email: &str,
+    role: RoleArg,
+    vendor: Option<&str>,
+    name: Option<String>,
+) -> anyhow::Result<()> {
+    let db = migrated(settings).await?;
+    let password = match std::env::var("AETERNUM_NEW_USER_PASSWORD") {
+        Ok(password) => password,
+        Err(_) => {
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line).context("cannot read the password from standard input")?;
+            line.trim_end_matches(['\r', '\n']).to_owned()
+        }
+    };
+    let refused = |e: crate::error::AppError| anyhow::anyhow!("{}", e.message());
+    let vendor_id = match vendor {
+        Some(slug) => Some(crate::catalog::service::vendor_by_slug(&db, slug).await.map_err(refused)?.id),
+        None => None,
+    };
+    let name = name.unwrap_or_else(|| email.split('@').next().unwrap_or("admin").to_owned());
+    let user = crate::identity::service::create_user(&db, email, &password, &name, role.into(), vendor_id)
+        .await
+        .map_err(refused)?;
+    tracing::info!(user.id = %user.id, role = ?user.role, "account created");
+    Ok(())
+}
+
+async fn reindex(settings: &Settings) -> anyhow::Result<()> {
+    let db = migrated(settings).await?;
+    let search = Search::from_settings(&settings.search, Analytics::default())?;
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} products, {per_sec}, {eta} left")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let indexed = indexer::reindex(&db, &search, |done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    })
+    .await?;
+    bar.finish();
+    tracing::info!(indexed, "vector index rebuilt");
+    Ok(())
+}
+
+/// `eval-search`: the demo catalog in a temporary SQLite file, indexed, scored, removed.
+async fn eval_search(mut settings: Settings, judgements: &Path) -> anyhow::Result<()> {
+    let judgements = eval::read_judgements(judgements)?;
+    let file = std::env::temp_dir().join(format!("aeternum-eval-{}.db", uuid::Uuid::now_v7()));
+    settings.database.url = crate::config::Secret::new(format!("sqlite://{}?mode=rwc", file.display()));
+    let db = Db::connect(&settings.database).await?;
+    let outcome = async {
+        db.migrate().await?;
+        seed::demo::load(&db).await?;
+        let search = Search::from_settings(&settings.search, Analytics::default())?;
+        indexer::reindex(&db, &search, |_, _| {}).await?;
+        eval::evaluate(&db, &search, &judgements).await
+    }
+    .await;
+    db.close().await;
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
+    }
+    let mut report = format!("{} judged queries, demo catalog\nmode      nDCG@10  recall@10\n", judgements.len());
+    for (sides, scores) in outcome? {
+        report.push_str(&format!("{:<9} {:>7.3}  {:>9.3}\n", sides.name().to_lowercase(), scores.ndcg, scores.recall));
+    }
+    write_stdout(&report)
 }
