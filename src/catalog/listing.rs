@@ -20,7 +20,8 @@ use crate::error::{AppError, AppResult};
 use crate::graphql::pagination::{Cursor, Direction, Page, PageRequest};
 
 /// Orders in which products can be listed.
-#[derive(Enum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Enum, Clone, Copy, Debug, Default, PartialEq, Eq, strum::IntoStaticStr)]
+#[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
 pub enum ProductSort {
     /// Most recently created first.
     #[default]
@@ -36,15 +37,9 @@ pub enum ProductSort {
 }
 
 impl ProductSort {
-    /// The name written into cursors.
+    /// The name written into cursors: the GraphQL value's.
     pub fn name(self) -> &'static str {
-        match self {
-            Self::Newest => "NEWEST",
-            Self::PriceAsc => "PRICE_ASC",
-            Self::PriceDesc => "PRICE_DESC",
-            Self::TitleAsc => "TITLE_ASC",
-            Self::TitleDesc => "TITLE_DESC",
-        }
+        self.into()
     }
 
     fn column(self) -> product::Column {

@@ -3,46 +3,46 @@
 use entity::Role;
 use uuid::Uuid;
 
-/// A named permission. Roles grant sets of them; guards ask for them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A named permission. Roles grant sets of them; guards ask for them. Each is named
+/// `area:action[:scope]`, as documented.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr, strum::EnumIter)]
 pub enum Permission {
     /// Create and edit the products of one's own vendor.
+    #[strum(serialize = "catalog:write:own")]
     CatalogWriteOwn,
     /// Create and edit any product, vendor and category.
+    #[strum(serialize = "catalog:write")]
     CatalogWrite,
     /// Read private product fields (cost, internal notes) and unlisted products of any vendor.
+    #[strum(serialize = "catalog:read:private")]
     CatalogReadPrivate,
     /// Read any account's private fields (email).
+    #[strum(serialize = "users:read")]
     UsersRead,
     /// Change roles.
+    #[strum(serialize = "users:manage")]
     UsersManage,
     /// Issue and revoke partner API keys.
+    #[strum(serialize = "keys:manage")]
     KeysManage,
     /// Read the security audit log.
+    #[strum(serialize = "audit:read")]
     AuditRead,
     /// Read any order and any vendor's fulfilments.
+    #[strum(serialize = "orders:read:any")]
     OrdersReadAny,
     /// Cancel paid orders, refund, complete, and ship any vendor's part.
+    #[strum(serialize = "orders:manage")]
     OrdersManage,
     /// Read analytics.
+    #[strum(serialize = "analytics:read")]
     AnalyticsRead,
 }
 
 impl Permission {
     /// The permission's name, as documented.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Self::CatalogWriteOwn => "catalog:write:own",
-            Self::CatalogWrite => "catalog:write",
-            Self::CatalogReadPrivate => "catalog:read:private",
-            Self::UsersRead => "users:read",
-            Self::UsersManage => "users:manage",
-            Self::KeysManage => "keys:manage",
-            Self::AuditRead => "audit:read",
-            Self::OrdersReadAny => "orders:read:any",
-            Self::OrdersManage => "orders:manage",
-            Self::AnalyticsRead => "analytics:read",
-        }
+    pub fn name(self) -> &'static str {
+        self.into()
     }
 }
 
@@ -134,4 +134,23 @@ impl Viewer {
 pub struct ClientInfo {
     /// The client's IP address, as seen by the server.
     pub ip: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use strum::IntoEnumIterator;
+
+    #[test]
+    fn every_permission_has_its_own_documented_name() {
+        let names: Vec<&str> = Permission::iter().map(Permission::name).collect();
+        let distinct: std::collections::HashSet<&&str> = names.iter().collect();
+        assert_eq!(distinct.len(), names.len(), "{names:?}");
+        let docs = include_str!("../../docs/SECURITY.md");
+        for name in names {
+            let parts = name.split(':').count();
+            assert!((2..=3).contains(&parts) && name.chars().all(|c| c.is_ascii_lowercase() || c == ':'), "{name}");
+            assert!(docs.contains(&format!("`{name}`")), "{name} is documented in SECURITY.md");
+        }
+    }
 }

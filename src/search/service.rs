@@ -21,7 +21,8 @@ use crate::error::{AppError, AppResult};
 use crate::identity::Viewer;
 
 /// Which sides a search may use.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr)]
+#[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
 pub enum Sides {
     /// Both, fused.
     Hybrid,
@@ -34,11 +35,7 @@ pub enum Sides {
 impl Sides {
     /// The name used in responses and analytics.
     pub fn name(self) -> &'static str {
-        match self {
-            Self::Hybrid => "HYBRID",
-            Self::Lexical => "LEXICAL",
-            Self::Vector => "VECTOR",
-        }
+        self.into()
     }
 }
 

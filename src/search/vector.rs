@@ -8,7 +8,7 @@ use std::sync::{Arc, RwLock};
 use anyhow::{Context, bail};
 use async_trait::async_trait;
 use entity::product;
-use sea_orm::ActiveEnum;
+use sea_orm::{ActiveEnum, IdenStatic};
 use uuid::Uuid;
 
 use crate::catalog::filter::ProductCriteria;
@@ -89,14 +89,8 @@ impl VectorFilter {
     pub fn from_criteria(criteria: &ProductCriteria) -> Self {
         let mut any_of = vec![("status".to_owned(), criteria.statuses.iter().map(ActiveEnum::to_value).collect())];
         for (column, values) in &criteria.columns {
-            let name = match column {
-                product::Column::Brand => "brand",
-                product::Column::Size => "size",
-                product::Column::Colour => "colour",
-                product::Column::Material => "material",
-                _ => "era",
-            };
-            any_of.push((name.to_owned(), values.clone()));
+            // The payload keys of the filterable columns are the columns' own names.
+            any_of.push((column.as_str().to_owned(), values.clone()));
         }
         if !criteria.conditions.is_empty() {
             any_of.push(("condition".to_owned(), criteria.conditions.iter().map(ActiveEnum::to_value).collect()));
