@@ -74,7 +74,7 @@ impl Application {
         let accounts =
             crate::identity::authenticate::AccountCache::new(Duration::from_millis(settings.auth.account_cache_ms));
         let auth = Arc::new(Auth { keys, settings: settings.auth.clone(), mailer: outbox.clone(), accounts });
-        let payments = Payments::from_settings(&settings.payments);
+        let payments = Payments::from_settings(&settings.payments, order::lifecycle::mark_paid_in);
         let (recorder, analytics) = Analytics::channel();
         let search = Search::from_settings(&settings.search, recorder)?;
         Ok(Self { acceptor, address, db, auth, outbox, payments, search, analytics, settings })

@@ -5,6 +5,7 @@
 
 use entity::{FulfilmentStatus, MovementReason, OrderStatus, ProductStatus};
 use entity::{fulfilment, order, order_line, product};
+use futures_util::future::BoxFuture;
 use sea_orm::ExprTrait;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
@@ -74,6 +75,11 @@ pub async fn mark_paid(conn: &impl ConnectionTrait, order_id: Uuid) -> AppResult
         .await?;
     tracing::info!(order.id = %order_id, "order paid");
     Ok(order)
+}
+
+/// [`mark_paid`] in the shape payments call it with ([`crate::payment::MarkPaid`]).
+pub fn mark_paid_in(txn: &sea_orm::DatabaseTransaction, order_id: Uuid) -> BoxFuture<'_, AppResult<()>> {
+    Box::pin(async move { mark_paid(txn, order_id).await.map(drop) })
 }
 
 /// Puts every unit of the order back in stock as new ledger rows (one-of-a-kind pieces become

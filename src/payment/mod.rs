@@ -12,8 +12,18 @@ pub mod webhook;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::future::BoxFuture;
+use sea_orm::DatabaseTransaction;
+use uuid::Uuid;
+
 use crate::config::{PaymentProviderSettings, PaymentSettings, Secret};
+use crate::error::AppResult;
 use provider::PaymentProvider;
+
+/// Marks order `order_id` paid inside the transaction that captured its payment. The rule is
+/// the order domain's (`order::lifecycle::mark_paid_in`); the composition root hands it in, so
+/// payments, which the order life cycle calls for refunds, never imports the order domain.
+pub type MarkPaid = for<'a> fn(&'a DatabaseTransaction, Uuid) -> BoxFuture<'a, AppResult<()>>;
 
 /// The configured provider and what verifies its webhooks; cheap to clone.
 #[derive(Clone)]
@@ -26,6 +36,8 @@ pub struct Payments {
     pub tolerance_seconds: u64,
     /// Time a provider call may take.
     pub timeout: Duration,
+    /// What a captured payment does to its order.
+    pub mark_paid: MarkPaid,
 }
 
 impl Payments {
@@ -55,8 +67,8 @@ impl Payments {
         }
     }
 
-    /// The provider chosen in the settings.
-    pub fn from_settings(settings: &PaymentSettings) -> Self {
+    /// The provider chosen in the settings; `mark_paid` is what a capture does to its order.
+    pub fn from_settings(settings: &PaymentSettings, mark_paid: MarkPaid) -> Self {
         let provider: Arc<dyn PaymentProvider> = match settings.provider {
             PaymentProviderSettings::Test => Arc::new(test_provider::TestProvider::default()),
         };
@@ -71,6 +83,7 @@ impl Payments {
             webhook_secret,
             tolerance_seconds: settings.webhook_tolerance_seconds,
             timeout: Duration::from_millis(settings.timeout_ms),
+            mark_paid,
         }
     }
 }

@@ -13,7 +13,6 @@ use crate::db::{self, Db};
 use crate::error::{AppError, AppResult};
 use crate::identity::audit::{self, Action};
 use crate::identity::viewer::ClientInfo;
-use crate::order::lifecycle;
 
 /// Longest payment-method token accepted.
 const MAX_METHOD_CHARS: usize = 200;
@@ -135,7 +134,7 @@ pub async fn pay_order(
     if charge.outcome == ChargeOutcome::Pending {
         set_status(db.conn(), id, PaymentStatus::Pending, Some(&charge.reference), None).await?;
     } else {
-        let refund = settle_success(db, id, Some(&charge.reference)).await?;
+        let refund = settle_success(db, payments, id, Some(&charge.reference)).await?;
         if let Some(refund) = refund {
             refunds::send_all(db, payments, &[refund]).await;
         }
@@ -161,9 +160,9 @@ enum Success {
 ///
 /// # Errors
 /// When the store fails.
-async fn settle_success(db: &Db, id: Uuid, reference: Option<&str>) -> AppResult<Option<Uuid>> {
+async fn settle_success(db: &Db, payments: &Payments, id: Uuid, reference: Option<&str>) -> AppResult<Option<Uuid>> {
     let txn = db.begin_write().await?;
-    let outcome = settle_success_in(&txn, id, reference).await?;
+    let outcome = settle_success_in(&txn, payments, id, reference).await?;
     txn.commit().await?;
     Ok(match outcome {
         Success::Refund(_) => Some(id),
@@ -173,6 +172,7 @@ async fn settle_success(db: &Db, id: Uuid, reference: Option<&str>) -> AppResult
 
 async fn settle_success_in(
     txn: &sea_orm::DatabaseTransaction,
+    payments: &Payments,
     id: Uuid,
     reference: Option<&str>,
 ) -> AppResult<Success> {
@@ -191,7 +191,7 @@ async fn settle_success_in(
         Success::Refund("the order was no longer waiting for payment")
     } else {
         set_status(txn, id, PaymentStatus::Captured, None, None).await?;
-        lifecycle::mark_paid(txn, paid.order_id).await?;
+        (payments.mark_paid)(txn, paid.order_id).await?;
         void_others(txn, paid.order_id, id).await?;
         Success::PaidOrder
     };
@@ -296,7 +296,7 @@ pub async fn apply_event(db: &Db, payments: &Payments, event: &ProviderEvent) ->
         .ok_or_else(|| AppError::not_found("payment"))?;
     let mut refund = None;
     let outcome = match (event.event_type.as_str(), paid.status) {
-        ("payment.succeeded", _) => match settle_success_in(&txn, paid.id, None).await? {
+        ("payment.succeeded", _) => match settle_success_in(&txn, payments, paid.id, None).await? {
             Success::PaidOrder => EventOutcome::Applied,
             Success::Refund(_) => {
                 refund = Some(paid.id);
