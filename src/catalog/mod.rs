@@ -8,6 +8,7 @@
 //! - [`loaders`]: DataLoaders for every relation field.
 
 pub mod audit;
+pub mod editing;
 pub mod filter;
 pub mod graphql;
 pub mod input;

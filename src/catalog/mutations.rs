@@ -3,7 +3,8 @@
 use async_graphql::{Context, Guard, ID, InputObject, Object, Result};
 use uuid::Uuid;
 
-use super::service::{self, NewCategory, NewProduct, NewVendor, ProductPatch};
+use super::editing::{self, NewCategory, NewProduct, NewVendor, ProductPatch};
+use super::service;
 use super::types::{Category, Product, ProductCondition, ProductStatus, Vendor};
 use crate::db::Db;
 use crate::error::AppError;
@@ -156,7 +157,7 @@ impl CatalogMutation {
         name: String,
         #[graphql(default)] description: String,
     ) -> Result<Vendor> {
-        Ok(service::create_vendor(ctx.data::<Db>()?, NewVendor { slug, name, description }).await?.into())
+        Ok(editing::create_vendor(ctx.data::<Db>()?, NewVendor { slug, name, description }).await?.into())
     }
 
     /// Renames or re-describes a vendor.
@@ -169,7 +170,7 @@ impl CatalogMutation {
         description: Option<String>,
     ) -> Result<Vendor> {
         let id = GlobalId::parse_as(&id, NodeType::Vendor)?;
-        Ok(service::update_vendor(ctx.data::<Db>()?, id, name, description).await?.into())
+        Ok(editing::update_vendor(ctx.data::<Db>()?, id, name, description).await?.into())
     }
 
     /// Renames a category or changes its position among its siblings.
@@ -182,7 +183,7 @@ impl CatalogMutation {
         position: Option<i32>,
     ) -> Result<Category> {
         let id = GlobalId::parse_as(&id, NodeType::Category)?;
-        Ok(service::update_category(ctx.data::<Db>()?, id, name, position).await?.into())
+        Ok(editing::update_category(ctx.data::<Db>()?, id, name, position).await?.into())
     }
 
     /// Creates a category, under `parentId` or as a root.
@@ -196,7 +197,7 @@ impl CatalogMutation {
         #[graphql(default)] position: i32,
     ) -> Result<Category> {
         let parent_id = parent_id.map(|id| GlobalId::parse_as(&id, NodeType::Category)).transpose()?;
-        Ok(service::create_category(ctx.data::<Db>()?, NewCategory { slug, name, parent_id, position }).await?.into())
+        Ok(editing::create_category(ctx.data::<Db>()?, NewCategory { slug, name, parent_id, position }).await?.into())
     }
 
     /// Creates a product.
@@ -240,7 +241,7 @@ impl CatalogMutation {
             internal_notes: input.internal_notes,
             one_of_a_kind: input.one_of_a_kind,
         };
-        Ok(service::create_product(ctx.data::<Db>()?, new).await?.into())
+        Ok(editing::create_product(ctx.data::<Db>()?, new).await?.into())
     }
 
     /// Changes a product.
@@ -265,7 +266,7 @@ impl CatalogMutation {
             status: input.status.map(Into::into),
             internal_notes: input.internal_notes,
         };
-        Ok(service::update_product(ctx.data::<Db>()?, id, patch, viewer(ctx).user_id()).await?.into())
+        Ok(editing::update_product(ctx.data::<Db>()?, id, patch, viewer(ctx).user_id()).await?.into())
     }
 
     /// Archives a product: it leaves every public listing. Archiving twice changes nothing.
@@ -273,6 +274,6 @@ impl CatalogMutation {
     async fn archive_product(&self, ctx: &Context<'_>, id: ID) -> Result<Product> {
         let id = GlobalId::parse_as(&id, NodeType::Product)?;
         let patch = ProductPatch { status: Some(entity::ProductStatus::Archived), ..ProductPatch::default() };
-        Ok(service::update_product(ctx.data::<Db>()?, id, patch, viewer(ctx).user_id()).await?.into())
+        Ok(editing::update_product(ctx.data::<Db>()?, id, patch, viewer(ctx).user_id()).await?.into())
     }
 }

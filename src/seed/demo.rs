@@ -10,8 +10,9 @@ use entity::{ProductCondition, ProductStatus};
 use uuid::Uuid;
 
 use super::Rng;
+use crate::catalog::editing::{self, NewCategory, NewProduct, NewVendor};
 use crate::catalog::input::Slug;
-use crate::catalog::service::{self, NewCategory, NewProduct, NewVendor};
+use crate::catalog::service;
 use crate::db::Db;
 use crate::error::ErrorCode;
 
@@ -381,13 +382,13 @@ pub async fn load(db: &Db) -> anyhow::Result<()> {
     let mut vendors = Vec::new();
     for (slug, name, city, description) in VENDORS {
         let new = NewVendor { slug: slug.into(), name: name.into(), description: description.into() };
-        vendors.push((service::create_vendor(db, new).await.map_err(fail)?.id, city));
+        vendors.push((editing::create_vendor(db, new).await.map_err(fail)?.id, city));
     }
     let mut leaves = Vec::new();
     for (position, (slug, name, children)) in DEPARTMENTS.iter().enumerate() {
         let new =
             NewCategory { slug: (*slug).into(), name: (*name).into(), parent_id: None, position: position as i32 };
-        let department = service::create_category(db, new).await.map_err(fail)?;
+        let department = editing::create_category(db, new).await.map_err(fail)?;
         for (position, leaf) in children.iter().enumerate() {
             let new = NewCategory {
                 slug: leaf.slug.into(),
@@ -395,11 +396,11 @@ pub async fn load(db: &Db) -> anyhow::Result<()> {
                 parent_id: Some(department.id),
                 position: position as i32,
             };
-            leaves.push((service::create_category(db, new).await.map_err(fail)?.id, leaf));
+            leaves.push((editing::create_category(db, new).await.map_err(fail)?.id, leaf));
         }
     }
     let products = products(&vendors, &leaves);
-    let count = service::insert_products(db, products).await.map_err(fail)?;
+    let count = editing::insert_products(db, products).await.map_err(fail)?;
     tracing::info!(
         vendors = vendors.len(),
         categories = DEPARTMENTS.len() + leaves.len(),

@@ -9,7 +9,8 @@ use anyhow::Context;
 use uuid::Uuid;
 
 use super::Rng;
-use crate::catalog::service::{self, NewCategory, NewProduct, NewVendor};
+use crate::catalog::editing::{self, NewCategory, NewProduct, NewVendor};
+use crate::catalog::service;
 use crate::db::Db;
 use crate::error::ErrorCode;
 
@@ -72,7 +73,7 @@ pub async fn load(db: &Db, count: u64) -> anyhow::Result<()> {
                 }
             })
             .collect();
-        service::insert_products(db, products).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        editing::insert_products(db, products).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
         written += chunk;
         tracing::info!(written, total = count, "inserting synthetic products");
     }
@@ -92,7 +93,7 @@ async fn ensure_vendors(db: &Db) -> anyhow::Result<Vec<Uuid>> {
         let slug = format!("synthetic-vendor-{n}");
         let vendor = match service::vendor_by_slug(db, &slug).await {
             Ok(vendor) => vendor,
-            Err(e) if e.code() == ErrorCode::NotFound => service::create_vendor(
+            Err(e) if e.code() == ErrorCode::NotFound => editing::create_vendor(
                 db,
                 NewVendor { slug, name: format!("Synthetic Vendor {n}"), description: String::new() },
             )
@@ -122,7 +123,7 @@ async fn ensure_category(db: &Db, slug: String, parent_id: Option<Uuid>, positio
         Err(e) if e.code() == ErrorCode::NotFound => {
             let name = format!("Synthetic {}", slug.trim_start_matches("synthetic-"));
             let new = NewCategory { slug, name, parent_id, position: position as i32 };
-            Ok(service::create_category(db, new).await.map_err(|e| anyhow::anyhow!("{e:?}"))?.id)
+            Ok(editing::create_category(db, new).await.map_err(|e| anyhow::anyhow!("{e:?}"))?.id)
         }
         Err(e) => Err(anyhow::anyhow!("{e:?}")).context("cannot look up synthetic categories"),
     }

@@ -1,6 +1,6 @@
 //! Bad input gets a clear error with a stable code, and the rest of the service keeps working.
 
-use aeternum::catalog::service;
+use aeternum::catalog::editing;
 use aeternum::graphql::ids::{GlobalId, NodeType};
 use aeternum::graphql::pagination::Cursor;
 use entity::{product, product_image};
@@ -87,7 +87,7 @@ async fn invalid_products_are_refused_and_nothing_is_written(store: Store) {
     let vendor = fixtures::vendor(&app.db, "solo").await;
     let category = fixtures::category(&app.db, "misc", None).await;
     let valid = || fixtures::new_product(1, vendor.id, category.id);
-    service::create_product(&app.db, valid()).await.unwrap();
+    editing::create_product(&app.db, valid()).await.unwrap();
     let count = || async {
         (
             product::Entity::find().count(app.db.conn()).await.unwrap(),
@@ -96,7 +96,7 @@ async fn invalid_products_are_refused_and_nothing_is_written(store: Store) {
     };
     let before = count().await;
 
-    type Change = fn(&mut service::NewProduct);
+    type Change = fn(&mut editing::NewProduct);
     let cases: Vec<(&str, Change, aeternum::ErrorCode)> = vec![
         ("bad slug", |p| p.slug = "Not A Slug".into(), aeternum::ErrorCode::BadUserInput),
         ("bad SKU", |p| p.sku = "lower".into(), aeternum::ErrorCode::BadUserInput),
@@ -129,7 +129,7 @@ async fn invalid_products_are_refused_and_nothing_is_written(store: Store) {
     for (name, change, code) in cases {
         let mut new = valid();
         change(&mut new);
-        let error = service::create_product(&app.db, new).await.expect_err(name);
+        let error = editing::create_product(&app.db, new).await.expect_err(name);
         assert_eq!(error.code(), code, "{name}: {error:?}");
         assert_eq!(count().await, before, "{name}: nothing was written");
     }

@@ -1,7 +1,7 @@
 //! Carts: guest and customer carts, server-side totals, flagged lines, bounds, ownership, and
 //! the merge at sign-in.
 
-use aeternum::catalog::service::{ProductPatch, update_product};
+use aeternum::catalog::editing::{ProductPatch, update_product};
 use aeternum::graphql::ids::NodeType;
 use aeternum::money::{Currency, Money};
 use serde_json::json;

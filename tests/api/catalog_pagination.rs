@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use aeternum::catalog::service;
+use aeternum::catalog::editing;
 use serde_json::{Value, json};
 
 use crate::fixtures;
@@ -103,7 +103,7 @@ async fn pages_stay_exact_while_products_are_inserted(store: Store) {
                 let mut new = fixtures::new_product(extra, catalog.vendors[0].id, catalog.bags.id);
                 new.price_minor = price;
                 new.title = format!("Piece {}", extra % 8);
-                service::create_product(&app.db, new).await.unwrap();
+                editing::create_product(&app.db, new).await.unwrap();
                 extra += 1;
             }
             if connection["pageInfo"]["hasNextPage"] == json!(false) {

@@ -1,6 +1,6 @@
 //! Checkout: the order and its snapshot lines, idempotency, and bad input that writes nothing.
 
-use aeternum::catalog::service::{ProductPatch, update_product};
+use aeternum::catalog::editing::{ProductPatch, update_product};
 use aeternum::money::{Currency, Money};
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::json;
@@ -22,7 +22,7 @@ async fn amounts_past_the_largest_are_refused_and_nothing_is_written(store: Stor
     let mut dear = crate::fixtures::new_product(9, shop.unique.vendor_id, shop.unique.category_id);
     dear.price_minor = aeternum::money::MAX_MINOR_UNITS;
     dear.stock = 5;
-    let dear = aeternum::catalog::service::create_product(&shop.app.db, dear).await.unwrap();
+    let dear = aeternum::catalog::editing::create_product(&shop.app.db, dear).await.unwrap();
     let (cart, guest) = shop.guest_cart().await;
     let added = shop.add(&guest, &cart, &dear, 2).await;
     let codes = crate::helpers::error_codes(&added);

@@ -1,6 +1,6 @@
 //! A small, fully known catalog for exact assertions.
 
-use aeternum::catalog::service::{self, NewCategory, NewProduct, NewVendor};
+use aeternum::catalog::editing::{self, NewCategory, NewProduct, NewVendor};
 use aeternum::db::Db;
 use entity::{ProductCondition, ProductStatus, category, product, vendor};
 use uuid::Uuid;
@@ -17,12 +17,12 @@ pub struct Catalog {
 
 pub async fn vendor(db: &Db, slug: &str) -> vendor::Model {
     let new = NewVendor { slug: slug.into(), name: format!("Vendor {slug}"), description: "Fixture".into() };
-    service::create_vendor(db, new).await.unwrap()
+    editing::create_vendor(db, new).await.unwrap()
 }
 
 pub async fn category(db: &Db, slug: &str, parent: Option<Uuid>) -> category::Model {
     let new = NewCategory { slug: slug.into(), name: slug.to_uppercase(), parent_id: parent, position: 0 };
-    service::create_category(db, new).await.unwrap()
+    editing::create_category(db, new).await.unwrap()
 }
 
 /// A valid product; tests override what they care about.
@@ -77,7 +77,7 @@ pub async fn catalog(db: &Db) -> Catalog {
             _ => ProductStatus::Active,
         };
         new.stock = if n % 10 == 5 { 0 } else { 1 };
-        products.push(service::create_product(db, new).await.unwrap());
+        products.push(editing::create_product(db, new).await.unwrap());
     }
     Catalog { vendors, clothing, dresses, coats, bags, products }
 }

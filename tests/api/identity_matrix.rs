@@ -4,7 +4,7 @@
 //! allowed; every other principal must be refused with `UNAUTHENTICATED` (anonymous) or
 //! `FORBIDDEN` (anyone identified), and a refused field must leave the rest of the response intact.
 
-use aeternum::catalog::service;
+use aeternum::catalog::editing;
 use aeternum::graphql::ids::{GlobalId, NodeType};
 use aeternum::identity::service::create_user;
 use aeternum::identity::viewer::ClientInfo;
@@ -233,8 +233,8 @@ async fn every_principal_gets_exactly_its_access(store: Store) {
     let mut product = fixtures::new_product(1, vendor.id, category.id);
     product.cost_minor = Some(4_000);
     product.internal_notes = "Bought at the Drouot auction".into();
-    let product = service::create_product(&app.db, product).await.unwrap();
-    let to_archive = service::create_product(&app.db, fixtures::new_product(2, vendor.id, category.id)).await.unwrap();
+    let product = editing::create_product(&app.db, product).await.unwrap();
+    let to_archive = editing::create_product(&app.db, fixtures::new_product(2, vendor.id, category.id)).await.unwrap();
     let credentials = credentials(&app, vendor.id, rival.id).await;
     let customer = entity::user::Entity::find_by_email("customer@example.com", &app.db).await;
 

@@ -2,7 +2,7 @@
 //! fulfilment, the exact ledger and audit rows of a product's life, the locked sale price of a
 //! one-of-a-kind piece, and the expiry of unpaid orders.
 
-use aeternum::catalog::service::{ProductPatch, update_product};
+use aeternum::catalog::editing::{ProductPatch, update_product};
 use aeternum::graphql::ids::NodeType;
 use aeternum::money::{Currency, Money};
 use sea_orm::{ConnectionTrait, Statement};

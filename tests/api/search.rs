@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use aeternum::catalog::service::{NewProduct, create_product};
+use aeternum::catalog::editing::{NewProduct, create_product};
 use aeternum::db::Db;
 use aeternum::graphql::ids::{GlobalId, NodeType};
 use aeternum::identity::service::create_user;
@@ -358,10 +358,10 @@ async fn product_writes_reach_the_index(store: Store) {
     assert!(!titles(&search(&app, "gown", json!({})).await).contains(&"Red Silk Evening Dress".to_owned()));
     // …and a retitled product is found by its new words on both sides once the worker ran.
     let hammer = shelf.id("Steel Claw Hammer");
-    aeternum::catalog::service::update_product(
+    aeternum::catalog::editing::update_product(
         &app.db,
         hammer,
-        aeternum::catalog::service::ProductPatch { title: Some("Velvet Ball Gown".into()), ..Default::default() },
+        aeternum::catalog::editing::ProductPatch { title: Some("Velvet Ball Gown".into()), ..Default::default() },
         None,
     )
     .await

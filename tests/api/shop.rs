@@ -1,6 +1,7 @@
 //! A small shop for the commerce tests: two vendors, products of both kinds, and accounts of
 //! every role, with helpers that act as a shopper.
 
+use aeternum::catalog::editing;
 use aeternum::catalog::service;
 use aeternum::graphql::ids::{GlobalId, NodeType};
 use aeternum::identity::service::create_user;
@@ -98,9 +99,9 @@ impl Shop {
         dollars.price_minor = 4_000;
         dollars.currency = "USD".into();
         dollars.stock = 10;
-        let unique = service::create_product(db, unique).await.unwrap();
-        let multi = service::create_product(db, multi).await.unwrap();
-        let dollars = service::create_product(db, dollars).await.unwrap();
+        let unique = editing::create_product(db, unique).await.unwrap();
+        let multi = editing::create_product(db, multi).await.unwrap();
+        let dollars = editing::create_product(db, dollars).await.unwrap();
         create_user(db, "ada@example.com", PASSWORD, "Ada", Role::Customer, None).await.unwrap();
         create_user(db, "staff@example.com", PASSWORD, "Staff", Role::Staff, None).await.unwrap();
         create_user(db, "vendor@example.com", PASSWORD, "Vendor", Role::Vendor, Some(vendors[0].id)).await.unwrap();

@@ -1,0 +1,396 @@
+//! Catalog writes: vendors, categories and products created and changed under one set of
+//! rules (lengths, slugs and SKUs, money bounds, image and attribute caps), whoever calls
+//! (the mutations, the seeders, the command line).
+
+use chrono::{DateTime, Utc};
+use entity::{category, product, product_image, vendor};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use super::input::{Sku, Slug};
+use super::service::{category_by_id, vendor_by_id};
+use super::types::MAX_IMAGES_PER_PRODUCT;
+use crate::db::{self, Db};
+use crate::error::{AppError, AppResult, conflict_on_unique};
+use crate::input::bounded_text;
+use crate::inventory::service as inventory;
+use crate::money::{Currency, MAX_MINOR_UNITS};
+
+/// Most rows written by one multi-row `INSERT` in [`insert_products`].
+const INSERT_BATCH: usize = 1_000;
+
+/// A vendor to create.
+#[derive(Clone, Debug)]
+pub struct NewVendor {
+    /// Unique handle.
+    pub slug: String,
+    /// Display name, 1 to 200 characters.
+    pub name: String,
+    /// Public description, up to 5,000 characters.
+    pub description: String,
+}
+
+/// Creates a vendor.
+///
+/// # Errors
+/// `BAD_USER_INPUT` for invalid fields, `CONFLICT` when the slug is taken.
+pub async fn create_vendor(db: &Db, new: NewVendor) -> AppResult<vendor::Model> {
+    let now = db::now();
+    let model = vendor::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        slug: Set(Slug::parse(&new.slug)?.as_str().to_owned()),
+        name: Set(bounded_text("name", &new.name, 200, true)?),
+        description: Set(bounded_text("description", &new.description, 5_000, false)?),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    vendor::Entity::insert(model)
+        .exec_with_returning(db.conn())
+        .await
+        .map_err(conflict_on_unique("this vendor slug is already taken"))
+}
+
+/// A category to create.
+#[derive(Clone, Debug)]
+pub struct NewCategory {
+    /// Unique handle.
+    pub slug: String,
+    /// Display name, 1 to 200 characters.
+    pub name: String,
+    /// The parent; `None` for a root.
+    pub parent_id: Option<Uuid>,
+    /// Order among siblings.
+    pub position: i32,
+}
+
+/// Most levels of the category tree.
+pub const MAX_CATEGORY_DEPTH: usize = 8;
+
+/// Creates a category under its parent.
+///
+/// # Errors
+/// `BAD_USER_INPUT` for invalid fields or a tree deeper than [`MAX_CATEGORY_DEPTH`],
+/// `NOT_FOUND` for an unknown parent, `CONFLICT` when the slug is taken.
+pub async fn create_category(db: &Db, new: NewCategory) -> AppResult<category::Model> {
+    let id = Uuid::now_v7();
+    let parent_path = match new.parent_id {
+        Some(parent) => category_by_id(db, parent).await?.path,
+        None => "/".to_owned(),
+    };
+    if parent_path.matches('/').count() > MAX_CATEGORY_DEPTH {
+        return Err(AppError::bad_input(format!("categories nest at most {MAX_CATEGORY_DEPTH} levels deep")));
+    }
+    let now = db::now();
+    let model = category::ActiveModel {
+        id: Set(id),
+        parent_id: Set(new.parent_id),
+        slug: Set(Slug::parse(&new.slug)?.as_str().to_owned()),
+        name: Set(bounded_text("name", &new.name, 200, true)?),
+        path: Set(format!("{parent_path}{id}/")),
+        position: Set(new.position),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    category::Entity::insert(model)
+        .exec_with_returning(db.conn())
+        .await
+        .map_err(conflict_on_unique("this category slug is already taken"))
+}
+
+/// A product to create.
+#[derive(Clone, Debug)]
+pub struct NewProduct {
+    /// Selling vendor.
+    pub vendor_id: Uuid,
+    /// Category filed under.
+    pub category_id: Uuid,
+    /// Unique handle.
+    pub slug: String,
+    /// Unique SKU.
+    pub sku: String,
+    /// Title, 1 to 200 characters.
+    pub title: String,
+    /// Description, up to 20,000 characters.
+    pub description: String,
+    /// Structured attributes.
+    pub brand: Option<String>,
+    /// Size as labelled.
+    pub size: Option<String>,
+    /// Main colour.
+    pub colour: Option<String>,
+    /// Main material.
+    pub material: Option<String>,
+    /// Wear of the piece.
+    pub condition: Option<entity::ProductCondition>,
+    /// Era of production.
+    pub era: Option<String>,
+    /// Free-form attributes (name → value), at most 30.
+    pub attributes: Vec<(String, String)>,
+    /// Price in minor units.
+    pub price_minor: i64,
+    /// ISO 4217 code.
+    pub currency: String,
+    /// Units in stock.
+    pub stock: i32,
+    /// Initial status.
+    pub status: entity::ProductStatus,
+    /// Images in display order: URL and alt text.
+    pub images: Vec<(String, String)>,
+    /// Creation time; `None` for now.
+    pub created_at: Option<DateTime<Utc>>,
+    /// What the vendor paid, in minor units; private.
+    pub cost_minor: Option<i64>,
+    /// Notes for the vendor and staff; private.
+    pub internal_notes: String,
+    /// A unique piece: at most one unit.
+    pub one_of_a_kind: bool,
+}
+
+/// Creates a product with its images, in one transaction.
+///
+/// # Errors
+/// `BAD_USER_INPUT` for invalid fields, `NOT_FOUND` for an unknown vendor or category,
+/// `CONFLICT` when the slug or SKU is taken.
+pub async fn create_product(db: &Db, new: NewProduct) -> AppResult<product::Model> {
+    vendor_by_id(db, new.vendor_id).await?;
+    category_by_id(db, new.category_id).await?;
+    let (product, images) = validate_product(new)?;
+    let txn = db.begin_write().await?;
+    let created = product::Entity::insert(product)
+        .exec_with_returning(&txn)
+        .await
+        .map_err(conflict_on_unique("this product slug or SKU is already taken"))?;
+    if !images.is_empty() {
+        product_image::Entity::insert_many(images).exec_without_returning(&txn).await?;
+    }
+    inventory::record_opening_stock(&txn, &[(created.id, created.stock)]).await?;
+    txn.commit().await?;
+    Ok(created)
+}
+
+/// Inserts many products with multi-row `INSERT`s, in one transaction per batch of
+/// [`INSERT_BATCH`]. Vendors and categories must exist (foreign keys check them).
+///
+/// # Errors
+/// `BAD_USER_INPUT` for an invalid product (nothing of its batch is written), `CONFLICT` on a
+/// duplicate slug or SKU.
+pub async fn insert_products(db: &Db, products: Vec<NewProduct>) -> AppResult<u64> {
+    let mut inserted = 0;
+    let mut rows = products.into_iter().map(validate_product);
+    loop {
+        let batch: Vec<_> = rows.by_ref().take(INSERT_BATCH).collect::<AppResult<_>>()?;
+        if batch.is_empty() {
+            return Ok(inserted);
+        }
+        let count = batch.len() as u64;
+        let (products, images): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+        let opening: Vec<(Uuid, i32)> =
+            products.iter().filter_map(|p| Some((*p.id.try_as_ref()?, *p.stock.try_as_ref()?))).collect();
+        let txn = db.begin_write().await?;
+        product::Entity::insert_many(products)
+            .exec_without_returning(&txn)
+            .await
+            .map_err(conflict_on_unique("this product slug or SKU is already taken"))?;
+        for chunk in images.into_iter().flatten().collect::<Vec<_>>().chunks(INSERT_BATCH) {
+            product_image::Entity::insert_many(chunk.to_vec()).exec_without_returning(&txn).await?;
+        }
+        inventory::record_opening_stock(&txn, &opening).await?;
+        txn.commit().await?;
+        inserted += count;
+    }
+}
+
+fn validate_product(new: NewProduct) -> AppResult<(product::ActiveModel, Vec<product_image::ActiveModel>)> {
+    let id = Uuid::now_v7();
+    let currency = Currency::parse(&new.currency)?;
+    if !(0..=MAX_MINOR_UNITS).contains(&new.price_minor) {
+        return Err(AppError::bad_input(format!("the price must be between 0 and {MAX_MINOR_UNITS} minor units")));
+    }
+    if new.cost_minor.is_some_and(|cost| !(0..=MAX_MINOR_UNITS).contains(&cost)) {
+        return Err(AppError::bad_input(format!("the cost must be between 0 and {MAX_MINOR_UNITS} minor units")));
+    }
+    if new.stock < 0 {
+        return Err(AppError::bad_input("stock must not be negative"));
+    }
+    if new.one_of_a_kind && new.stock > 1 {
+        return Err(AppError::bad_input("a one-of-a-kind product holds at most one unit"));
+    }
+    if new.images.len() > MAX_IMAGES_PER_PRODUCT {
+        return Err(AppError::bad_input(format!("a product has at most {MAX_IMAGES_PER_PRODUCT} images")));
+    }
+    if new.attributes.len() > 30 {
+        return Err(AppError::bad_input("a product has at most 30 free-form attributes"));
+    }
+    let optional = |field: &str, value: Option<String>, max: usize| -> AppResult<Option<String>> {
+        value.map(|v| bounded_text(field, &v, max, true)).transpose()
+    };
+    let mut attributes = Map::new();
+    for (name, value) in new.attributes {
+        attributes.insert(
+            bounded_text("attribute name", &name, 40, true)?,
+            Value::String(bounded_text("attribute value", &value, 200, false)?),
+        );
+    }
+    let now = new.created_at.map_or_else(db::now, db::truncate_to_micros);
+    let images = new
+        .images
+        .into_iter()
+        .enumerate()
+        .map(|(position, (url, alt))| {
+            Ok(product_image::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                product_id: Set(id),
+                url: Set(bounded_text("image url", &url, 2048, true)?),
+                alt_text: Set(bounded_text("image alt text", &alt, 300, false)?),
+                position: Set(i32::try_from(position).unwrap_or(i32::MAX)),
+                created_at: Set(now),
+            })
+        })
+        .collect::<AppResult<Vec<_>>>()?;
+    let product = product::ActiveModel {
+        id: Set(id),
+        vendor_id: Set(new.vendor_id),
+        category_id: Set(new.category_id),
+        slug: Set(Slug::parse(&new.slug)?.as_str().to_owned()),
+        sku: Set(Sku::parse(&new.sku)?.as_str().to_owned()),
+        title: Set(bounded_text("title", &new.title, 200, true)?),
+        description: Set(bounded_text("description", &new.description, 20_000, false)?),
+        brand: Set(optional("brand", new.brand, 100)?),
+        size: Set(optional("size", new.size, 40)?),
+        colour: Set(optional("colour", new.colour, 60)?),
+        material: Set(optional("material", new.material, 100)?),
+        condition: Set(new.condition),
+        era: Set(optional("era", new.era, 40)?),
+        attributes: Set(Value::Object(attributes)),
+        price_minor: Set(new.price_minor),
+        currency: Set(currency.code().to_owned()),
+        stock: Set(new.stock),
+        status: Set(new.status),
+        created_at: Set(now),
+        updated_at: Set(now),
+        cost_minor: Set(new.cost_minor),
+        internal_notes: Set(bounded_text("internal notes", &new.internal_notes, 5_000, false)?),
+        one_of_a_kind: Set(new.one_of_a_kind),
+        sold_price_minor: Set(None),
+    };
+    Ok((product, images))
+}
+
+/// Changes to a product; `None` leaves a field as it is.
+#[derive(Clone, Debug, Default)]
+pub struct ProductPatch {
+    /// New title.
+    pub title: Option<String>,
+    /// New description.
+    pub description: Option<String>,
+    /// New price.
+    pub price: Option<crate::money::Money>,
+    /// New cost, in the price's currency.
+    pub cost_minor: Option<i64>,
+    /// New stock.
+    pub stock: Option<i32>,
+    /// New status.
+    pub status: Option<entity::ProductStatus>,
+    /// New internal notes.
+    pub internal_notes: Option<String>,
+}
+
+/// Applies a patch to a product, in one transaction. A stock change is written to the ledger as
+/// an ADJUSTMENT by `actor`.
+///
+/// # Errors
+/// `NOT_FOUND` for an unknown product, `BAD_USER_INPUT` for invalid values, `CONFLICT` when the
+/// status of a product held by an order (RESERVED or SOLD) would change.
+pub async fn update_product(db: &Db, id: Uuid, patch: ProductPatch, actor: Option<Uuid>) -> AppResult<product::Model> {
+    use sea_orm::ActiveModelTrait;
+    let txn = db.begin_write().await?;
+    db::claim::<product::Entity>(&txn, product::Column::UpdatedAt, product::Column::Id.eq(id)).await?;
+    let current = product::Entity::find_by_id(id).one(&txn).await?.ok_or_else(|| AppError::not_found("product"))?;
+    let held = matches!(current.status, entity::ProductStatus::Reserved | entity::ProductStatus::Sold);
+    if held && patch.status.is_some_and(|status| status != current.status) {
+        return Err(AppError::conflict("a reserved or sold product's status is set by its order"));
+    }
+    let stock_change = match patch.stock {
+        Some(stock) if stock < 0 => return Err(AppError::bad_input("stock must not be negative")),
+        Some(stock) => stock - current.stock,
+        None => 0,
+    };
+    let mut model: product::ActiveModel = current.into();
+    if let Some(title) = patch.title {
+        model.title = Set(bounded_text("title", &title, 200, true)?);
+    }
+    if let Some(description) = patch.description {
+        model.description = Set(bounded_text("description", &description, 20_000, false)?);
+    }
+    if let Some(price) = patch.price {
+        model.price_minor = Set(price.minor_units());
+        model.currency = Set(price.currency().code().to_owned());
+    }
+    if let Some(cost) = patch.cost_minor {
+        model.cost_minor = Set(Some(cost));
+    }
+    if let Some(status) = patch.status {
+        model.status = Set(status);
+    }
+    if let Some(notes) = patch.internal_notes {
+        model.internal_notes = Set(bounded_text("internal notes", &notes, 5_000, false)?);
+    }
+    model.updated_at = Set(db::now());
+    let mut updated = model.update(&txn).await?;
+    if stock_change != 0 {
+        let movement = inventory::Movement {
+            actor_id: actor,
+            note: "stock set by updateProduct".to_owned(),
+            ..inventory::Movement::new(id, stock_change, entity::MovementReason::Adjustment)
+        };
+        inventory::move_stock(&txn, movement).await?;
+        updated = product::Entity::find_by_id(id).one(&txn).await?.ok_or_else(|| AppError::not_found("product"))?;
+    }
+    txn.commit().await?;
+    Ok(updated)
+}
+
+/// Renames or re-describes a vendor; `None` leaves a field as it is.
+///
+/// # Errors
+/// `NOT_FOUND` for an unknown vendor, `BAD_USER_INPUT` for invalid values.
+pub async fn update_vendor(
+    db: &Db,
+    id: Uuid,
+    name: Option<String>,
+    description: Option<String>,
+) -> AppResult<vendor::Model> {
+    use sea_orm::ActiveModelTrait;
+    let mut model: vendor::ActiveModel = vendor_by_id(db, id).await?.into();
+    if let Some(name) = name {
+        model.name = Set(bounded_text("name", &name, 200, true)?);
+    }
+    if let Some(description) = description {
+        model.description = Set(bounded_text("description", &description, 5_000, false)?);
+    }
+    model.updated_at = Set(db::now());
+    Ok(model.update(db.conn()).await?)
+}
+
+/// Renames a category or changes its position among its siblings.
+///
+/// # Errors
+/// `NOT_FOUND` for an unknown category, `BAD_USER_INPUT` for invalid values.
+pub async fn update_category(
+    db: &Db,
+    id: Uuid,
+    name: Option<String>,
+    position: Option<i32>,
+) -> AppResult<category::Model> {
+    use sea_orm::ActiveModelTrait;
+    let mut model: category::ActiveModel = category_by_id(db, id).await?.into();
+    if let Some(name) = name {
+        model.name = Set(bounded_text("name", &name, 200, true)?);
+    }
+    if let Some(position) = position {
+        model.position = Set(position);
+    }
+    model.updated_at = Set(db::now());
+    Ok(model.update(db.conn()).await?)
+}
