@@ -5,15 +5,19 @@
 //! prefixed `AETERNUM_`, with `__` separating sections (`AETERNUM_GRAPHQL__MAX_DEPTH=10`).
 //! Values that may hold credentials are wrapped in [`Secret`] so they never reach a log line.
 
-use std::fmt;
 use std::net::SocketAddr;
 use std::path::Path;
 
 use anyhow::Context;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
-use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
+
+mod adapters;
+mod secret;
+
+pub use adapters::{EmbedderSettings, PaymentProviderSettings, VectorIndexSettings};
+pub use secret::Secret;
 
 /// The default relational store: a SQLite file under `./data/`.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/aeternum.db?mode=rwc";
@@ -185,69 +189,6 @@ pub struct PaymentSettings {
     pub timeout_ms: u64,
 }
 
-/// Which payment provider takes payments, `payments.provider.kind`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
-pub enum PaymentProviderSettings {
-    /// The built-in provider, which takes no real money (`AETERNUM_PAYMENTS__PROVIDER__KIND=test`).
-    Test,
-}
-
-/// Which embedder turns text into vectors, `search.embedder.kind`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
-pub enum EmbedderSettings {
-    /// The in-process all-MiniLM-L6-v2 model.
-    Local {
-        /// Folder holding the model's `config.json`, `tokenizer.json` and `model.safetensors`
-        /// (`scripts/fetch-model` fills it).
-        model_dir: String,
-    },
-    /// An OpenAI-compatible `POST {url}/v1/embeddings` endpoint (OpenAI, Ollama, vLLM, TEI).
-    Http {
-        /// Base URL, e.g. `https://api.openai.com` or `http://127.0.0.1:11434`.
-        url: String,
-        /// Model name sent with each request.
-        model: String,
-        /// Bearer token, if the endpoint needs one.
-        #[serde(default)]
-        api_key: Option<Secret>,
-        /// Length of the endpoint's vectors (384 for all-MiniLM-L6-v2, 1536 for OpenAI's
-        /// text-embedding-3-small); answers of another length are refused.
-        #[serde(default = "default_dimensions")]
-        dimensions: usize,
-    },
-    /// No embedder: search is lexical only.
-    None,
-}
-
-fn default_dimensions() -> usize {
-    384
-}
-
-/// Where product vectors live, `search.vector_index.kind`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
-pub enum VectorIndexSettings {
-    /// In process, persisted in the relational store; for one replica.
-    Embedded,
-    /// A Qdrant server.
-    Qdrant {
-        /// Qdrant's gRPC URL, e.g. `http://127.0.0.1:6334`.
-        url: String,
-        /// Collection holding the product vectors.
-        #[serde(default = "default_collection")]
-        collection: String,
-        /// API key, if the server needs one.
-        #[serde(default)]
-        api_key: Option<Secret>,
-    },
-}
-
-fn default_collection() -> String {
-    "aeternum_products".to_owned()
-}
-
 /// Product search. See docs/SEARCH.md.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SearchSettings {
@@ -409,37 +350,6 @@ impl Settings {
     /// See [`Settings::load_from`].
     pub fn load() -> anyhow::Result<Self> {
         Self::load_from(Path::new("."))
-    }
-}
-
-/// A string that may hold a credential, kept in a [`secrecy::SecretString`]: `Debug` shows it
-/// redacted, it has no `Display`, and its memory is wiped when dropped. It serialises in clear
-/// only so the built-in defaults can seed the configuration layers.
-#[derive(Clone, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(SecretString);
-
-impl Secret {
-    /// Wraps a value.
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(SecretString::from(value.into()))
-    }
-
-    /// The value, for the one place that needs it.
-    pub fn expose(&self) -> &str {
-        self.0.expose_secret()
-    }
-}
-
-impl Serialize for Secret {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.expose())
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret([redacted])")
     }
 }
 

@@ -1,0 +1,69 @@
+//! Which adapter serves each port: one serde-tagged enum per port, whose `kind` picks the
+//! adapter and whose variant holds only that adapter's settings.
+
+use serde::{Deserialize, Serialize};
+
+use super::Secret;
+
+/// Which payment provider takes payments, `payments.provider.kind`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum PaymentProviderSettings {
+    /// The built-in provider, which takes no real money (`AETERNUM_PAYMENTS__PROVIDER__KIND=test`).
+    Test,
+}
+
+/// Which embedder turns text into vectors, `search.embedder.kind`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum EmbedderSettings {
+    /// The in-process all-MiniLM-L6-v2 model.
+    Local {
+        /// Folder holding the model's `config.json`, `tokenizer.json` and `model.safetensors`
+        /// (`scripts/fetch-model` fills it).
+        model_dir: String,
+    },
+    /// An OpenAI-compatible `POST {url}/v1/embeddings` endpoint (OpenAI, Ollama, vLLM, TEI).
+    Http {
+        /// Base URL, e.g. `https://api.openai.com` or `http://127.0.0.1:11434`.
+        url: String,
+        /// Model name sent with each request.
+        model: String,
+        /// Bearer token, if the endpoint needs one.
+        #[serde(default)]
+        api_key: Option<Secret>,
+        /// Length of the endpoint's vectors (384 for all-MiniLM-L6-v2, 1536 for OpenAI's
+        /// text-embedding-3-small); answers of another length are refused.
+        #[serde(default = "default_dimensions")]
+        dimensions: usize,
+    },
+    /// No embedder: search is lexical only.
+    None,
+}
+
+fn default_dimensions() -> usize {
+    384
+}
+
+/// Where product vectors live, `search.vector_index.kind`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum VectorIndexSettings {
+    /// In process, persisted in the relational store; for one replica.
+    Embedded,
+    /// A Qdrant server.
+    Qdrant {
+        /// Qdrant's gRPC URL, e.g. `http://127.0.0.1:6334`.
+        url: String,
+        /// Collection holding the product vectors.
+        #[serde(default = "default_collection")]
+        collection: String,
+        /// API key, if the server needs one.
+        #[serde(default)]
+        api_key: Option<Secret>,
+    },
+}
+
+fn default_collection() -> String {
+    "aeternum_products".to_owned()
+}
