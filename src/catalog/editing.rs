@@ -105,8 +105,8 @@ pub struct NewProduct {
     pub vendor_id: Uuid,
     /// Category filed under.
     pub category_id: Uuid,
-    /// Unique handle.
-    pub slug: String,
+    /// Unique handle; `None` derives one from the title and the SKU.
+    pub slug: Option<String>,
     /// Unique SKU.
     pub sku: String,
     /// Title, 1 to 200 characters.
@@ -232,6 +232,11 @@ fn validate_product(new: NewProduct) -> AppResult<(product::ActiveModel, Vec<pro
             Value::String(bounded_text("attribute value", &value, 200, false)?),
         );
     }
+    let slug = match &new.slug {
+        Some(slug) => Slug::parse(slug)?,
+        None => Slug::from_text(&format!("{} {}", new.title, new.sku))?,
+    };
+    let slug = slug.as_str().to_owned();
     let now = new.created_at.map_or_else(db::now, db::truncate_to_micros);
     let images = new
         .images
@@ -252,7 +257,7 @@ fn validate_product(new: NewProduct) -> AppResult<(product::ActiveModel, Vec<pro
         id: Set(id),
         vendor_id: Set(new.vendor_id),
         category_id: Set(new.category_id),
-        slug: Set(Slug::parse(&new.slug)?.as_str().to_owned()),
+        slug: Set(slug),
         sku: Set(Sku::parse(&new.sku)?.as_str().to_owned()),
         title: Set(bounded_text("title", &new.title, 200, true)?),
         description: Set(bounded_text("description", &new.description, 20_000, false)?),

@@ -213,14 +213,10 @@ impl CatalogMutation {
         if !matches!(input.status, ProductStatus::Draft | ProductStatus::Active) {
             return Err(AppError::bad_input("a new product is DRAFT or ACTIVE").into());
         }
-        let slug = match input.slug {
-            Some(slug) => slug,
-            None => super::input::Slug::from_text(&format!("{} {}", input.title, input.sku))?.as_str().to_owned(),
-        };
         let new = NewProduct {
             vendor_id: GlobalId::parse_as(&input.vendor_id, NodeType::Vendor)?,
             category_id: GlobalId::parse_as(&input.category_id, NodeType::Category)?,
-            slug,
+            slug: input.slug,
             sku: input.sku,
             title: input.title,
             description: input.description,

@@ -483,7 +483,7 @@ fn products(vendors: &[(Uuid, &str)], leaves: &[(Uuid, &Leaf)]) -> Vec<NewProduc
                 stock,
                 status,
                 images,
-                slug,
+                slug: Some(slug),
                 created_at: Some(epoch + Duration::minutes(157 * i as i64)),
                 cost_minor: None,
                 internal_notes: String::new(),

@@ -50,7 +50,7 @@ pub async fn load(db: &Db, count: u64) -> anyhow::Result<()> {
                 NewProduct {
                     vendor_id: *rng.pick(&vendors),
                     category_id: categories[n % categories.len()],
-                    slug: format!("syn-{}-{i}", run.to_lowercase()),
+                    slug: Some(format!("syn-{}-{i}", run.to_lowercase())),
                     sku: format!("SYN-{run}-{i}"),
                     description: format!("{colour} {noun} by {brand}, a synthetic product for load testing."),
                     brand: Some(brand.to_owned()),

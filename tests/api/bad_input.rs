@@ -98,7 +98,7 @@ async fn invalid_products_are_refused_and_nothing_is_written(store: Store) {
 
     type Change = fn(&mut editing::NewProduct);
     let cases: Vec<(&str, Change, aeternum::ErrorCode)> = vec![
-        ("bad slug", |p| p.slug = "Not A Slug".into(), aeternum::ErrorCode::BadUserInput),
+        ("bad slug", |p| p.slug = Some("Not A Slug".into()), aeternum::ErrorCode::BadUserInput),
         ("bad SKU", |p| p.sku = "lower".into(), aeternum::ErrorCode::BadUserInput),
         ("empty title", |p| p.title = "  ".into(), aeternum::ErrorCode::BadUserInput),
         ("oversized description", |p| p.description = "x".repeat(20_001), aeternum::ErrorCode::BadUserInput),
@@ -121,7 +121,7 @@ async fn invalid_products_are_refused_and_nothing_is_written(store: Store) {
         (
             "duplicate SKU",
             |p| {
-                p.slug = "another-piece".into();
+                p.slug = Some("another-piece".into());
             },
             aeternum::ErrorCode::Conflict,
         ),
@@ -133,6 +133,11 @@ async fn invalid_products_are_refused_and_nothing_is_written(store: Store) {
         assert_eq!(error.code(), code, "{name}: {error:?}");
         assert_eq!(count().await, before, "{name}: nothing was written");
     }
+
+    // Without a slug, one is derived from the title and SKU, by the service itself, so the
+    // seeders and the command line get the same handle as the API.
+    let unnamed = editing::NewProduct { slug: None, sku: "FX-0042".into(), title: "Silk Scarf".into(), ..valid() };
+    assert_eq!(editing::create_product(&app.db, unnamed).await.unwrap().slug, "silk-scarf-fx-0042");
 }
 
 store_tests!(bad_queries_get_clear_codes, invalid_products_are_refused_and_nothing_is_written);

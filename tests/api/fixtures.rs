@@ -30,7 +30,7 @@ pub fn new_product(n: usize, vendor: Uuid, category: Uuid) -> NewProduct {
     NewProduct {
         vendor_id: vendor,
         category_id: category,
-        slug: format!("piece-{n}"),
+        slug: Some(format!("piece-{n}")),
         sku: format!("FX-{n:04}"),
         title: format!("Piece {n}"),
         description: format!("Fixture piece number {n}"),
