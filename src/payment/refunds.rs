@@ -55,7 +55,9 @@ pub async fn schedule(conn: &impl ConnectionTrait, order_id: Uuid) -> AppResult<
     Ok(captured)
 }
 
-/// Records the refund of one payment that is in one of the states `from`.
+/// Records the refund of one payment that is in one of the states `from`. The sweeper leaves
+/// it alone for the first backoff, so the caller's own [`send`] after commit is the only one
+/// in flight; if the caller dies first, the sweeper sends it then.
 ///
 /// # Errors
 /// When the store fails.
@@ -63,7 +65,7 @@ pub async fn schedule_one(conn: &impl ConnectionTrait, payment_id: Uuid, from: &
     let now = db::now();
     payment::Entity::update_many()
         .col_expr(payment::Column::Status, Expr::value(PaymentStatus::RefundPending))
-        .col_expr(payment::Column::RetryAt, Expr::value(now))
+        .col_expr(payment::Column::RetryAt, Expr::value(now + backoff(0)))
         .col_expr(payment::Column::UpdatedAt, Expr::value(now))
         .filter(payment::Column::Id.eq(payment_id))
         .filter(payment::Column::Status.is_in(from.iter().copied()))
@@ -88,6 +90,19 @@ pub async fn send_all(db: &Db, payments: &Payments, payment_ids: &[Uuid]) {
 /// `PAYMENT_FAILED` when the provider refuses or does not answer (the refund stays recorded and
 /// is retried), `INTERNAL` when the store fails.
 pub async fn send(db: &Db, payments: &Payments, payment_id: Uuid) -> AppResult<bool> {
+    send_once(db, payments, payment_id, Claim::Now).await
+}
+
+/// Whether a sender may take a refund whose retry time has not come.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Claim {
+    /// Yes: the caller that just recorded it, or an explicit retry.
+    Now,
+    /// No: the sweeper, which must not race a sender that claimed it moments ago.
+    WhenDue,
+}
+
+async fn send_once(db: &Db, payments: &Payments, payment_id: Uuid, claim: Claim) -> AppResult<bool> {
     let Some(due) = payment::Entity::find_by_id(payment_id).one(db.conn()).await? else {
         return Err(AppError::not_found("payment"));
     };
@@ -95,14 +110,16 @@ pub async fn send(db: &Db, payments: &Payments, payment_id: Uuid) -> AppResult<b
         return Ok(due.status == PaymentStatus::Refunded);
     }
     let now = db::now();
-    let claimed = payment::Entity::update_many()
+    let mut claiming = payment::Entity::update_many()
         .col_expr(payment::Column::RefundAttempts, Expr::col(payment::Column::RefundAttempts).add(1))
         .col_expr(payment::Column::RetryAt, Expr::value(now + backoff(due.refund_attempts)))
         .filter(payment::Column::Id.eq(payment_id))
         .filter(payment::Column::Status.eq(PaymentStatus::RefundPending))
-        .filter(payment::Column::RefundAttempts.eq(due.refund_attempts))
-        .exec(db.conn())
-        .await?;
+        .filter(payment::Column::RefundAttempts.eq(due.refund_attempts));
+    if claim == Claim::WhenDue {
+        claiming = claiming.filter(payment::Column::RetryAt.lte(now));
+    }
+    let claimed = claiming.exec(db.conn()).await?;
     if claimed.rows_affected == 0 {
         return Ok(false); // another caller is sending it
     }
@@ -149,7 +166,7 @@ pub async fn retry_due(db: &Db, payments: &Payments, limit: u64) -> AppResult<us
         .await?;
     let mut completed = 0;
     for id in due {
-        match send(db, payments, id).await {
+        match send_once(db, payments, id, Claim::WhenDue).await {
             Ok(true) => completed += 1,
             Ok(false) => {}
             Err(error) => tracing::warn!(payment.id = %id, ?error, "refund retry failed; trying again later"),

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use aeternum::graphql::ids::{GlobalId, NodeType};
 use aeternum::payment::provider::{Charge, ChargeRequest, PaymentProvider, ProviderError};
 use aeternum::payment::refunds;
 use aeternum::payment::test_provider::TestProvider;
@@ -21,6 +22,7 @@ store_tests!(
     a_success_for_a_cancelled_order_is_refunded_and_audited,
     a_refund_the_provider_accepted_but_did_not_confirm_is_finished_by_the_retry,
     a_refund_whose_outcome_the_store_refused_is_finished_once_by_the_retry,
+    the_sweeper_leaves_a_just_recorded_refund_to_its_sender,
 );
 
 /// The test provider, except that the first `lose` refund answers are lost after the refund was
@@ -150,6 +152,21 @@ async fn a_refund_the_provider_accepted_but_did_not_confirm_is_finished_by_the_r
     assert_eq!(provider.refund_calls.load(Ordering::SeqCst), 2, "asked twice, with the same idempotency key");
     assert_eq!(provider.inner.refunded_charges(), 1, "paid back once");
     assert_eq!(shop.count("stock_movements WHERE reason = 'REFUND'").await, 1, "stock returned once");
+}
+
+async fn the_sweeper_leaves_a_just_recorded_refund_to_its_sender(store: Store) {
+    let provider = LosingRefunds::new(0);
+    let shop = Shop::open_with_provider(store, |_| {}, Some(provider.clone())).await;
+    let order = paid_order(&shop, "swept-0001").await;
+    let order_id = GlobalId::parse_as(&order, NodeType::Order).unwrap();
+    // The refund is recorded and committed; its sender has not called the provider yet.
+    let due = refunds::schedule(shop.app.db.conn(), order_id).await.unwrap();
+    assert_eq!(due.len(), 1);
+    let swept = refunds::retry_due(&shop.app.db, &shop.app.payments, 10).await.unwrap();
+    assert_eq!(swept, 0, "a sweep in the window between commit and send does not take it");
+    assert_eq!(provider.refund_calls.load(Ordering::SeqCst), 0, "so the provider is asked by one sender");
+    assert!(refunds::send(&shop.app.db, &shop.app.payments, due[0]).await.unwrap(), "its sender sends it");
+    assert_eq!(provider.refund_calls.load(Ordering::SeqCst), 1);
 }
 
 async fn only_payment_id(shop: &Shop) -> uuid::Uuid {
