@@ -16,8 +16,8 @@ use serde_json::json;
 use super::filter::ProductCriteria;
 use super::service;
 use crate::db::Db;
-use crate::error::{AppError, AppResult};
-use crate::graphql::pagination::{Cursor, Direction, Page, PageRequest};
+use crate::error::AppResult;
+use crate::graphql::pagination::{Cursor, Direction, Page, PageRequest, malformed_cursor};
 
 /// Orders in which products can be listed.
 #[derive(Enum, Clone, Copy, Debug, Default, PartialEq, Eq, strum::IntoStaticStr)]
@@ -66,7 +66,7 @@ impl ProductSort {
 
     /// The cursor's key as a SQL value of this order's column.
     fn key_value(self, cursor: &Cursor) -> AppResult<SimpleExpr> {
-        let malformed = || AppError::bad_input("malformed cursor: pass back a cursor exactly as the API returned it");
+        let malformed = malformed_cursor;
         Ok(match self {
             Self::Newest => {
                 let text = cursor.key.as_str().ok_or_else(malformed)?;

@@ -16,6 +16,11 @@ use uuid::Uuid;
 
 use crate::error::{AppError, AppResult};
 
+/// The error for a cursor the API did not make, or made for another shape of key.
+pub fn malformed_cursor() -> AppError {
+    AppError::bad_input("malformed cursor: pass back a cursor exactly as the API returned it")
+}
+
 /// Page size limits, from the configuration.
 #[derive(Clone, Copy, Debug)]
 pub struct PageLimits {
@@ -75,7 +80,7 @@ impl Cursor {
     /// # Errors
     /// `BAD_USER_INPUT` when the cursor is malformed or belongs to another sort order.
     pub fn decode(cursor: &str, sort: &str) -> AppResult<Self> {
-        let malformed = || AppError::bad_input("malformed cursor: pass back a cursor exactly as the API returned it");
+        let malformed = malformed_cursor;
         if cursor.len() > 512 {
             return Err(malformed());
         }
@@ -147,9 +152,7 @@ impl PageRequest {
     pub fn rank_offset(&self) -> AppResult<usize> {
         let Some(cursor) = &self.cursor else { return Ok(0) };
         let rank = cursor.key.as_u64().and_then(|rank| usize::try_from(rank).ok());
-        let rank = rank.ok_or_else(|| {
-            AppError::bad_input("malformed cursor: pass back a cursor exactly as the API returned it")
-        })?;
+        let rank = rank.ok_or_else(malformed_cursor)?;
         Ok(rank.saturating_add(1))
     }
 }
@@ -204,15 +207,6 @@ impl<T> Page<T> {
     /// The same position in the list, holding `items` (the rows once loaded in full).
     pub fn with_items<U>(&self, items: Vec<U>) -> Page<U> {
         Page { items, has_previous_page: self.has_previous_page, has_next_page: self.has_next_page }
-    }
-
-    /// The same page with each row turned into another.
-    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
-        Page {
-            items: self.items.into_iter().map(f).collect(),
-            has_previous_page: self.has_previous_page,
-            has_next_page: self.has_next_page,
-        }
     }
 
     /// A Relay connection of this page, each edge with the cursor `cursor` gives its row.
