@@ -1,6 +1,5 @@
 //! The catalog's query root.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_graphql::connection::{Connection, Edge};
@@ -11,8 +10,8 @@ use super::listing::{self, ProductSort};
 use super::service;
 use entity::product;
 
-use super::loaders::CatalogLoaders;
-use super::types::{Category, Preloaded, Product, Vendor};
+use super::loaders::{CatalogLoaders, Relations};
+use super::types::{Category, Product, Vendor};
 use crate::db::Db;
 use crate::error::AppError;
 use crate::graphql::ids::{GlobalId, NodeType};
@@ -40,50 +39,16 @@ impl ProductConnectionTotals {
     }
 }
 
-/// Loads the relations a query selects on a page of products with one batched call per
-/// relation, so a page costs the same statements whatever its size. Relations not selected are
-/// not loaded; deeper relations go through the DataLoaders as usual.
-pub(crate) async fn preload_relations(ctx: &Context<'_>, models: Vec<product::Model>) -> Result<Vec<Product>> {
+/// Products of a page, their selected relations loaded for the whole page at once (see
+/// [`CatalogLoaders::prime`]).
+pub(crate) async fn page_of_products(ctx: &Context<'_>, models: Vec<product::Model>) -> Result<Vec<Product>> {
     let look_ahead = ctx.look_ahead();
     let selects = |field: &str| {
         look_ahead.field("edges").field("node").field(field).exists() || look_ahead.field("nodes").field(field).exists()
     };
-    let loaders = ctx.data::<CatalogLoaders>()?;
-    let (vendors, categories, images) = tokio::try_join!(
-        async {
-            if selects("vendor") {
-                loaders.vendors.load_many(models.iter().map(|m| m.vendor_id)).await
-            } else {
-                Ok(HashMap::new())
-            }
-        },
-        async {
-            if selects("category") {
-                loaders.categories.load_many(models.iter().map(|m| m.category_id)).await
-            } else {
-                Ok(HashMap::new())
-            }
-        },
-        async {
-            if selects("images") {
-                loaders.images.load_many(models.iter().map(|m| m.id)).await
-            } else {
-                Ok(HashMap::new())
-            }
-        },
-    )?;
-    let wants_images = selects("images");
-    Ok(models
-        .into_iter()
-        .map(|model| {
-            let preloaded = Preloaded {
-                vendor: vendors.get(&model.vendor_id).cloned(),
-                category: categories.get(&model.category_id).cloned(),
-                images: wants_images.then(|| images.get(&model.id).cloned().unwrap_or_default()),
-            };
-            Product::with_preloaded(model, preloaded)
-        })
-        .collect())
+    let wanted = Relations { vendor: selects("vendor"), category: selects("category"), images: selects("images") };
+    ctx.data::<CatalogLoaders>()?.prime(&models, wanted).await?;
+    Ok(models.into_iter().map(Product::from).collect())
 }
 
 #[Object]
@@ -116,7 +81,7 @@ impl CatalogQuery {
             found.has_next_page,
             ProductConnectionTotals { criteria },
         );
-        let products = preload_relations(ctx, found.items).await?;
+        let products = page_of_products(ctx, found.items).await?;
         connection
             .edges
             .extend(products.into_iter().map(|product| Edge::new(sort.cursor(&product.model).encode(), product)));

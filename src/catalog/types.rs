@@ -52,25 +52,6 @@ pub enum ProductCondition {
 pub struct Product {
     /// The stored row.
     pub model: product::Model,
-    preloaded: Preloaded,
-}
-
-/// Relations of a product loaded ahead for a whole page; `None` means "not loaded".
-#[derive(Default)]
-pub struct Preloaded {
-    /// The vendor.
-    pub vendor: Option<vendor::Model>,
-    /// The category.
-    pub category: Option<category::Model>,
-    /// The images, in display order.
-    pub images: Option<Vec<product_image::Model>>,
-}
-
-impl Product {
-    /// A product whose relations were loaded ahead.
-    pub fn with_preloaded(model: product::Model, preloaded: Preloaded) -> Self {
-        Self { model, preloaded }
-    }
 }
 
 impl Product {
@@ -82,7 +63,7 @@ impl Product {
 
 impl From<product::Model> for Product {
     fn from(model: product::Model) -> Self {
-        Self { model, preloaded: Preloaded::default() }
+        Self { model }
     }
 }
 
@@ -252,9 +233,6 @@ impl Product {
 
     /// The vendor selling the product.
     async fn vendor(&self, ctx: &Context<'_>) -> Result<Vendor> {
-        if let Some(vendor) = &self.preloaded.vendor {
-            return Ok(Vendor(vendor.clone()));
-        }
         let loaders = ctx.data::<CatalogLoaders>()?;
         let vendor = loaders.vendors.load_one(self.model.vendor_id).await?;
         Ok(vendor.ok_or_else(|| dangling("vendor", self.model.vendor_id))?.into())
@@ -262,9 +240,6 @@ impl Product {
 
     /// The category the product is filed under.
     async fn category(&self, ctx: &Context<'_>) -> Result<Category> {
-        if let Some(category) = &self.preloaded.category {
-            return Ok(Category(category.clone()));
-        }
         let loaders = ctx.data::<CatalogLoaders>()?;
         let category = loaders.categories.load_one(self.model.category_id).await?;
         Ok(category.ok_or_else(|| dangling("category", self.model.category_id))?.into())
@@ -276,10 +251,7 @@ impl Product {
         ctx: &Context<'_>,
         #[graphql(desc = "Return at most this many images.", validator(minimum = 0, maximum = 20))] first: Option<i32>,
     ) -> Result<Vec<ProductImage>> {
-        let images = match &self.preloaded.images {
-            Some(images) => images.clone(),
-            None => ctx.data::<CatalogLoaders>()?.images.load_one(self.model.id).await?.unwrap_or_default(),
-        };
+        let images = ctx.data::<CatalogLoaders>()?.images.load_one(self.model.id).await?.unwrap_or_default();
         let take = first.map_or(MAX_IMAGES_PER_PRODUCT, |n| usize::try_from(n).unwrap_or(0));
         Ok(images.into_iter().take(take).map(ProductImage::from).collect())
     }

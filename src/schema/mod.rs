@@ -58,6 +58,7 @@ pub fn schema_builder(settings: &GraphqlSettings) -> SchemaBuilder<Query, Mutati
         .limit_complexity(settings.max_complexity)
         .limit_directives(16)
         .extension(limits)
+        .extension(catalog::loaders::PerOperation)
         .data(PageLimits { default_size: settings.default_page_size, max_size: settings.max_page_size });
     if settings.introspection { builder } else { builder.disable_introspection() }
 }
@@ -65,7 +66,6 @@ pub fn schema_builder(settings: &GraphqlSettings) -> SchemaBuilder<Query, Mutati
 /// The executable schema over a store and the configured adapters.
 pub fn build_schema(settings: &Settings, db: Db, auth: Arc<Auth>, payments: Payments, search: Search) -> AppSchema {
     schema_builder(&settings.graphql)
-        .data(catalog::loaders::CatalogLoaders::new(db.clone()))
         .data(db)
         .data(auth)
         .data(settings.orders.clone())

@@ -14,7 +14,7 @@ use super::types::{
     SearchAnalytics, SearchConnection, SearchHit, SearchIndexStatus, SearchMode, SearchResults, SimilarProduct,
 };
 use crate::catalog::filter::{ProductCriteria, ProductFilter};
-use crate::catalog::graphql::preload_relations;
+use crate::catalog::graphql::page_of_products;
 use crate::db::Db;
 use crate::error::AppError;
 use crate::graphql::ids::{GlobalId, NodeType};
@@ -77,7 +77,7 @@ impl SearchQuery {
         let ids: Vec<Uuid> = outcome.hits.iter().map(|h| h.id).collect();
         let page = Page::window(outcome.hits, &request)?;
         let models = service::products_in_order(db, &page.items.iter().map(|(_, h)| h.id).collect::<Vec<_>>()).await?;
-        let products = preload_relations(ctx, models).await?;
+        let products = page_of_products(ctx, models).await?;
         let mut connection = Connection::with_additional_fields(
             page.has_previous_page,
             page.has_next_page,

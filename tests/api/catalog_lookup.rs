@@ -151,7 +151,38 @@ async fn a_listing_costs_the_same_statements_for_5_and_50_products(store: Store)
     assert_eq!(fifty, 4, "products, vendors, categories, images: one statement each");
 }
 
+async fn a_renamed_vendor_shows_in_the_next_listing(store: Store) {
+    // The loaders cache rows for one operation only: the listing after a rename must not be
+    // answered from the listing before it.
+    let app = TestApp::spawn(store).await;
+    let c = fixtures::catalog(&app.db).await;
+    let password = "velvet-archive-1997";
+    aeternum::identity::service::create_user(&app.db, "staff@example.com", password, "S", Role::Staff, None)
+        .await
+        .unwrap();
+    let (token, _) = app.sign_in("staff@example.com", password).await;
+    let vendor_names = |data: Value| -> Vec<String> {
+        let edges = data["products"]["edges"].as_array().unwrap().clone();
+        edges.iter().map(|e| e["node"]["vendor"]["name"].as_str().unwrap().to_owned()).collect()
+    };
+    let before = vendor_names(app.data(LISTING, json!({ "n": 50 })).await);
+    let vendor = c.vendors.first().unwrap();
+    assert!(before.contains(&vendor.name), "{before:?}");
+    let id = GlobalId::encode(NodeType::Vendor, vendor.id).0;
+    let renamed = app
+        .graphql_as(
+            &Credential::Bearer(token),
+            "mutation($v: ID!) { updateVendor(id: $v, name: \"Maison Renamed\") { name } }",
+            json!({ "v": id }),
+        )
+        .await;
+    assert_eq!(renamed["data"]["updateVendor"]["name"], "Maison Renamed", "{renamed}");
+    let after = vendor_names(app.data(LISTING, json!({ "n": 50 })).await);
+    assert!(after.contains(&"Maison Renamed".to_owned()) && !after.contains(&vendor.name), "{after:?}");
+}
+
 store_tests!(
+    a_renamed_vendor_shows_in_the_next_listing,
     the_demo_catalog_answers_the_readme_query,
     products_are_found_by_id_slug_and_node,
     drafts_stay_private,
