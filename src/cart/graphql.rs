@@ -9,6 +9,7 @@ use super::types::{Cart, OpenedCart};
 use crate::config::OrderSettings;
 use crate::db::Db;
 use crate::graphql::ids::{GlobalId, NodeType};
+use crate::graphql::state::State;
 use crate::identity::guards::{SignedIn, viewer};
 use crate::identity::viewer::Viewer;
 
@@ -28,7 +29,7 @@ impl CartQuery {
     /// `X-Cart-Token` header. Any other cart is `NOT_FOUND`.
     async fn cart(&self, ctx: &Context<'_>, id: ID) -> Result<Cart> {
         let (id, viewer, token) = claim(ctx, &id)?;
-        let db = ctx.data::<Db>()?;
+        let db = ctx.state::<Db>()?;
         let cart = service::owned_cart(db.conn(), id, viewer, token).await?;
         Ok(Cart(service::contents(db.conn(), cart).await?))
     }
@@ -36,7 +37,7 @@ impl CartQuery {
     /// The signed-in customer's cart (created on first use).
     #[graphql(guard = "SignedIn")]
     async fn my_cart(&self, ctx: &Context<'_>) -> Result<Cart> {
-        let db = ctx.data::<Db>()?;
+        let db = ctx.state::<Db>()?;
         let (cart, _) = service::open_cart(db, viewer(ctx)).await?;
         Ok(Cart(service::contents(db.conn(), cart).await?))
     }
@@ -52,7 +53,7 @@ impl CartMutation {
     /// cart merges into the customer's cart when its holder signs in or registers with the token
     /// in the `X-Cart-Token` header.
     async fn open_cart(&self, ctx: &Context<'_>) -> Result<OpenedCart> {
-        let db = ctx.data::<Db>()?;
+        let db = ctx.state::<Db>()?;
         let (cart, token) = service::open_cart(db, viewer(ctx)).await?;
         Ok(OpenedCart { cart: Cart(service::contents(db.conn(), cart).await?), token })
     }
@@ -82,19 +83,19 @@ impl CartMutation {
     /// Removes every line.
     async fn clear_cart(&self, ctx: &Context<'_>, cart_id: ID) -> Result<Cart> {
         let (id, viewer, token) = claim(ctx, &cart_id)?;
-        Ok(Cart(service::clear(ctx.data::<Db>()?, id, viewer, token).await?))
+        Ok(Cart(service::clear(ctx.state::<Db>()?, id, viewer, token).await?))
     }
 
     /// Accepts the current price of every line, after a `PRICE_CHANGED` line or checkout error.
     async fn accept_cart_prices(&self, ctx: &Context<'_>, cart_id: ID) -> Result<Cart> {
         let (id, viewer, token) = claim(ctx, &cart_id)?;
-        Ok(Cart(service::accept_prices(ctx.data::<Db>()?, id, viewer, token).await?))
+        Ok(Cart(service::accept_prices(ctx.state::<Db>()?, id, viewer, token).await?))
     }
 }
 
 async fn change(ctx: &Context<'_>, cart_id: &ID, product_id: &ID, change: LineChange) -> Result<Cart> {
     let owner = claim(ctx, cart_id)?;
     let product_id = GlobalId::parse_as(product_id, NodeType::Product)?;
-    let settings = ctx.data::<OrderSettings>()?;
-    Ok(Cart(service::change_line(ctx.data::<Db>()?, settings, owner, product_id, change).await?))
+    let settings = ctx.state::<OrderSettings>()?;
+    Ok(Cart(service::change_line(ctx.state::<Db>()?, settings, owner, product_id, change).await?))
 }

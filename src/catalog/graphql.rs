@@ -16,6 +16,7 @@ use crate::db::Db;
 use crate::error::AppError;
 use crate::graphql::ids::{GlobalId, NodeType};
 use crate::graphql::pagination::{PageLimits, PageRequest};
+use crate::graphql::state::State;
 use crate::identity::guards::viewer;
 
 /// Catalog queries.
@@ -35,7 +36,7 @@ impl ProductConnectionTotals {
     /// How many products match the filter, across all pages. Costs one extra query; ask for it
     /// only when you show it.
     async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
-        Ok(listing::count_products(ctx.data::<Db>()?, &self.criteria).await?)
+        Ok(listing::count_products(ctx.state::<Db>()?, &self.criteria).await?)
     }
 }
 
@@ -47,7 +48,7 @@ pub(crate) async fn page_of_products(ctx: &Context<'_>, models: Vec<product::Mod
         look_ahead.field("edges").field("node").field(field).exists() || look_ahead.field("nodes").field(field).exists()
     };
     let wanted = Relations { vendor: selects("vendor"), category: selects("category"), images: selects("images") };
-    ctx.data::<CatalogLoaders>()?.prime(&models, wanted).await?;
+    ctx.state::<CatalogLoaders>()?.prime(&models, wanted).await?;
     Ok(models.into_iter().map(Product::from).collect())
 }
 
@@ -68,8 +69,8 @@ impl CatalogQuery {
         #[graphql(desc = "Order of the listing; NEWEST when omitted.")] sort: Option<ProductSort>,
     ) -> Result<ProductConnection> {
         let sort = sort.unwrap_or_default();
-        let db = ctx.data::<Db>()?;
-        let limits = *ctx.data::<PageLimits>()?;
+        let db = ctx.state::<Db>()?;
+        let limits = *ctx.state::<PageLimits>()?;
         let page = PageRequest::parse(first, after.as_deref(), last, before.as_deref(), sort.name(), limits)?;
         let criteria = Arc::new(match filter {
             Some(filter) => ProductCriteria::parse(filter, crate::identity::guards::viewer(ctx))?,
@@ -90,7 +91,7 @@ impl CatalogQuery {
 
     /// One product, by `id` or by `slug` (give exactly one).
     async fn product(&self, ctx: &Context<'_>, id: Option<ID>, slug: Option<String>) -> Result<Product> {
-        let db = ctx.data::<Db>()?;
+        let db = ctx.state::<Db>()?;
         let product = match (id, slug) {
             (Some(id), None) => {
                 service::product_by_id(db, GlobalId::parse_as(&id, NodeType::Product)?, viewer(ctx)).await?
@@ -103,13 +104,13 @@ impl CatalogQuery {
 
     /// The roots of the category tree, in display order (at most 500); walk down with `children`.
     async fn categories(&self, ctx: &Context<'_>) -> Result<Vec<Category>> {
-        let roots = service::root_categories(ctx.data::<Db>()?).await?;
+        let roots = service::root_categories(ctx.state::<Db>()?).await?;
         Ok(roots.into_iter().map(Category).collect())
     }
 
     /// One category, by `id` or by `slug` (give exactly one).
     async fn category(&self, ctx: &Context<'_>, id: Option<ID>, slug: Option<String>) -> Result<Category> {
-        let db = ctx.data::<Db>()?;
+        let db = ctx.state::<Db>()?;
         let category = match (id, slug) {
             (Some(id), None) => service::category_by_id(db, GlobalId::parse_as(&id, NodeType::Category)?).await?,
             (None, Some(slug)) => service::category_by_slug(db, &slug).await?,
@@ -120,6 +121,6 @@ impl CatalogQuery {
 
     /// One vendor, by slug.
     async fn vendor(&self, ctx: &Context<'_>, slug: String) -> Result<Vendor> {
-        Ok(service::vendor_by_slug(ctx.data::<Db>()?, &slug).await?.into())
+        Ok(service::vendor_by_slug(ctx.state::<Db>()?, &slug).await?.into())
     }
 }

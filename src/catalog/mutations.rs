@@ -9,6 +9,7 @@ use super::types::{Category, Product, ProductCondition, ProductStatus, Vendor};
 use crate::db::Db;
 use crate::error::AppError;
 use crate::graphql::ids::{GlobalId, NodeType};
+use crate::graphql::state::State;
 use crate::identity::guards::{Require, VendorOf, viewer};
 use crate::identity::{Permission, Viewer};
 use crate::money::{Currency, Money};
@@ -134,7 +135,7 @@ impl Guard for OwnsProduct {
     async fn check(&self, ctx: &Context<'_>) -> Result<()> {
         let vendor = match (self.0, viewer(ctx)) {
             (Some(id), Viewer::User { .. }) => {
-                service::any_product_by_id(ctx.data::<Db>()?, id).await.ok().map(|p| p.vendor_id)
+                service::any_product_by_id(ctx.state::<Db>()?, id).await.ok().map(|p| p.vendor_id)
             }
             _ => None,
         };
@@ -157,7 +158,7 @@ impl CatalogMutation {
         name: String,
         #[graphql(default)] description: String,
     ) -> Result<Vendor> {
-        Ok(editing::create_vendor(ctx.data::<Db>()?, NewVendor { slug, name, description }).await?.into())
+        Ok(editing::create_vendor(ctx.state::<Db>()?, NewVendor { slug, name, description }).await?.into())
     }
 
     /// Renames or re-describes a vendor.
@@ -170,7 +171,7 @@ impl CatalogMutation {
         description: Option<String>,
     ) -> Result<Vendor> {
         let id = GlobalId::parse_as(&id, NodeType::Vendor)?;
-        Ok(editing::update_vendor(ctx.data::<Db>()?, id, name, description).await?.into())
+        Ok(editing::update_vendor(ctx.state::<Db>()?, id, name, description).await?.into())
     }
 
     /// Renames a category or changes its position among its siblings.
@@ -183,7 +184,7 @@ impl CatalogMutation {
         position: Option<i32>,
     ) -> Result<Category> {
         let id = GlobalId::parse_as(&id, NodeType::Category)?;
-        Ok(editing::update_category(ctx.data::<Db>()?, id, name, position).await?.into())
+        Ok(editing::update_category(ctx.state::<Db>()?, id, name, position).await?.into())
     }
 
     /// Creates a category, under `parentId` or as a root.
@@ -197,7 +198,7 @@ impl CatalogMutation {
         #[graphql(default)] position: i32,
     ) -> Result<Category> {
         let parent_id = parent_id.map(|id| GlobalId::parse_as(&id, NodeType::Category)).transpose()?;
-        Ok(editing::create_category(ctx.data::<Db>()?, NewCategory { slug, name, parent_id, position }).await?.into())
+        Ok(editing::create_category(ctx.state::<Db>()?, NewCategory { slug, name, parent_id, position }).await?.into())
     }
 
     /// Creates a product.
@@ -237,7 +238,7 @@ impl CatalogMutation {
             internal_notes: input.internal_notes,
             one_of_a_kind: input.one_of_a_kind,
         };
-        Ok(editing::create_product(ctx.data::<Db>()?, new).await?.into())
+        Ok(editing::create_product(ctx.state::<Db>()?, new).await?.into())
     }
 
     /// Changes a product.
@@ -262,7 +263,7 @@ impl CatalogMutation {
             status: input.status.map(Into::into),
             internal_notes: input.internal_notes,
         };
-        Ok(editing::update_product(ctx.data::<Db>()?, id, patch, viewer(ctx).user_id()).await?.into())
+        Ok(editing::update_product(ctx.state::<Db>()?, id, patch, viewer(ctx).user_id()).await?.into())
     }
 
     /// Archives a product: it leaves every public listing. Archiving twice changes nothing.
@@ -270,6 +271,6 @@ impl CatalogMutation {
     async fn archive_product(&self, ctx: &Context<'_>, id: ID) -> Result<Product> {
         let id = GlobalId::parse_as(&id, NodeType::Product)?;
         let patch = ProductPatch { status: Some(entity::ProductStatus::Archived), ..ProductPatch::default() };
-        Ok(editing::update_product(ctx.data::<Db>()?, id, patch, viewer(ctx).user_id()).await?.into())
+        Ok(editing::update_product(ctx.state::<Db>()?, id, patch, viewer(ctx).user_id()).await?.into())
     }
 }

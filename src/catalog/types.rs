@@ -9,6 +9,7 @@ use crate::db::Db;
 use crate::error::AppError;
 use crate::graphql::ids::{GlobalId, NodeType};
 use crate::graphql::scalars::{Long, Money};
+use crate::graphql::state::State;
 use crate::identity::Permission;
 use crate::identity::guards::{Require, VendorOf};
 use crate::inventory::service as inventory;
@@ -210,7 +211,7 @@ impl Product {
         #[graphql(desc = "The `sequence` of the last row already read.")] after: Option<Long>,
     ) -> Result<Option<Vec<crate::inventory::types::StockMovement>>> {
         let limit = u64::try_from(first).unwrap_or(1);
-        let rows = inventory::movements(ctx.data::<Db>()?, self.model.id, after.map(|a| a.0), limit).await?;
+        let rows = inventory::movements(ctx.state::<Db>()?, self.model.id, after.map(|a| a.0), limit).await?;
         Ok(Some(rows.into_iter().map(Into::into).collect()))
     }
 
@@ -227,20 +228,20 @@ impl Product {
         #[graphql(desc = "The `sequence` of the last row already read.")] after: Option<Long>,
     ) -> Result<Option<Vec<super::audit::AuditEntry>>> {
         let limit = u64::try_from(first).unwrap_or(1);
-        let rows = super::audit::audit_trail(ctx.data::<Db>()?, self.model.id, after.map(|a| a.0), limit).await?;
+        let rows = super::audit::audit_trail(ctx.state::<Db>()?, self.model.id, after.map(|a| a.0), limit).await?;
         Ok(Some(rows.into_iter().map(Into::into).collect()))
     }
 
     /// The vendor selling the product.
     async fn vendor(&self, ctx: &Context<'_>) -> Result<Vendor> {
-        let loaders = ctx.data::<CatalogLoaders>()?;
+        let loaders = ctx.state::<CatalogLoaders>()?;
         let vendor = loaders.vendors.load_one(self.model.vendor_id).await?;
         Ok(vendor.ok_or_else(|| dangling("vendor", self.model.vendor_id))?.into())
     }
 
     /// The category the product is filed under.
     async fn category(&self, ctx: &Context<'_>) -> Result<Category> {
-        let loaders = ctx.data::<CatalogLoaders>()?;
+        let loaders = ctx.state::<CatalogLoaders>()?;
         let category = loaders.categories.load_one(self.model.category_id).await?;
         Ok(category.ok_or_else(|| dangling("category", self.model.category_id))?.into())
     }
@@ -251,7 +252,7 @@ impl Product {
         ctx: &Context<'_>,
         #[graphql(desc = "Return at most this many images.", validator(minimum = 0, maximum = 20))] first: Option<i32>,
     ) -> Result<Vec<ProductImage>> {
-        let images = ctx.data::<CatalogLoaders>()?.images.load_one(self.model.id).await?.unwrap_or_default();
+        let images = ctx.state::<CatalogLoaders>()?.images.load_one(self.model.id).await?.unwrap_or_default();
         let take = first.map_or(MAX_IMAGES_PER_PRODUCT, |n| usize::try_from(n).unwrap_or(0));
         Ok(images.into_iter().take(take).map(ProductImage::from).collect())
     }
@@ -361,7 +362,7 @@ impl Category {
     /// The parent category, or null for a root.
     async fn parent(&self, ctx: &Context<'_>) -> Result<Option<Category>> {
         let Some(parent_id) = self.0.parent_id else { return Ok(None) };
-        let loaders = ctx.data::<CatalogLoaders>()?;
+        let loaders = ctx.state::<CatalogLoaders>()?;
         Ok(loaders.categories.load_one(parent_id).await?.map(Category))
     }
 
@@ -371,14 +372,14 @@ impl Category {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let loaders = ctx.data::<CatalogLoaders>()?;
+        let loaders = ctx.state::<CatalogLoaders>()?;
         let mut found = loaders.categories.load_many(ids.iter().copied()).await?;
         Ok(ids.iter().filter_map(|id| found.remove(id)).map(Category).collect())
     }
 
     /// Direct subcategories, in display order.
     async fn children(&self, ctx: &Context<'_>) -> Result<Vec<Category>> {
-        let loaders = ctx.data::<CatalogLoaders>()?;
+        let loaders = ctx.state::<CatalogLoaders>()?;
         let children = loaders.children.load_one(self.0.id).await?.unwrap_or_default();
         Ok(children.into_iter().map(Category).collect())
     }

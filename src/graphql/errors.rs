@@ -1,16 +1,20 @@
 //! Every GraphQL error leaves with a stable `extensions.code`.
 //!
-//! Errors from our use cases carry their code already (see [`crate::error`]). This extension
-//! gives one to the errors async-graphql raises itself: parse and validation failures, the
-//! depth and complexity limits, and input coercion failures during execution.
+//! Errors from our use cases carry their code already (see [`crate::error`]), and resolvers read
+//! context data through [`super::state::State`], which is coded too. This extension gives a code
+//! to the errors async-graphql raises itself: parse and validation failures, the depth and
+//! complexity limits, and, during execution, arguments that fail coercion or a validator, which
+//! surface from a field's resolution without a code or a source error. Any other error without
+//! a code is ours and unforeseen: it is logged and leaves as `INTERNAL`, its text withheld.
 
 use std::sync::Arc;
 
 use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest, NextRequest, NextValidation,
+    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest, NextRequest, NextResolve,
+    NextValidation, ResolveInfo,
 };
 use async_graphql::parser::types::ExecutableDocument;
-use async_graphql::{Request, Response, ServerError, ServerResult, ValidationResult, Variables};
+use async_graphql::{Request, Response, ServerError, ServerResult, ValidationResult, Value, Variables};
 
 use super::shape::ShapeLimits;
 
@@ -35,6 +39,8 @@ pub struct ErrorCodes {
     pub max_nesting: usize,
     /// Depth and size limits of the parsed document.
     pub shape: ShapeLimits,
+    /// Highest complexity a validated document may have.
+    pub max_complexity: usize,
 }
 
 impl ExtensionFactory for ErrorCodes {
@@ -59,10 +65,26 @@ impl Extension for ErrorCodesExtension {
         let mut response = next.run(ctx).await;
         for error in &mut response.errors {
             if code_of(error).is_none() {
-                set_code(error, ErrorCode::BadUserInput);
+                tracing::error!(error.message = %error.message, error.path = ?error.path, "an error without a code");
+                error.message = "internal server error".to_owned();
+                set_code(error, ErrorCode::Internal);
             }
         }
         response
+    }
+
+    async fn resolve(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        info: ResolveInfo<'_>,
+        next: NextResolve<'_>,
+    ) -> ServerResult<Option<Value>> {
+        next.run(ctx, info).await.map_err(|mut error| {
+            if code_of(&error).is_none() && error.source.is_none() {
+                set_code(&mut error, ErrorCode::BadUserInput);
+            }
+            error
+        })
     }
 
     async fn prepare_request(
@@ -105,16 +127,16 @@ impl Extension for ErrorCodesExtension {
         ctx: &ExtensionContext<'_>,
         next: NextValidation<'_>,
     ) -> Result<ValidationResult, Vec<ServerError>> {
-        next.run(ctx).await.map_err(|mut errors| {
+        let result = next.run(ctx).await.map_err(|mut errors| {
             for error in &mut errors {
-                let code = match error.message.as_str() {
-                    "Query is too complex." => ErrorCode::QueryTooComplex,
-                    _ => ErrorCode::GraphqlValidationFailed,
-                };
-                set_code(error, code);
+                set_code(error, ErrorCode::GraphqlValidationFailed);
             }
             errors
-        })
+        })?;
+        if result.complexity > self.limits.max_complexity {
+            return Err(vec![coded("Query is too complex.".to_owned(), ErrorCode::QueryTooComplex)]);
+        }
+        Ok(result)
     }
 }
 
@@ -128,4 +150,57 @@ pub fn code_of(error: &ServerError) -> Option<String> {
 
 fn set_code(error: &mut ServerError, code: ErrorCode) {
     error.extensions.get_or_insert_with(Default::default).set("code", code.as_str());
+}
+
+#[cfg(test)]
+mod tests {
+    use async_graphql::{EmptyMutation, EmptySubscription, Object, Schema};
+
+    use super::*;
+
+    struct Query;
+
+    #[Object]
+    impl Query {
+        /// Fails the way an unforeseen error of ours would: converted from a foreign error type.
+        async fn broken(&self) -> async_graphql::Result<i32> {
+            Err(std::fmt::Error.into())
+        }
+
+        /// Takes a bounded argument.
+        async fn echo(&self, #[graphql(validator(minimum = 1))] n: i32) -> i32 {
+            n
+        }
+    }
+
+    async fn codes(query: &str, variables: serde_json::Value) -> Vec<(String, Option<String>)> {
+        let limits = ErrorCodes {
+            max_nesting: 16,
+            shape: ShapeLimits { max_depth: 8, max_introspection_depth: 8, max_selections: 100 },
+            max_complexity: 3,
+        };
+        let schema = Schema::build(Query, EmptyMutation, EmptySubscription).extension(limits).finish();
+        let request = Request::new(query).variables(Variables::from_json(variables));
+        let response = schema.execute(request).await;
+        response.errors.iter().map(|e| (e.message.clone(), code_of(e))).collect()
+    }
+
+    #[tokio::test]
+    async fn an_error_without_a_code_is_internal_and_its_text_withheld() {
+        let errors = codes("{ broken }", serde_json::json!({})).await;
+        assert_eq!(errors, [("internal server error".to_owned(), Some("INTERNAL".to_owned()))]);
+    }
+
+    #[tokio::test]
+    async fn a_bad_argument_is_bad_user_input() {
+        let errors = codes("query($n: Int!) { echo(n: $n) }", serde_json::json!({ "n": 0 })).await;
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].1.as_deref(), Some("BAD_USER_INPUT"), "{errors:?}");
+    }
+
+    #[tokio::test]
+    async fn complexity_is_refused_by_its_measure() {
+        let errors = codes("{ a: echo(n: 1) b: echo(n: 2) c: echo(n: 3) d: echo(n: 4) }", serde_json::json!({})).await;
+        assert_eq!(errors, [("Query is too complex.".to_owned(), Some("QUERY_TOO_COMPLEX".to_owned()))]);
+    }
 }

@@ -8,3 +8,4 @@ pub mod nesting;
 pub mod pagination;
 pub mod scalars;
 pub mod shape;
+pub mod state;

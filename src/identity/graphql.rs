@@ -13,6 +13,7 @@ use crate::cart::CartToken;
 use crate::db::Db;
 use crate::error::{AppError, ErrorCode};
 use crate::graphql::ids::{GlobalId, NodeType};
+use crate::graphql::state::State;
 
 /// Name of the HttpOnly cookie that carries the refresh token in cookie mode.
 pub const REFRESH_COOKIE: &str = "aeternum_refresh";
@@ -26,7 +27,7 @@ impl IdentityQuery {
     /// The signed-in account, or null.
     async fn me(&self, ctx: &Context<'_>) -> Result<Option<User>> {
         match viewer(ctx).user_id() {
-            Some(id) => Ok(Some(service::user_by_id(ctx.data::<Db>()?, id).await?.into())),
+            Some(id) => Ok(Some(service::user_by_id(ctx.state::<Db>()?, id).await?.into())),
             None => Ok(None),
         }
     }
@@ -35,13 +36,13 @@ impl IdentityQuery {
     #[graphql(guard = "Require::new(Permission::UsersRead)")]
     async fn user(&self, ctx: &Context<'_>, id: ID) -> Result<User> {
         let id = GlobalId::parse_as(&id, NodeType::User)?;
-        Ok(service::user_by_id(ctx.data::<Db>()?, id).await?.into())
+        Ok(service::user_by_id(ctx.state::<Db>()?, id).await?.into())
     }
 
     /// Partner API keys, newest first (at most 200).
     #[graphql(guard = "Require::new(Permission::KeysManage)")]
     async fn api_keys(&self, ctx: &Context<'_>) -> Result<Vec<ApiKey>> {
-        Ok(keys::list(ctx.data::<Db>()?).await?.into_iter().map(ApiKey).collect())
+        Ok(keys::list(ctx.state::<Db>()?).await?.into_iter().map(ApiKey).collect())
     }
 
     /// The security audit log, newest first.
@@ -52,7 +53,7 @@ impl IdentityQuery {
         #[graphql(desc = "How many, at most 200.", default = 50)] first: u64,
         #[graphql(desc = "Only this action, such as `sign_in_failed`.")] action: Option<String>,
     ) -> Result<Vec<SecurityEvent>> {
-        let events = audit::recent(ctx.data::<Db>()?, first, action.as_deref()).await?;
+        let events = audit::recent(ctx.state::<Db>()?, first, action.as_deref()).await?;
         Ok(events.into_iter().map(SecurityEvent::from).collect())
     }
 }
@@ -66,7 +67,7 @@ pub struct IdentityMutation;
 /// is logged, not returned: the sign-in itself succeeded.
 async fn adopt_guest_cart(ctx: &Context<'_>, user_id: uuid::Uuid) {
     let (Some(token), Ok(db), Ok(settings)) =
-        (ctx.data_opt::<CartToken>(), ctx.data::<Db>(), ctx.data::<crate::config::OrderSettings>())
+        (ctx.data_opt::<CartToken>(), ctx.state::<Db>(), ctx.state::<crate::config::OrderSettings>())
     else {
         return;
     };
@@ -77,7 +78,7 @@ async fn adopt_guest_cart(ctx: &Context<'_>, user_id: uuid::Uuid) {
 
 fn payload(ctx: &Context<'_>, session: Session, cookie: bool) -> Result<AuthPayload> {
     let refresh_token = if cookie {
-        let auth = ctx.data::<Arc<Auth>>()?;
+        let auth = ctx.state::<Arc<Auth>>()?;
         let max_age = auth.settings.refresh_token_days * 24 * 3600;
         let secure = if auth.settings.cookie_secure { "; Secure" } else { "" };
         ctx.append_http_header(
@@ -129,8 +130,8 @@ impl IdentityMutation {
         #[graphql(desc = "Set the refresh token as an HttpOnly cookie instead of returning it.", default)] cookie: bool,
     ) -> Result<AuthPayload> {
         let session = service::register(
-            ctx.data::<Db>()?,
-            ctx.data::<Arc<Auth>>()?,
+            ctx.state::<Db>()?,
+            ctx.state::<Arc<Auth>>()?,
             &client(ctx),
             &email,
             &password,
@@ -152,7 +153,7 @@ impl IdentityMutation {
         #[graphql(desc = "Set the refresh token as an HttpOnly cookie instead of returning it.", default)] cookie: bool,
     ) -> Result<AuthPayload> {
         let session =
-            service::sign_in(ctx.data::<Db>()?, ctx.data::<Arc<Auth>>()?, &client(ctx), &email, &password).await?;
+            service::sign_in(ctx.state::<Db>()?, ctx.state::<Arc<Auth>>()?, &client(ctx), &email, &password).await?;
         adopt_guest_cart(ctx, session.user.id).await;
         payload(ctx, session, cookie)
     }
@@ -166,14 +167,14 @@ impl IdentityMutation {
         #[graphql(default)] cookie: bool,
     ) -> Result<AuthPayload> {
         let token = presented_refresh_token(ctx, refresh_token)?;
-        let session = service::refresh(ctx.data::<Db>()?, ctx.data::<Arc<Auth>>()?, &client(ctx), &token).await?;
+        let session = service::refresh(ctx.state::<Db>()?, ctx.state::<Arc<Auth>>()?, &client(ctx), &token).await?;
         payload(ctx, session, cookie)
     }
 
     /// Ends the session of a refresh token (argument or cookie). Always true.
     async fn sign_out(&self, ctx: &Context<'_>, refresh_token: Option<String>) -> Result<bool> {
         if let Ok(token) = presented_refresh_token(ctx, refresh_token) {
-            service::sign_out(ctx.data::<Db>()?, &client(ctx), &token).await?;
+            service::sign_out(ctx.state::<Db>()?, &client(ctx), &token).await?;
         }
         ctx.append_http_header(
             "Set-Cookie",
@@ -187,8 +188,8 @@ impl IdentityMutation {
     async fn change_password(&self, ctx: &Context<'_>, current_password: String, new_password: String) -> Result<bool> {
         let user_id = viewer(ctx).user_id().ok_or_else(|| AppError::new(ErrorCode::Unauthenticated, "sign in"))?;
         passwords::change_password(
-            ctx.data::<Db>()?,
-            ctx.data::<Arc<Auth>>()?,
+            ctx.state::<Db>()?,
+            ctx.state::<Arc<Auth>>()?,
             &client(ctx),
             user_id,
             &current_password,
@@ -201,13 +202,13 @@ impl IdentityMutation {
     /// Sends a password-reset code to the address if an account has it. Always true, so the
     /// answer does not reveal which addresses have accounts.
     async fn request_password_reset(&self, ctx: &Context<'_>, email: String) -> Result<bool> {
-        passwords::request_password_reset(ctx.data::<Db>()?, ctx.data::<Arc<Auth>>()?, &client(ctx), &email).await?;
+        passwords::request_password_reset(ctx.state::<Db>()?, ctx.state::<Arc<Auth>>()?, &client(ctx), &email).await?;
         Ok(true)
     }
 
     /// Sets a new password with a reset code (single use, short-lived) and ends all sessions.
     async fn reset_password(&self, ctx: &Context<'_>, code: String, new_password: String) -> Result<bool> {
-        passwords::reset_password(ctx.data::<Db>()?, ctx.data::<Arc<Auth>>()?, &client(ctx), &code, &new_password)
+        passwords::reset_password(ctx.state::<Db>()?, ctx.state::<Arc<Auth>>()?, &client(ctx), &code, &new_password)
             .await?;
         Ok(true)
     }
@@ -219,8 +220,8 @@ impl IdentityMutation {
         let user_id = GlobalId::parse_as(&user_id, NodeType::User)?;
         let vendor_id = vendor_id.map(|id| GlobalId::parse_as(&id, NodeType::Vendor)).transpose()?;
         let user = service::set_role(
-            ctx.data::<Db>()?,
-            ctx.data::<Arc<Auth>>()?,
+            ctx.state::<Db>()?,
+            ctx.state::<Arc<Auth>>()?,
             &client(ctx),
             actor,
             user_id,
@@ -235,7 +236,7 @@ impl IdentityMutation {
     #[graphql(guard = "Require::new(Permission::KeysManage)")]
     async fn issue_api_key(&self, ctx: &Context<'_>, name: String, scopes: Vec<String>) -> Result<IssuedApiKey> {
         let actor = viewer(ctx).actor()?;
-        let (key, row) = keys::issue(ctx.data::<Db>()?, &client(ctx), actor, &name, scopes).await?;
+        let (key, row) = keys::issue(ctx.state::<Db>()?, &client(ctx), actor, &name, scopes).await?;
         Ok(IssuedApiKey { key, api_key: ApiKey(row) })
     }
 
@@ -244,6 +245,6 @@ impl IdentityMutation {
     async fn revoke_api_key(&self, ctx: &Context<'_>, id: ID) -> Result<ApiKey> {
         let actor = viewer(ctx).actor()?;
         let id = GlobalId::parse_as(&id, NodeType::ApiKey)?;
-        Ok(ApiKey(keys::revoke(ctx.data::<Db>()?, &client(ctx), actor, id).await?))
+        Ok(ApiKey(keys::revoke(ctx.state::<Db>()?, &client(ctx), actor, id).await?))
     }
 }

@@ -9,6 +9,7 @@ use crate::catalog::types::Product;
 use crate::db::Db;
 use crate::error::AppError;
 use crate::graphql::ids::{GlobalId, NodeType};
+use crate::graphql::state::State;
 use crate::identity::guards::{Require, viewer};
 use crate::identity::viewer::Permission;
 
@@ -37,7 +38,7 @@ impl InventoryMutation {
         if delta.unsigned_abs() > MAX_DELTA {
             return Err(AppError::bad_input(format!("a stock change is at most {MAX_DELTA} units")).into());
         }
-        let db = ctx.data::<Db>()?;
+        let db = ctx.state::<Db>()?;
         let movement =
             Movement { actor_id: viewer(ctx).user_id(), note, ..Movement::new(product_id, delta, reason.into()) };
         service::adjust_stock(db, movement).await?;

@@ -14,6 +14,7 @@ use crate::config::OrderSettings;
 use crate::db::Db;
 use crate::graphql::ids::{GlobalId, NodeType};
 use crate::graphql::pagination::{Cursor, Page, PageLimits, PageRequest};
+use crate::graphql::state::State;
 use crate::identity::credentials::Email;
 use crate::identity::guards::{Require, SignedIn, client, viewer};
 use crate::identity::viewer::Permission;
@@ -27,7 +28,7 @@ fn cart_token<'a>(ctx: &'a Context<'_>) -> Option<&'a str> {
 /// The order `id` with its details, if the caller may see it.
 async fn visible(ctx: &Context<'_>, id: &ID) -> Result<Order> {
     let id = GlobalId::parse_as(id, NodeType::Order)?;
-    let db = ctx.data::<Db>()?;
+    let db = ctx.state::<Db>()?;
     let order = service::visible_order(db.conn(), id, viewer(ctx), cart_token(ctx)).await?;
     reload(db, order).await
 }
@@ -80,9 +81,9 @@ impl OrderQuery {
         after: Option<String>,
         status: Option<OrderStatus>,
     ) -> Result<Connection<String, Order>> {
-        let limits = *ctx.data::<PageLimits>()?;
+        let limits = *ctx.state::<PageLimits>()?;
         let page = PageRequest::parse(first, after.as_deref(), None, None, ORDERS, limits)?;
-        let db = ctx.data::<Db>()?;
+        let db = ctx.state::<Db>()?;
         let after = page.cursor.as_ref().map(|cursor| cursor.id);
         let rows = service::list_orders(db, viewer(ctx), status.map(Into::into), after, page.fetch_limit()).await?;
         let mut page = Page::from_overfetch(rows, &page);
@@ -101,9 +102,9 @@ impl OrderQuery {
         after: Option<String>,
         status: Option<FulfilmentStatus>,
     ) -> Result<Connection<String, Fulfilment>> {
-        let limits = *ctx.data::<PageLimits>()?;
+        let limits = *ctx.state::<PageLimits>()?;
         let page = PageRequest::parse(first, after.as_deref(), None, None, FULFILMENTS, limits)?;
-        let db = ctx.data::<Db>()?;
+        let db = ctx.state::<Db>()?;
         let viewer = viewer(ctx);
         if viewer.is_anonymous() {
             return Err(
@@ -147,8 +148,8 @@ impl OrderMutation {
             email: email.as_deref().map(Email::parse).transpose()?,
             idempotency_key: checkout::parse_idempotency_key(&idempotency_key)?,
         };
-        let db = ctx.data::<Db>()?;
-        let settings = ctx.data::<OrderSettings>()?;
+        let db = ctx.state::<Db>()?;
+        let settings = ctx.state::<OrderSettings>()?;
         let order = checkout::place_order(db, settings, viewer(ctx), &client(ctx), cart_token(ctx), request).await?;
         reload(db, order).await
     }
@@ -161,8 +162,8 @@ impl OrderMutation {
         let viewer = viewer(ctx);
         let by = Canceller { actor: viewer.user_id(), manages_orders: viewer.can(Permission::OrdersManage) };
         let note = bounded_text("reason", &reason, 300, false)?;
-        let db = ctx.data::<Db>()?;
-        let cancelled = lifecycle::cancel(db, ctx.data::<Payments>()?, order.0.order.id, by, &note).await?;
+        let db = ctx.state::<Db>()?;
+        let cancelled = lifecycle::cancel(db, ctx.state::<Payments>()?, order.0.order.id, by, &note).await?;
         reload(db, cancelled).await
     }
 
@@ -172,8 +173,8 @@ impl OrderMutation {
     async fn refund_order(&self, ctx: &Context<'_>, id: ID, #[graphql(default)] reason: String) -> Result<Order> {
         let id = GlobalId::parse_as(&id, NodeType::Order)?;
         let note = bounded_text("reason", &reason, 300, false)?;
-        let db = ctx.data::<Db>()?;
-        let refunded = lifecycle::refund(db, ctx.data::<Payments>()?, id, viewer(ctx).user_id(), &note).await?;
+        let db = ctx.state::<Db>()?;
+        let refunded = lifecycle::refund(db, ctx.state::<Payments>()?, id, viewer(ctx).user_id(), &note).await?;
         reload(db, refunded).await
     }
 
@@ -181,7 +182,7 @@ impl OrderMutation {
     #[graphql(guard = "Require::new(Permission::OrdersManage)")]
     async fn complete_order(&self, ctx: &Context<'_>, id: ID) -> Result<Order> {
         let id = GlobalId::parse_as(&id, NodeType::Order)?;
-        let db = ctx.data::<Db>()?;
+        let db = ctx.state::<Db>()?;
         let completed = lifecycle::advance(db.conn(), id, entity::OrderStatus::Completed).await?;
         reload(db, completed).await
     }
@@ -192,7 +193,7 @@ impl OrderMutation {
     async fn ship_fulfilment(&self, ctx: &Context<'_>, id: ID, tracking_number: Option<String>) -> Result<Fulfilment> {
         let id = GlobalId::parse_as(&id, NodeType::Fulfilment)?;
         let tracking = tracking_number.map(|t| bounded_text("trackingNumber", &t, 100, true)).transpose()?;
-        let db = ctx.data::<Db>()?;
+        let db = ctx.state::<Db>()?;
         let fulfilment = service::shippable_fulfilment(db, id, viewer(ctx)).await?;
         let shipped = lifecycle::ship(db, &fulfilment, tracking).await?;
         let shipped = with_context(db, vec![shipped]).await?.pop();

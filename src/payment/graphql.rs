@@ -9,6 +9,7 @@ use crate::cart::CartToken;
 use crate::db::Db;
 use crate::error::AppError;
 use crate::graphql::ids::{GlobalId, NodeType};
+use crate::graphql::state::State;
 use crate::identity::Permission;
 use crate::identity::guards::viewer;
 use crate::order::checkout::parse_idempotency_key;
@@ -37,13 +38,13 @@ impl PaymentMutation {
     ) -> Result<Payment> {
         let order_id = GlobalId::parse_as(&order_id, NodeType::Order)?;
         let key = parse_idempotency_key(&idempotency_key)?;
-        let db = ctx.data::<Db>()?;
+        let db = ctx.state::<Db>()?;
         let token = ctx.data_opt::<CartToken>().map(|t| t.0.as_str());
         let order = visible_order(db.conn(), order_id, viewer(ctx), token).await?;
         // Only staff see orders they did not place; for anyone else, seeing it proves buying it.
         if viewer(ctx).can(Permission::OrdersReadAny) && !is_buyer(db.conn(), &order, viewer(ctx), token).await? {
             return Err(AppError::forbidden("only the buyer pays for an order").into());
         }
-        Ok(Payment(service::pay_order(db, ctx.data::<Payments>()?, &order, &payment_method, &key).await?))
+        Ok(Payment(service::pay_order(db, ctx.state::<Payments>()?, &order, &payment_method, &key).await?))
     }
 }

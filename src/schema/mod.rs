@@ -53,9 +53,9 @@ pub fn schema_builder(settings: &GraphqlSettings) -> SchemaBuilder<Query, Mutati
             max_introspection_depth: settings.max_introspection_depth,
             max_selections: u64::try_from(settings.max_complexity).unwrap_or(u64::MAX),
         },
+        max_complexity: settings.max_complexity,
     };
     let builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .limit_complexity(settings.max_complexity)
         .limit_directives(16)
         .extension(limits)
         .extension(catalog::loaders::PerOperation)

@@ -7,6 +7,7 @@ use crate::catalog::types::{Category, Product, Vendor};
 use crate::db::Db;
 use crate::error::AppError;
 use crate::graphql::ids::{GlobalId, NodeType};
+use crate::graphql::state::State;
 
 /// An object with a global ID that `node(id:)` can fetch again.
 // A `Node` lives for one resolver call; boxing the product would buy nothing.
@@ -31,7 +32,7 @@ impl NodeQuery {
     /// Fetches any object by its global ID. A malformed ID is `BAD_USER_INPUT`; an ID of nothing
     /// visible is `NOT_FOUND`.
     async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Node> {
-        let db = ctx.data::<Db>()?;
+        let db = ctx.state::<Db>()?;
         let global = GlobalId::parse(&id)?;
         Ok(match global.node_type {
             NodeType::Product => {

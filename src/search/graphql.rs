@@ -19,6 +19,7 @@ use crate::db::Db;
 use crate::error::AppError;
 use crate::graphql::ids::{GlobalId, NodeType};
 use crate::graphql::pagination::{Cursor, Page, PageLimits, PageRequest};
+use crate::graphql::state::State;
 use crate::identity::Permission;
 use crate::identity::guards::{Require, client, viewer};
 
@@ -67,10 +68,10 @@ impl SearchQuery {
         filter: Option<ProductFilter>,
         #[graphql(desc = "Which sides to use; HYBRID when omitted.")] mode: Option<SearchMode>,
     ) -> Result<SearchConnection> {
-        let request = PageRequest::parse(first, after.as_deref(), None, None, SEARCH, *ctx.data::<PageLimits>()?)?;
+        let request = PageRequest::parse(first, after.as_deref(), None, None, SEARCH, *ctx.state::<PageLimits>()?)?;
         let criteria = criteria(ctx, filter)?;
-        let db = ctx.data::<Db>()?;
-        let search = ctx.data::<Search>()?;
+        let db = ctx.state::<Db>()?;
+        let search = ctx.state::<Search>()?;
         let visitor = visitor_of(ctx, search);
         let outcome =
             service::search(db, search, &query, &criteria, mode.unwrap_or_default().into(), visitor.as_deref()).await?;
@@ -109,8 +110,8 @@ impl SearchQuery {
         let limit = short_list(first, 10)?;
         let id = GlobalId::parse_as(&product_id, NodeType::Product)?;
         let criteria = criteria(ctx, filter)?;
-        let db = ctx.data::<Db>()?;
-        let found = service::similar(db, ctx.data::<Search>()?, id, viewer(ctx), &criteria, limit).await?;
+        let db = ctx.state::<Db>()?;
+        let found = service::similar(db, ctx.state::<Search>()?, id, viewer(ctx), &criteria, limit).await?;
         let models = service::products_in_order(db, &found.iter().map(|(id, _)| *id).collect::<Vec<_>>()).await?;
         Ok(models
             .into_iter()
@@ -125,7 +126,7 @@ impl SearchQuery {
     /// shown. `first`: 1 to 50, default 8.
     async fn search_suggestions(&self, ctx: &Context<'_>, prefix: String, first: Option<i32>) -> Result<Vec<String>> {
         let limit = short_list(first, 8)?;
-        Ok(service::suggestions(ctx.data::<Db>()?, ctx.data::<Search>()?, &prefix, limit).await?)
+        Ok(service::suggestions(ctx.state::<Db>()?, ctx.state::<Search>()?, &prefix, limit).await?)
     }
 
     /// What shoppers searched for in the last `days` (1 to 366, default 30): the `first` (1 to
@@ -144,8 +145,8 @@ impl SearchQuery {
     /// Needs catalog:read:private.
     #[graphql(guard = "Require::new(Permission::CatalogReadPrivate)")]
     async fn search_index_status(&self, ctx: &Context<'_>) -> Result<Option<SearchIndexStatus>> {
-        let search = ctx.data::<Search>()?;
-        let db = ctx.data::<Db>()?;
+        let search = ctx.state::<Search>()?;
+        let db = ctx.state::<Db>()?;
         let pending = indexer::pending(db).await.map_err(AppError::internal)?;
         let status = match search.vector_side() {
             Some((embedder, index)) => SearchIndexStatus {

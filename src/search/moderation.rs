@@ -9,6 +9,7 @@ use sea_orm::{ActiveValue::Set, EntityTrait, QueryOrder, QuerySelect};
 use super::analytics::normalise;
 use crate::db::Db;
 use crate::error::{AppError, AppResult};
+use crate::graphql::state::State;
 use crate::identity::Permission;
 use crate::identity::guards::{Require, viewer};
 
@@ -66,7 +67,7 @@ impl ModerationQuery {
         let rows = search_suggestion_block::Entity::find()
             .order_by_asc(search_suggestion_block::Column::Phrase)
             .limit(MAX_BLOCKED)
-            .all(ctx.data::<Db>()?.conn())
+            .all(ctx.state::<Db>()?.conn())
             .await
             .map_err(AppError::from)?;
         Ok(rows.into_iter().map(|r| BlockedSuggestion { phrase: r.phrase, blocked_at: r.blocked_at }).collect())
@@ -84,7 +85,7 @@ impl ModerationMutation {
     #[graphql(guard = "Require::new(Permission::CatalogWrite)")]
     async fn block_search_suggestion(&self, ctx: &Context<'_>, phrase: String) -> Result<BlockedSuggestion> {
         let phrase = parse_phrase(&phrase)?;
-        let db = ctx.data::<Db>()?;
+        let db = ctx.state::<Db>()?;
         let already = blocked(db).await?;
         if already.len() as u64 >= MAX_BLOCKED && !already.contains(&phrase) {
             return Err(AppError::bad_input(format!("at most {MAX_BLOCKED} phrases can be blocked")).into());
@@ -110,7 +111,7 @@ impl ModerationMutation {
     async fn unblock_search_suggestion(&self, ctx: &Context<'_>, phrase: String) -> Result<bool> {
         let phrase = parse_phrase(&phrase)?;
         let deleted = search_suggestion_block::Entity::delete_by_id(phrase)
-            .exec(ctx.data::<Db>()?.conn())
+            .exec(ctx.state::<Db>()?.conn())
             .await
             .map_err(AppError::from)?;
         Ok(deleted.rows_affected > 0)

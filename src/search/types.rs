@@ -11,6 +11,7 @@ use super::service::{self, Facets, Hit, Sides};
 use crate::catalog::types::{Category, Product, ProductCondition, Vendor};
 use crate::db::Db;
 use crate::graphql::scalars::Money;
+use crate::graphql::state::State;
 
 /// Which sides a search uses.
 #[derive(Enum, Clone, Copy, PartialEq, Eq, Default)]
@@ -114,7 +115,7 @@ impl SearchResults {
 
     /// Facet counts over every ranked hit (not only this page).
     async fn facets(&self, ctx: &Context<'_>) -> Result<SearchFacets> {
-        Ok(SearchFacets(service::facets(ctx.data::<Db>()?, &self.ids).await?))
+        Ok(SearchFacets(service::facets(ctx.state::<Db>()?, &self.ids).await?))
     }
 }
 
@@ -143,7 +144,7 @@ pub struct CategoryCount(Uuid, u64);
 impl CategoryCount {
     /// The category (products are counted under the category they are filed in).
     async fn category(&self, ctx: &Context<'_>) -> Result<Option<Category>> {
-        let loaders = ctx.data::<crate::catalog::loaders::CatalogLoaders>()?;
+        let loaders = ctx.state::<crate::catalog::loaders::CatalogLoaders>()?;
         Ok(loaders.categories.load_one(self.0).await?.map(Category))
     }
 
@@ -160,7 +161,7 @@ pub struct VendorCount(Uuid, u64);
 impl VendorCount {
     /// The vendor.
     async fn vendor(&self, ctx: &Context<'_>) -> Result<Option<Vendor>> {
-        let loaders = ctx.data::<crate::catalog::loaders::CatalogLoaders>()?;
+        let loaders = ctx.state::<crate::catalog::loaders::CatalogLoaders>()?;
         Ok(loaders.vendors.load_one(self.0).await?.map(Vendor))
     }
 
@@ -274,14 +275,14 @@ pub struct SearchAnalytics {
 impl SearchAnalytics {
     /// The most frequent queries.
     async fn top_queries(&self, ctx: &Context<'_>) -> Result<Vec<SearchQueryStat>> {
-        let stats = analytics::top_queries(ctx.data::<Db>()?, self.since, false, self.limit).await?;
+        let stats = analytics::top_queries(ctx.state::<Db>()?, self.since, false, self.limit).await?;
         Ok(stats.into_iter().map(Into::into).collect())
     }
 
     /// The most frequent queries that found nothing: what the catalog lacks, or what search
     /// misunderstands.
     async fn zero_result_queries(&self, ctx: &Context<'_>) -> Result<Vec<SearchQueryStat>> {
-        let stats = analytics::top_queries(ctx.data::<Db>()?, self.since, true, self.limit).await?;
+        let stats = analytics::top_queries(ctx.state::<Db>()?, self.since, true, self.limit).await?;
         Ok(stats.into_iter().map(Into::into).collect())
     }
 }
