@@ -55,6 +55,9 @@ pub struct Currency {
 }
 
 impl Currency {
+    /// The euro, the demo catalog's currency.
+    pub const EUR: Self = Self { code: "EUR", exponent: 2 };
+
     /// Parses an ISO 4217 code such as `EUR`.
     ///
     /// # Errors

@@ -15,7 +15,7 @@ use crate::db::{self, Db};
 use crate::error::{AppError, AppResult, conflict_on_unique};
 use crate::input::bounded_text;
 use crate::inventory::service as inventory;
-use crate::money::{Currency, MAX_MINOR_UNITS};
+use crate::money::{Currency, MAX_MINOR_UNITS, Money};
 
 /// Most rows written by one multi-row `INSERT` in [`insert_products`].
 const INSERT_BATCH: usize = 1_000;
@@ -127,20 +127,18 @@ pub struct NewProduct {
     pub era: Option<String>,
     /// Free-form attributes (name → value), at most 30.
     pub attributes: Vec<(String, String)>,
-    /// Price in minor units.
-    pub price_minor: i64,
-    /// ISO 4217 code.
-    pub currency: String,
+    /// Price.
+    pub price: Money,
     /// Units in stock.
     pub stock: i32,
-    /// Initial status.
+    /// Initial status: DRAFT or ACTIVE (an order makes a product RESERVED or SOLD).
     pub status: entity::ProductStatus,
     /// Images in display order: URL and alt text.
     pub images: Vec<(String, String)>,
     /// Creation time; `None` for now.
     pub created_at: Option<DateTime<Utc>>,
-    /// What the vendor paid, in minor units; private.
-    pub cost_minor: Option<i64>,
+    /// What the vendor paid, in the price's currency; private.
+    pub cost: Option<Money>,
     /// Notes for the vendor and staff; private.
     pub internal_notes: String,
     /// A unique piece: at most one unit.
@@ -203,13 +201,11 @@ pub async fn insert_products(db: &Db, products: Vec<NewProduct>) -> AppResult<u6
 
 fn validate_product(new: NewProduct) -> AppResult<(product::ActiveModel, Vec<product_image::ActiveModel>)> {
     let id = Uuid::now_v7();
-    let currency = Currency::parse(&new.currency)?;
-    if !(0..=MAX_MINOR_UNITS).contains(&new.price_minor) {
-        return Err(AppError::bad_input(format!("the price must be between 0 and {MAX_MINOR_UNITS} minor units")));
+    if !matches!(new.status, entity::ProductStatus::Draft | entity::ProductStatus::Active) {
+        return Err(AppError::bad_input("a new product is DRAFT or ACTIVE"));
     }
-    if new.cost_minor.is_some_and(|cost| !(0..=MAX_MINOR_UNITS).contains(&cost)) {
-        return Err(AppError::bad_input(format!("the cost must be between 0 and {MAX_MINOR_UNITS} minor units")));
-    }
+    check_amount("price", new.price)?;
+    let cost = new.cost.map(|cost| check_cost(cost, new.price.currency())).transpose()?;
     if new.stock < 0 {
         return Err(AppError::bad_input("stock must not be negative"));
     }
@@ -268,18 +264,35 @@ fn validate_product(new: NewProduct) -> AppResult<(product::ActiveModel, Vec<pro
         condition: Set(new.condition),
         era: Set(optional("era", new.era, 40)?),
         attributes: Set(Value::Object(attributes)),
-        price_minor: Set(new.price_minor),
-        currency: Set(currency.code().to_owned()),
+        price_minor: Set(new.price.minor_units()),
+        currency: Set(new.price.currency().code().to_owned()),
         stock: Set(new.stock),
         status: Set(new.status),
         created_at: Set(now),
         updated_at: Set(now),
-        cost_minor: Set(new.cost_minor),
+        cost_minor: Set(cost),
         internal_notes: Set(bounded_text("internal notes", &new.internal_notes, 5_000, false)?),
         one_of_a_kind: Set(new.one_of_a_kind),
         sold_price_minor: Set(None),
     };
     Ok((product, images))
+}
+
+fn check_amount(what: &str, amount: Money) -> AppResult<i64> {
+    let minor = amount.minor_units();
+    if (0..=MAX_MINOR_UNITS).contains(&minor) {
+        Ok(minor)
+    } else {
+        Err(AppError::bad_input(format!("the {what} must be between 0 and {MAX_MINOR_UNITS} minor units")))
+    }
+}
+
+/// The cost in minor units, when it is a valid amount in the price's currency.
+fn check_cost(cost: Money, price_currency: Currency) -> AppResult<i64> {
+    if cost.currency() != price_currency {
+        return Err(AppError::bad_input("the cost must be in the price's currency"));
+    }
+    check_amount("cost", cost)
 }
 
 /// Changes to a product; `None` leaves a field as it is.
@@ -292,10 +305,10 @@ pub struct ProductPatch {
     /// New price.
     pub price: Option<crate::money::Money>,
     /// New cost, in the price's currency.
-    pub cost_minor: Option<i64>,
+    pub cost: Option<Money>,
     /// New stock.
     pub stock: Option<i32>,
-    /// New status.
+    /// New status: DRAFT, ACTIVE or ARCHIVED (an order sets the others).
     pub status: Option<entity::ProductStatus>,
     /// New internal notes.
     pub internal_notes: Option<String>,
@@ -312,6 +325,14 @@ pub async fn update_product(db: &Db, id: Uuid, patch: ProductPatch, actor: Optio
     let txn = db.begin_write().await?;
     db::claim::<product::Entity>(&txn, product::Column::UpdatedAt, product::Column::Id.eq(id)).await?;
     let current = product::Entity::find_by_id(id).one(&txn).await?.ok_or_else(|| AppError::not_found("product"))?;
+    if patch.status.is_some_and(|status| {
+        !matches!(
+            status,
+            entity::ProductStatus::Draft | entity::ProductStatus::Active | entity::ProductStatus::Archived
+        )
+    }) {
+        return Err(AppError::bad_input("status can be set to DRAFT, ACTIVE or ARCHIVED; checkout sets the others"));
+    }
     let held = matches!(current.status, entity::ProductStatus::Reserved | entity::ProductStatus::Sold);
     if held && patch.status.is_some_and(|status| status != current.status) {
         return Err(AppError::conflict("a reserved or sold product's status is set by its order"));
@@ -321,6 +342,11 @@ pub async fn update_product(db: &Db, id: Uuid, patch: ProductPatch, actor: Optio
         Some(stock) => stock - current.stock,
         None => 0,
     };
+    let current_currency = Currency::parse(&current.currency)?;
+    let currency_changes = patch.price.is_some_and(|price| price.currency() != current_currency);
+    if currency_changes && current.cost_minor.is_some() && patch.cost.is_none() {
+        return Err(AppError::bad_input("a price in another currency needs the cost in that currency too"));
+    }
     let mut model: product::ActiveModel = current.into();
     if let Some(title) = patch.title {
         model.title = Set(bounded_text("title", &title, 200, true)?);
@@ -329,11 +355,12 @@ pub async fn update_product(db: &Db, id: Uuid, patch: ProductPatch, actor: Optio
         model.description = Set(bounded_text("description", &description, 20_000, false)?);
     }
     if let Some(price) = patch.price {
-        model.price_minor = Set(price.minor_units());
+        model.price_minor = Set(check_amount("price", price)?);
         model.currency = Set(price.currency().code().to_owned());
     }
-    if let Some(cost) = patch.cost_minor {
-        model.cost_minor = Set(Some(cost));
+    if let Some(cost) = patch.cost {
+        let currency = patch.price.map_or(current_currency, Money::currency);
+        model.cost_minor = Set(Some(check_cost(cost, currency)?));
     }
     if let Some(status) = patch.status {
         model.status = Set(status);

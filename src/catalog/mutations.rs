@@ -206,14 +206,6 @@ impl CatalogMutation {
         guard = "Require::new(Permission::CatalogWrite).or(VendorOf::new(GlobalId::parse_as(&input.vendor_id, NodeType::Vendor).ok()))"
     )]
     async fn create_product(&self, ctx: &Context<'_>, input: CreateProductInput) -> Result<Product> {
-        let price = input.price.parse()?;
-        let cost = input.cost.as_ref().map(MoneyInput::parse).transpose()?;
-        if cost.is_some_and(|c| c.currency() != price.currency()) {
-            return Err(AppError::bad_input("the cost must be in the price's currency").into());
-        }
-        if !matches!(input.status, ProductStatus::Draft | ProductStatus::Active) {
-            return Err(AppError::bad_input("a new product is DRAFT or ACTIVE").into());
-        }
         let new = NewProduct {
             vendor_id: GlobalId::parse_as(&input.vendor_id, NodeType::Vendor)?,
             category_id: GlobalId::parse_as(&input.category_id, NodeType::Category)?,
@@ -228,13 +220,12 @@ impl CatalogMutation {
             condition: input.condition.map(Into::into),
             era: input.era,
             attributes: input.attributes.into_iter().map(|a| (a.name, a.value)).collect(),
-            price_minor: price.minor_units(),
-            currency: price.currency().code().to_owned(),
+            price: input.price.parse()?,
             stock: input.stock,
             status: input.status.into(),
             images: input.images.into_iter().map(|i| (i.url, i.alt_text)).collect(),
             created_at: None,
-            cost_minor: cost.map(Money::minor_units),
+            cost: input.cost.as_ref().map(MoneyInput::parse).transpose()?,
             internal_notes: input.internal_notes,
             one_of_a_kind: input.one_of_a_kind,
         };
@@ -245,20 +236,11 @@ impl CatalogMutation {
     #[graphql(guard = "Require::new(Permission::CatalogWrite).or(OwnsProduct::new(&id))")]
     async fn update_product(&self, ctx: &Context<'_>, id: ID, input: UpdateProductInput) -> Result<Product> {
         let id = GlobalId::parse_as(&id, NodeType::Product)?;
-        if input
-            .status
-            .is_some_and(|s| !matches!(s, ProductStatus::Draft | ProductStatus::Active | ProductStatus::Archived))
-        {
-            return Err(AppError::bad_input(
-                "status can be set to DRAFT, ACTIVE or ARCHIVED; checkout sets the others",
-            )
-            .into());
-        }
         let patch = ProductPatch {
             title: input.title,
             description: input.description,
             price: input.price.as_ref().map(MoneyInput::parse).transpose()?,
-            cost_minor: input.cost.as_ref().map(MoneyInput::parse).transpose()?.map(Money::minor_units),
+            cost: input.cost.as_ref().map(MoneyInput::parse).transpose()?,
             stock: input.stock,
             status: input.status.map(Into::into),
             internal_notes: input.internal_notes,

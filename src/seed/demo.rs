@@ -15,6 +15,7 @@ use crate::catalog::input::Slug;
 use crate::catalog::service;
 use crate::db::Db;
 use crate::error::ErrorCode;
+use crate::money::{Currency, Money};
 
 /// Number of products in the demo catalog.
 pub const PRODUCT_COUNT: usize = 360;
@@ -431,20 +432,8 @@ fn products(vendors: &[(Uuid, &str)], leaves: &[(Uuid, &Leaf)]) -> Vec<NewProduc
             };
             let price = leaf.base_price * tier * condition_factor * (0.7 + rng.unit() * 0.8);
             let price_minor = ((price / 5.0).round().max(1.0) as i64) * 500;
-            let status = if i % 37 == 5 {
-                ProductStatus::Draft
-            } else if i % 13 == 7 {
-                ProductStatus::Sold
-            } else if i % 29 == 11 {
-                ProductStatus::Reserved
-            } else {
-                ProductStatus::Active
-            };
-            let stock = match status {
-                ProductStatus::Sold | ProductStatus::Reserved => 0,
-                _ if leaf.sizes == ONE_SIZE && rng.below(3) == 0 => 2,
-                _ => 1,
-            };
+            let status = if i % 37 == 5 { ProductStatus::Draft } else { ProductStatus::Active };
+            let stock = if leaf.sizes == ONE_SIZE && rng.below(3) == 0 { 2 } else { 1 };
             let description = [
                 match rng.below(3) {
                     0 => format!("An archive {} from {brand}'s {era} collections.", noun.to_lowercase()),
@@ -478,14 +467,13 @@ fn products(vendors: &[(Uuid, &str)], leaves: &[(Uuid, &Leaf)]) -> Vec<NewProduc
                     ("pattern".to_owned(), rng.pick(&PATTERNS).to_string()),
                     ("made_in".to_owned(), rng.pick(&ORIGINS).to_string()),
                 ],
-                price_minor,
-                currency: "EUR".to_owned(),
+                price: Money::from_minor(price_minor, Currency::EUR),
                 stock,
                 status,
                 images,
                 slug: Some(slug),
                 created_at: Some(epoch + Duration::minutes(157 * i as i64)),
-                cost_minor: None,
+                cost: None,
                 internal_notes: String::new(),
                 one_of_a_kind: stock <= 1,
             }

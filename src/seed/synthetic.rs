@@ -13,6 +13,7 @@ use crate::catalog::editing::{self, NewCategory, NewProduct, NewVendor};
 use crate::catalog::service;
 use crate::db::Db;
 use crate::error::ErrorCode;
+use crate::money::{Currency, Money};
 
 const VENDORS: usize = 8;
 const ROOT_CATEGORIES: usize = 4;
@@ -60,14 +61,13 @@ pub async fn load(db: &Db, count: u64) -> anyhow::Result<()> {
                     condition: Some(entity::ProductCondition::VeryGood),
                     era: Some(ERAS[b % ERAS.len()].to_owned()),
                     attributes: Vec::new(),
-                    price_minor: 1_000 + (rng.below(200_000) as i64) * 5,
-                    currency: "EUR".to_owned(),
+                    price: Money::from_minor(1_000 + (rng.below(200_000) as i64) * 5, Currency::EUR),
                     stock: 1 + rng.below(3) as i32,
                     status: entity::ProductStatus::Active,
                     images: vec![(format!("/media/synthetic/{i}.jpg"), title.clone())],
                     title,
                     created_at: None,
-                    cost_minor: None,
+                    cost: None,
                     internal_notes: String::new(),
                     one_of_a_kind: false,
                 }

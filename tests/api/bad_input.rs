@@ -3,6 +3,7 @@
 use aeternum::catalog::editing;
 use aeternum::graphql::ids::{GlobalId, NodeType};
 use aeternum::graphql::pagination::Cursor;
+use aeternum::money::{Currency, Money};
 use entity::{product, product_image};
 use sea_orm::{EntityTrait, PaginatorTrait};
 use serde_json::{Value, json};
@@ -102,8 +103,14 @@ async fn invalid_products_are_refused_and_nothing_is_written(store: Store) {
         ("bad SKU", |p| p.sku = "lower".into(), aeternum::ErrorCode::BadUserInput),
         ("empty title", |p| p.title = "  ".into(), aeternum::ErrorCode::BadUserInput),
         ("oversized description", |p| p.description = "x".repeat(20_001), aeternum::ErrorCode::BadUserInput),
-        ("unknown currency", |p| p.currency = "EURO".into(), aeternum::ErrorCode::BadUserInput),
-        ("negative price", |p| p.price_minor = -1, aeternum::ErrorCode::BadUserInput),
+        ("negative price", |p| p.price = fixtures::eur(-1), aeternum::ErrorCode::BadUserInput),
+        (
+            "cost in another currency",
+            |p| p.cost = Some(Money::from_minor(100, Currency::parse("USD").unwrap())),
+            aeternum::ErrorCode::BadUserInput,
+        ),
+        ("created sold", |p| p.status = entity::ProductStatus::Sold, aeternum::ErrorCode::BadUserInput),
+        ("created reserved", |p| p.status = entity::ProductStatus::Reserved, aeternum::ErrorCode::BadUserInput),
         ("negative stock", |p| p.stock = -1, aeternum::ErrorCode::BadUserInput),
         (
             "too many images",

@@ -101,7 +101,7 @@ async fn pages_stay_exact_while_products_are_inserted(store: Store) {
             // Products arrive between every two pages, on both sides of the cursor.
             for price in [1_000, 99_000] {
                 let mut new = fixtures::new_product(extra, catalog.vendors[0].id, catalog.bags.id);
-                new.price_minor = price;
+                new.price = crate::fixtures::eur(price);
                 new.title = format!("Piece {}", extra % 8);
                 editing::create_product(&app.db, new).await.unwrap();
                 extra += 1;

@@ -20,7 +20,7 @@ store_tests!(
 async fn amounts_past_the_largest_are_refused_and_nothing_is_written(store: Store) {
     let shop = Shop::open(store).await;
     let mut dear = crate::fixtures::new_product(9, shop.unique.vendor_id, shop.unique.category_id);
-    dear.price_minor = aeternum::money::MAX_MINOR_UNITS;
+    dear.price = crate::fixtures::eur(aeternum::money::MAX_MINOR_UNITS);
     dear.stock = 5;
     let dear = aeternum::catalog::editing::create_product(&shop.app.db, dear).await.unwrap();
     let (cart, guest) = shop.guest_cart().await;

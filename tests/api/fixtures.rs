@@ -2,7 +2,9 @@
 
 use aeternum::catalog::editing::{self, NewCategory, NewProduct, NewVendor};
 use aeternum::db::Db;
+use aeternum::money::{Currency, Money};
 use entity::{ProductCondition, ProductStatus, category, product, vendor};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set};
 use uuid::Uuid;
 
 pub struct Catalog {
@@ -25,6 +27,22 @@ pub async fn category(db: &Db, slug: &str, parent: Option<Uuid>) -> category::Mo
     editing::create_category(db, new).await.unwrap()
 }
 
+/// An amount in euros.
+pub fn eur(minor_units: i64) -> Money {
+    Money::from_minor(minor_units, Currency::EUR)
+}
+
+/// Puts a product in a state only an order reaches (RESERVED, or SOLD at its price), as if one
+/// had; the catalog itself creates products DRAFT or ACTIVE only.
+pub async fn held_by_an_order(db: &Db, product: product::Model, status: ProductStatus) -> product::Model {
+    let sold_price = (status == ProductStatus::Sold).then_some(product.price_minor);
+    let mut held: product::ActiveModel = product.into();
+    held.status = Set(status);
+    held.stock = Set(0);
+    held.sold_price_minor = Set(sold_price);
+    held.update(db.conn()).await.unwrap()
+}
+
 /// A valid product; tests override what they care about.
 pub fn new_product(n: usize, vendor: Uuid, category: Uuid) -> NewProduct {
     NewProduct {
@@ -41,13 +59,12 @@ pub fn new_product(n: usize, vendor: Uuid, category: Uuid) -> NewProduct {
         condition: Some(ProductCondition::VeryGood),
         era: Some("1990s".into()),
         attributes: vec![("pattern".into(), "solid".into())],
-        price_minor: 10_000,
-        currency: "EUR".into(),
+        price: eur(10_000),
         stock: 1,
         status: ProductStatus::Active,
         images: vec![(format!("/media/{n}/0.jpg"), format!("Piece {n}"))],
         created_at: None,
-        cost_minor: None,
+        cost: None,
         internal_notes: String::new(),
         one_of_a_kind: false,
     }
@@ -66,18 +83,18 @@ pub async fn catalog(db: &Db) -> Catalog {
     for n in 0..40 {
         let mut new = new_product(n, vendors[n % 3].id, leaves[n % 3].id);
         new.title = format!("Piece {}", n % 8); // five products share each title
-        new.price_minor = 5_000 * (1 + (n as i64 % 6)); // prices tie in groups
+        new.price = eur(5_000 * (1 + (n as i64 % 6))); // prices tie in groups
         new.brand = Some(["Prada", "Celine", "Loewe", "Dior"][n % 4].into());
         new.condition = Some([ProductCondition::Excellent, ProductCondition::Good][n % 2]);
         new.attributes = vec![("pattern".into(), ["solid", "check", "floral"][n % 3].into())];
-        new.status = match n % 10 {
-            3 => ProductStatus::Sold,
-            7 => ProductStatus::Reserved,
-            9 => ProductStatus::Draft,
-            _ => ProductStatus::Active,
-        };
+        new.status = if n % 10 == 9 { ProductStatus::Draft } else { ProductStatus::Active };
         new.stock = if n % 10 == 5 { 0 } else { 1 };
-        products.push(editing::create_product(db, new).await.unwrap());
+        let created = editing::create_product(db, new).await.unwrap();
+        products.push(match n % 10 {
+            3 => held_by_an_order(db, created, ProductStatus::Sold).await,
+            7 => held_by_an_order(db, created, ProductStatus::Reserved).await,
+            _ => created,
+        });
     }
     Catalog { vendors, clothing, dresses, coats, bags, products }
 }

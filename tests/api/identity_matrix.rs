@@ -231,7 +231,7 @@ async fn every_principal_gets_exactly_its_access(store: Store) {
     let rival = fixtures::vendor(&app.db, "beta").await;
     let category = fixtures::category(&app.db, "misc", None).await;
     let mut product = fixtures::new_product(1, vendor.id, category.id);
-    product.cost_minor = Some(4_000);
+    product.cost = Some(crate::fixtures::eur(4_000));
     product.internal_notes = "Bought at the Drouot auction".into();
     let product = editing::create_product(&app.db, product).await.unwrap();
     let to_archive = editing::create_product(&app.db, fixtures::new_product(2, vendor.id, category.id)).await.unwrap();

@@ -180,7 +180,7 @@ pub async fn unindexed_shelf(app: &TestApp) -> Shelf {
             era: None,
             attributes: vec![("made_in".into(), if item.vendor_b { "France" } else { "Italy" }.into())],
             condition: Some(if n % 2 == 0 { ProductCondition::Excellent } else { ProductCondition::Good }),
-            price_minor: item.price,
+            price: crate::fixtures::eur(item.price),
             status: item.status,
             ..new_product(n, if item.vendor_b { b.id } else { a.id }, categories[item.category].id)
         };

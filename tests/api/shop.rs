@@ -92,12 +92,11 @@ impl Shop {
         unique.one_of_a_kind = true;
         let mut multi = fixtures::new_product(2, vendors[1].id, category.id);
         multi.title = "Cotton scarf".into();
-        multi.price_minor = 2_500;
+        multi.price = crate::fixtures::eur(2_500);
         multi.stock = 5;
         let mut dollars = fixtures::new_product(3, vendors[0].id, category.id);
         dollars.title = "Denim jacket".into();
-        dollars.price_minor = 4_000;
-        dollars.currency = "USD".into();
+        dollars.price = aeternum::money::Money::from_minor(4_000, aeternum::money::Currency::parse("USD").unwrap());
         dollars.stock = 10;
         let unique = editing::create_product(db, unique).await.unwrap();
         let multi = editing::create_product(db, multi).await.unwrap();
