@@ -5,6 +5,7 @@ pub mod address;
 pub mod checkout;
 pub mod expiry;
 pub mod graphql;
+mod holds;
 pub mod lifecycle;
 pub mod service;
 pub mod types;

@@ -9,6 +9,7 @@
 pub mod analytics;
 pub mod embedder;
 pub mod eval;
+pub mod facets;
 pub mod graphql;
 pub mod indexer;
 pub mod lexical;

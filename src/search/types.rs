@@ -7,7 +7,8 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::analytics::{self, QueryStat};
-use super::service::{self, Facets, Hit, Sides};
+use super::facets::{self, Facets};
+use super::service::{Hit, Sides};
 use crate::catalog::types::{Category, Product, ProductCondition, Vendor};
 use crate::db::Db;
 use crate::graphql::scalars::Money;
@@ -115,7 +116,7 @@ impl SearchResults {
 
     /// Facet counts over every ranked hit (not only this page).
     async fn facets(&self, ctx: &Context<'_>) -> Result<SearchFacets> {
-        Ok(SearchFacets(service::facets(ctx.state::<Db>()?, &self.ids).await?))
+        Ok(SearchFacets(facets::facets(ctx.state::<Db>()?, &self.ids).await?))
     }
 }
 

@@ -1,0 +1,71 @@
+//! The configuration layers and the adapter settings, read from defaults, a file and the
+//! environment.
+
+use super::*;
+
+#[test]
+#[allow(clippy::result_large_err)] // figment's test jail fixes the error type
+fn layers_override_defaults_in_order() {
+    figment::Jail::expect_with(|jail| {
+        jail.create_file("aeternum.toml", "bind = \"0.0.0.0:9000\"\n[graphql]\nmax_depth = 7\n")?;
+        jail.set_env("AETERNUM_GRAPHQL__MAX_DEPTH", "9");
+        jail.set_env("DATABASE_URL", "postgres://u:p@127.0.0.1/db");
+        let settings = Settings::load_from(jail.directory()).map_err(|e| e.to_string())?;
+        assert_eq!(settings.bind, SocketAddr::from(([0, 0, 0, 0], 9000)));
+        assert_eq!(settings.graphql.max_depth, 9);
+        assert_eq!(settings.database.url.expose(), "postgres://u:p@127.0.0.1/db");
+        assert_eq!(settings.graphql.max_page_size, 100);
+        Ok(())
+    });
+}
+
+#[test]
+#[allow(clippy::result_large_err)] // figment's test jail fixes the error type
+fn adapters_are_chosen_by_kind_and_a_wrong_one_names_its_setting() {
+    figment::Jail::expect_with(|jail| {
+        jail.set_env("AETERNUM_SEARCH__EMBEDDER__KIND", "http");
+        jail.set_env("AETERNUM_SEARCH__EMBEDDER__URL", "http://127.0.0.1:11434");
+        jail.set_env("AETERNUM_SEARCH__EMBEDDER__MODEL", "all-minilm");
+        jail.set_env("AETERNUM_SEARCH__EMBEDDER__API_KEY", "sk-hunter2");
+        jail.set_env("AETERNUM_SEARCH__VECTOR_INDEX__KIND", "qdrant");
+        jail.set_env("AETERNUM_SEARCH__VECTOR_INDEX__URL", "http://127.0.0.1:6334");
+        let settings = Settings::load_from(jail.directory()).map_err(|e| e.to_string())?;
+        let EmbedderSettings::Http { url, model, api_key, dimensions } = &settings.search.embedder else {
+            panic!("an HTTP embedder, not {:?}", settings.search.embedder);
+        };
+        assert_eq!((url.as_str(), model.as_str(), *dimensions), ("http://127.0.0.1:11434", "all-minilm", 384));
+        assert_eq!(api_key.as_ref().map(Secret::expose), Some("sk-hunter2"));
+        assert!(!format!("{settings:?}").contains("hunter2"), "the key is redacted");
+        let VectorIndexSettings::Qdrant { collection, .. } = &settings.search.vector_index else {
+            panic!("a Qdrant index");
+        };
+        assert_eq!(collection, "aeternum_products");
+
+        jail.clear_env();
+        jail.set_env("AETERNUM_SEARCH__EMBEDDER__KIND", "none");
+        let settings = Settings::load_from(jail.directory()).map_err(|e| e.to_string())?;
+        assert!(matches!(settings.search.embedder, EmbedderSettings::None));
+
+        jail.set_env("AETERNUM_SEARCH__EMBEDDER__KIND", "sentencepiece");
+        let error = format!("{:#}", Settings::load_from(jail.directory()).err().ok_or("accepted")?).to_lowercase();
+        assert!(error.contains("search.embedder") && error.contains("sentencepiece"), "{error}");
+
+        jail.clear_env();
+        jail.set_env("AETERNUM_SEARCH__VECTOR_INDEX__KIND", "qdrant");
+        let error = format!("{:#}", Settings::load_from(jail.directory()).err().ok_or("accepted")?).to_lowercase();
+        assert!(error.contains("search.vector_index") && error.contains("url"), "{error}");
+        Ok(())
+    });
+}
+
+#[test]
+fn secrets_are_redacted_in_debug_output() {
+    let settings = Settings {
+        database: DatabaseSettings {
+            url: Secret::new("postgres://user:hunter2@db/app"),
+            ..Settings::default().database
+        },
+        ..Settings::default()
+    };
+    assert!(!format!("{settings:?}").contains("hunter2"));
+}
