@@ -6,7 +6,9 @@ use sea_orm::{ConnectionTrait, Statement};
 use serde_json::json;
 
 use crate::helpers::Store;
-use crate::shop::{As, ORDER, Shop, address};
+use crate::responses::{Amount, Attribute, Order, typed};
+use crate::shop::{As, ORDER, Shop, address, gid};
+use aeternum::graphql::ids::NodeType;
 
 store_tests!(
     checkout_writes_a_snapshot_split_per_vendor_and_takes_the_stock,
@@ -80,24 +82,42 @@ async fn checkout_writes_a_snapshot_split_per_vendor_and_takes_the_stock(store: 
     shop.add(&guest, &cart, &shop.unique, 1).await;
     shop.add(&guest, &cart, &shop.multi, 2).await;
     let response = shop.checkout(&guest, &cart, "checkout-0001").await;
-    let order = &response["data"]["checkout"];
-    assert_eq!(order["status"], "PENDING_PAYMENT", "{response:#}");
-    assert_eq!(order["total"], json!({ "amount": "150.00", "currencyCode": "EUR", "minorUnits": 15000 }));
-    assert_eq!(order["email"], "guest@example.com");
-    assert_eq!(order["shippingAddress"]["country"], "FR");
-    let lines = order["lines"].as_array().unwrap();
-    assert_eq!(lines.len(), 2);
-    let dress = lines.iter().find(|l| l["sku"] == "FX-0001").unwrap();
-    assert_eq!(dress["title"], "Silk evening dress");
-    assert_eq!(dress["unitPrice"]["amount"], "100.00");
-    assert_eq!(dress["imageUrl"], "/media/1/0.jpg");
-    assert_eq!(dress["vendorName"], "Vendor atelier");
-    let attributes = dress["attributes"].as_array().unwrap();
-    assert!(attributes.contains(&json!({ "name": "brand", "value": "Prada" })));
-    assert!(attributes.contains(&json!({ "name": "condition", "value": "VERY_GOOD" })));
-    let fulfilments = order["fulfilments"].as_array().unwrap();
-    assert_eq!(fulfilments.len(), 2, "one part per vendor");
-    assert!(fulfilments.iter().all(|f| f["status"] == "PENDING" && f["lines"].as_array().unwrap().len() == 1));
+    let order: Order = typed(&response["data"]["checkout"]);
+    assert_eq!(order.status, "PENDING_PAYMENT", "{response:#}");
+    let euros = |amount: &str, minor| Amount {
+        amount: amount.into(),
+        currency_code: Some("EUR".into()),
+        minor_units: Some(minor),
+    };
+    assert_eq!(order.total, euros("150.00", 15_000));
+    assert_eq!(order.subtotal.amount, "150.00", "no shipping or tax yet");
+    assert!(order.expires_at.is_some(), "an unpaid order holds its stock until a deadline");
+    assert_eq!(order.email, "guest@example.com");
+    let to = &order.shipping_address;
+    assert_eq!(
+        [to.name.as_str(), &to.line1, &to.city, &to.postal_code, &to.country],
+        ["Ada Lovelace", "12 rue de Rivoli", "Paris", "75004", "FR"]
+    );
+    assert_eq!(order.lines.len(), 2);
+    let dress = order.lines.iter().find(|l| l.sku == "FX-0001").unwrap();
+    assert_eq!(dress.title, "Silk evening dress");
+    assert_eq!(dress.product_id, gid(NodeType::Product, shop.unique.id));
+    assert_eq!((dress.quantity, dress.unit_price.amount.as_str()), (1, "100.00"));
+    let scarves = order.lines.iter().find(|l| l.sku != "FX-0001").unwrap();
+    assert_eq!((scarves.quantity, scarves.line_total.amount.as_str()), (2, "50.00"));
+    assert_eq!(dress.image_url.as_deref(), Some("/media/1/0.jpg"));
+    assert_eq!(dress.vendor_name, "Vendor atelier");
+    let attribute = |name: &str, value: &str| Attribute { name: name.into(), value: value.into() };
+    assert!(dress.attributes.contains(&attribute("brand", "Prada")));
+    assert!(dress.attributes.contains(&attribute("condition", "VERY_GOOD")));
+    assert_eq!(order.fulfilments.len(), 2, "one part per vendor");
+    assert!(order.fulfilments.iter().all(|f| f.status == "PENDING" && f.lines.len() == 1));
+    let part_of = |sku: &str| order.fulfilments.iter().find(|f| f.lines[0].sku == sku).unwrap();
+    let (dress_part, scarf_part) = (part_of("FX-0001"), part_of(&scarves.sku));
+    assert_ne!(dress_part.vendor_id, scarf_part.vendor_id);
+    assert_ne!(dress_part.id, scarf_part.id);
+    assert_eq!((dress_part.subtotal.amount.as_str(), scarf_part.subtotal.amount.as_str()), ("100.00", "50.00"));
+    assert!(order.payments.is_empty(), "nothing is charged at checkout");
 
     let unique = shop.product(shop.unique.id).await;
     assert_eq!((unique.stock, unique.status), (0, entity::ProductStatus::Reserved));
@@ -106,7 +126,7 @@ async fn checkout_writes_a_snapshot_split_per_vendor_and_takes_the_stock(store: 
     assert_eq!(cart_now["cart"]["itemCount"], 0, "the cart is emptied");
 
     // The guest reads the order with the cart's token; nobody else can.
-    let id = order["id"].as_str().unwrap();
+    let id = order.id.as_str();
     let read = shop.ok(&guest, "query($o: ID!) { order(id: $o) { status } }", json!({ "o": id })).await;
     assert_eq!(read["order"]["status"], "PENDING_PAYMENT");
     for who in [As::default(), As::user(&shop.customer), As::user(&shop.vendor)] {

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use tokio::io::AsyncReadExt;
 use tokio::process::{Child, Command};
 
-use crate::helpers::{Store, fresh_database};
+use crate::helpers::{Store, empty_database, fresh_database};
 
 fn aeternum(database_url: &str) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_aeternum"));
@@ -59,7 +59,7 @@ async fn stop_and_read_logs(mut server: Served) -> (ExitStatus, String) {
 }
 
 async fn the_binary_migrates_seeds_serves_and_stops_on_sigterm(store: Store) {
-    let (url, _dir) = fresh_database(store).await;
+    let (url, _dir) = empty_database(store).await;
     assert!(aeternum(&url).arg("migrate").status().await.unwrap().success());
     assert!(aeternum(&url).args(["seed", "--demo"]).status().await.unwrap().success());
 

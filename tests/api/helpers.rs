@@ -187,14 +187,24 @@ pub fn with_model(settings: &mut Settings) {
     };
 }
 
-/// The URL of a new, empty database, and the folder holding it for SQLite (deleted on drop).
+/// The URL of a new database of this test's own, and the folder holding it for SQLite (deleted
+/// on drop). A PostgreSQL one is cloned from a migrated template, so its migrations are
+/// already applied; a SQLite one is empty.
 pub async fn fresh_database(store: Store) -> (String, Option<tempfile::TempDir>) {
+    match store {
+        Store::Sqlite => empty_database(store).await,
+        Store::Postgres => (create_postgres_database(Some(&migrated_template().await)).await, None),
+    }
+}
+
+/// Like [`fresh_database`], but empty on both stores: for tests of migrating itself.
+pub async fn empty_database(store: Store) -> (String, Option<tempfile::TempDir>) {
     match store {
         Store::Sqlite => {
             let dir = tempfile::tempdir().unwrap();
             (format!("sqlite://{}/test.db?mode=rwc", dir.path().display()), Some(dir))
         }
-        Store::Postgres => (create_postgres_database().await, None),
+        Store::Postgres => (create_postgres_database(None).await, None),
     }
 }
 
@@ -206,19 +216,70 @@ pub fn error_codes(response: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Creates an empty database on the PostgreSQL server named by `AETERNUM_TEST_DATABASE_URL`
-/// and returns its URL.
-async fn create_postgres_database() -> String {
-    let admin_url = std::env::var("AETERNUM_TEST_DATABASE_URL").expect(
+fn postgres_admin_url() -> String {
+    std::env::var("AETERNUM_TEST_DATABASE_URL").expect(
         "AETERNUM_TEST_DATABASE_URL must name a PostgreSQL server for the postgres tests; scripts/test sets it up",
-    );
-    let name = format!("aeternum_test_{}", uuid::Uuid::now_v7().simple());
-    let mut admin = PgConnection::connect(&admin_url).await.expect("the PostgreSQL test server answers");
-    let create = format!("CREATE DATABASE \"{name}\"");
-    admin.execute(AssertSqlSafe(create)).await.expect("the test database is created");
-    admin.close().await.ok();
+    )
+}
+
+/// The URL of database `name` on the test server.
+fn postgres_url(name: &str) -> String {
+    let admin_url = postgres_admin_url();
     let (server, _) = admin_url.rsplit_once('/').expect("the URL ends with a database name");
     format!("{server}/{name}")
+}
+
+/// Creates a database on the PostgreSQL server named by `AETERNUM_TEST_DATABASE_URL`, empty or
+/// as a copy of `template`, and returns its URL.
+async fn create_postgres_database(template: Option<&str>) -> String {
+    let name = format!("aeternum_test_{}", uuid::Uuid::now_v7().simple());
+    let mut admin = PgConnection::connect(&postgres_admin_url()).await.expect("the PostgreSQL test server answers");
+    let create = match template {
+        Some(template) => format!("CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""),
+        None => format!("CREATE DATABASE \"{name}\""),
+    };
+    admin.execute(AssertSqlSafe(create)).await.expect("the test database is created");
+    admin.close().await.ok();
+    postgres_url(&name)
+}
+
+/// The name of a database holding every migration and nothing else, built once per server and
+/// set of migrations: its name carries a fingerprint of the migrations' sources, and test
+/// processes take turns (an advisory lock) so only the first one builds it.
+async fn migrated_template() -> String {
+    use std::hash::{Hash, Hasher};
+    let mut sources: Vec<_> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migration/src"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    sources.sort();
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    for path in sources {
+        std::fs::read(path).unwrap().hash(&mut hasher);
+    }
+    let name = format!("aeternum_template_{:016x}", hasher.finish());
+
+    let mut admin = PgConnection::connect(&postgres_admin_url()).await.expect("the PostgreSQL test server answers");
+    admin.execute("SELECT pg_advisory_lock(7281)").await.unwrap();
+    let exists = sea_orm::sqlx::query("SELECT 1 FROM pg_database WHERE datname = $1")
+        .bind(&name)
+        .fetch_optional(&mut admin)
+        .await
+        .unwrap()
+        .is_some();
+    if !exists {
+        let building = format!("{name}_building");
+        admin.execute(AssertSqlSafe(format!("DROP DATABASE IF EXISTS \"{building}\""))).await.unwrap();
+        admin.execute(AssertSqlSafe(format!("CREATE DATABASE \"{building}\""))).await.unwrap();
+        let mut settings = Settings::default().database;
+        settings.url = Secret::new(postgres_url(&building));
+        let db = Db::connect(&settings).await.unwrap();
+        db.migrate().await.unwrap();
+        db.conn().clone().close().await.unwrap();
+        admin.execute(AssertSqlSafe(format!("ALTER DATABASE \"{building}\" RENAME TO \"{name}\""))).await.unwrap();
+    }
+    admin.close().await.ok();
+    name
 }
 
 /// A WebSocket to `/graphql` speaking graphql-transport-ws, with extra upgrade headers.

@@ -23,6 +23,7 @@ mod identity_matrix;
 mod order_lifecycle;
 mod payment_safety;
 mod payments;
+mod responses;
 mod schema;
 mod search;
 mod search_resilience;
