@@ -16,13 +16,14 @@ use crate::config::Settings;
 use std::sync::Arc;
 
 use crate::db::Db;
+use crate::events::{EventBus, Hub, InProcessBus};
 use crate::identity::mailer::Outbox;
 use crate::identity::service::Auth;
 use crate::identity::tokens::TokenKeys;
 use crate::payment::Payments;
 use crate::search::analytics::{Analytics, Writer};
 use crate::search::{Search, indexer};
-use crate::{http, order, schema};
+use crate::{events, http, order, schema};
 
 /// The service, bound to its port and ready to serve.
 pub struct Application {
@@ -34,6 +35,8 @@ pub struct Application {
     payments: Payments,
     search: Search,
     analytics: Writer,
+    hub: Hub,
+    bus: Arc<dyn EventBus>,
     settings: Settings,
 }
 
@@ -77,7 +80,9 @@ impl Application {
         let payments = Payments::from_settings(&settings.payments, order::lifecycle::mark_paid_in);
         let (recorder, analytics) = Analytics::channel();
         let search = Search::from_settings(&settings.search, recorder)?;
-        Ok(Self { acceptor, address, db, auth, outbox, payments, search, analytics, settings })
+        let hub = Hub::new(db.clone(), settings.events.feed_capacity);
+        let bus: Arc<dyn EventBus> = Arc::new(InProcessBus::new(hub.clone()));
+        Ok(Self { acceptor, address, db, auth, outbox, payments, search, analytics, hub, bus, settings })
     }
 
     /// The address the server listens on.
@@ -123,6 +128,7 @@ impl Application {
             self.auth.clone(),
             self.payments.clone(),
             self.search.clone(),
+            self.hub.clone(),
         );
         let routes = http::routes(schema, self.db.clone(), self.auth.clone(), self.payments.clone(), &self.settings)
             .into_endpoint();
@@ -145,6 +151,12 @@ impl Application {
                 Duration::from_millis(search.sync_interval_ms.max(10)),
             ),
             self.analytics.spawn(self.db.clone(), Duration::from_millis(search.analytics_flush_ms.max(10))),
+            events::relay::spawn(
+                self.db.clone(),
+                Arc::clone(&self.bus),
+                Duration::from_millis(self.settings.events.relay_interval_ms.max(5)),
+                Duration::from_secs(self.settings.events.retention_hours.max(1) * 3600),
+            ),
         ];
         tracing::info!(address = %self.address, "serving GraphQL on http://{}/graphql", self.address);
         let grace = Duration::from_secs(self.settings.shutdown_grace_seconds);

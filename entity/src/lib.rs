@@ -7,6 +7,7 @@ pub mod api_key;
 pub mod cart;
 pub mod cart_line;
 pub mod category;
+pub mod event;
 pub mod fulfilment;
 pub mod order;
 pub mod order_line;

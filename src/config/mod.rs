@@ -45,6 +45,8 @@ pub struct Settings {
     pub payments: PaymentSettings,
     /// Product search: embedder, vector index, fusion.
     pub search: SearchSettings,
+    /// Live events: the outbox relay and the fan-out to subscriptions.
+    pub events: EventSettings,
     /// Apply pending migrations when `serve` starts.
     pub migrate_on_start: bool,
     /// Seconds in-flight requests get to finish after a shutdown signal.
@@ -189,6 +191,17 @@ pub struct PaymentSettings {
     pub timeout_ms: u64,
 }
 
+/// Live events. See docs/REALTIME.md.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct EventSettings {
+    /// Milliseconds between looks at the outbox for events to publish.
+    pub relay_interval_ms: u64,
+    /// Events buffered per subscription before it catches up from the outbox instead.
+    pub feed_capacity: usize,
+    /// Hours published events stay in the outbox (for subscriptions catching up).
+    pub retention_hours: u64,
+}
+
 /// Product search. See docs/SEARCH.md.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SearchSettings {
@@ -324,6 +337,7 @@ impl Default for Settings {
                 suggestion_min_visitors: 5,
                 visitor_key: Secret::new(""),
             },
+            events: EventSettings { relay_interval_ms: 50, feed_capacity: 1024, retention_hours: 24 },
             migrate_on_start: true,
             shutdown_grace_seconds: 20,
         }

@@ -5,17 +5,18 @@ pub mod node;
 
 use std::sync::Arc;
 
-use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
+use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 
 use crate::config::{GraphqlSettings, Settings};
 use crate::db::Db;
+use crate::events::Hub;
 use crate::graphql::errors::ErrorCodes;
 use crate::graphql::pagination::PageLimits;
 use crate::graphql::shape::ShapeLimits;
 use crate::identity::service::Auth;
 use crate::payment::Payments;
 use crate::search::Search;
-use crate::{cart, catalog, identity, inventory, order, payment, search};
+use crate::{cart, catalog, events, identity, inventory, order, payment, search};
 
 /// The query root: one part per domain.
 #[derive(MergedObject, Default)]
@@ -41,11 +42,15 @@ pub struct Mutation(
     search::moderation::ModerationMutation,
 );
 
+/// The subscription root: live events (see [`crate::events`]).
+#[derive(MergedSubscription, Default)]
+pub struct Subscription(events::graphql::EventSubscription);
+
 /// The executable schema.
-pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type AppSchema = Schema<Query, Mutation, Subscription>;
 
 /// The schema's shape and limits, without any runtime data: enough to print the SDL.
-pub fn schema_builder(settings: &GraphqlSettings) -> SchemaBuilder<Query, Mutation, EmptySubscription> {
+pub fn schema_builder(settings: &GraphqlSettings) -> SchemaBuilder<Query, Mutation, Subscription> {
     let limits = ErrorCodes {
         max_nesting: settings.max_nesting,
         shape: ShapeLimits {
@@ -55,7 +60,7 @@ pub fn schema_builder(settings: &GraphqlSettings) -> SchemaBuilder<Query, Mutati
         },
         max_complexity: settings.max_complexity,
     };
-    let builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+    let builder = Schema::build(Query::default(), Mutation::default(), Subscription::default())
         .limit_directives(16)
         .extension(limits)
         .extension(catalog::loaders::PerOperation)
@@ -64,13 +69,21 @@ pub fn schema_builder(settings: &GraphqlSettings) -> SchemaBuilder<Query, Mutati
 }
 
 /// The executable schema over a store and the configured adapters.
-pub fn build_schema(settings: &Settings, db: Db, auth: Arc<Auth>, payments: Payments, search: Search) -> AppSchema {
+pub fn build_schema(
+    settings: &Settings,
+    db: Db,
+    auth: Arc<Auth>,
+    payments: Payments,
+    search: Search,
+    hub: Hub,
+) -> AppSchema {
     schema_builder(&settings.graphql)
         .data(db)
         .data(auth)
         .data(settings.orders.clone())
         .data(payments)
         .data(search)
+        .data(hub)
         .finish()
 }
 

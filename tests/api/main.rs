@@ -23,6 +23,7 @@ mod identity_matrix;
 mod order_lifecycle;
 mod payment_safety;
 mod payments;
+mod realtime;
 mod responses;
 mod schema;
 mod search;
