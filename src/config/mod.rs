@@ -114,6 +114,11 @@ pub struct WebsocketSettings {
     pub max_connections: usize,
     /// Open sockets per client address.
     pub max_connections_per_ip: usize,
+    /// Operations (subscriptions included) one socket may run at once.
+    pub max_operations_per_connection: usize,
+    /// Seconds between checks that a socket's session is still valid (an account demoted,
+    /// deleted or signed out everywhere closes it with 4403).
+    pub session_check_seconds: u64,
     /// Browser origins (`https://shop.example.com`) that may open a socket; empty means the
     /// server's own origin only, `*` any. Clients that send no `Origin` are not browsers and are
     /// not checked.
@@ -289,6 +294,8 @@ impl Default for Settings {
                 init_timeout_ms: 10_000,
                 max_connections: 1_000,
                 max_connections_per_ip: 20,
+                max_operations_per_connection: 100,
+                session_check_seconds: 15,
                 allowed_origins: Vec::new(),
             },
             log: LogSettings { format: LogFormat::Pretty, filter: "info".to_owned() },

@@ -1,7 +1,6 @@
 //! The one request context: who is calling and from where, built the same way for an HTTP
 //! request and for a WebSocket's `connection_init`, and attached to every operation they run.
 
-use async_graphql::Data;
 use poem::Request;
 use poem::http::header;
 use serde_json::Value;
@@ -28,6 +27,8 @@ pub struct RequestContext {
     pub cart_token: Option<CartToken>,
     /// The refresh token cookie, if sent.
     pub refresh_cookie: Option<RefreshCookie>,
+    /// When the credential stops being valid (an access token's expiry).
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// The credential and tokens a caller presented, from headers or a `connection_init` payload.
@@ -85,12 +86,12 @@ impl RequestContext {
     /// # Errors
     /// `UNAUTHENTICATED` for a credential that is not valid.
     pub async fn build(db: &Db, auth: &Auth, client: ClientInfo, presented: Presented) -> AppResult<Self> {
-        let viewer =
-            authenticate::viewer(db, auth, presented.authorization.as_deref(), presented.api_key.as_deref()).await?;
+        let (viewer, expires_at) =
+            authenticate::caller(db, auth, presented.authorization.as_deref(), presented.api_key.as_deref()).await?;
         let cart_token =
             presented.cart_token.filter(|t| !t.is_empty() && t.chars().count() <= MAX_CART_TOKEN_CHARS).map(CartToken);
         let refresh_cookie = presented.refresh_cookie.map(RefreshCookie);
-        Ok(Self { viewer, client, cart_token, refresh_cookie })
+        Ok(Self { viewer, client, cart_token, refresh_cookie, expires_at })
     }
 
     /// The address of the peer of `req`.
@@ -108,20 +109,6 @@ impl RequestContext {
             request = request.data(cookie);
         }
         request
-    }
-
-    /// The context as connection data, for every operation of a socket.
-    pub fn into_data(self) -> Data {
-        let mut data = Data::default();
-        data.insert(self.viewer);
-        data.insert(self.client);
-        if let Some(token) = self.cart_token {
-            data.insert(token);
-        }
-        if let Some(cookie) = self.refresh_cookie {
-            data.insert(cookie);
-        }
-        data
     }
 }
 

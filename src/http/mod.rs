@@ -5,6 +5,7 @@ mod graphiql;
 mod graphql;
 mod health;
 pub mod slow_clients;
+mod transport_ws;
 mod websocket;
 
 use std::sync::Arc;

@@ -1,4 +1,4 @@
-//! GraphQL over WebSocket (`graphql-transport-ws`, and the older `graphql-ws`), as safe as HTTP.
+//! GraphQL over WebSocket (`graphql-transport-ws`, see [`super::transport_ws`]), as safe as HTTP.
 //!
 //! - The socket's operations run with the same [`RequestContext`] as an HTTP request: the viewer
 //!   comes from `connection_init` (or the upgrade request's headers), the client's address from
@@ -11,26 +11,23 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
-use async_graphql_poem::{GraphQLProtocol, GraphQLWebSocket};
-use futures_util::{SinkExt, StreamExt};
 use poem::http::{StatusCode, header};
-use poem::web::websocket::{CloseCode, Message, WebSocket, WebSocketConfig};
+use poem::web::websocket::{WebSocket, WebSocketConfig};
 use poem::{FromRequest, IntoResponse, Request, Response};
 
 use super::context::{Presented, RequestContext};
+use super::transport_ws::Conversation;
 use crate::config::WebsocketSettings;
 use crate::db::Db;
 use crate::error::ErrorCode;
 use crate::identity::service::Auth;
 use crate::schema::AppSchema;
 
-/// The close code for a socket that did not initialise in time (graphql-transport-ws).
-const INIT_TIMEOUT_CLOSE: u16 = 4408;
+/// The subprotocol spoken.
+const PROTOCOL: &str = "graphql-transport-ws";
 
 /// Open sockets, counted for the caps.
 #[derive(Debug)]
@@ -132,13 +129,24 @@ impl SocketEndpoint {
                 );
             }
         };
+        let speaks = req
+            .headers()
+            .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|p| p.trim() == PROTOCOL);
+        if !speaks {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::BadRequest,
+                "this endpoint speaks the graphql-transport-ws subprotocol only",
+            );
+        }
         let (req, mut body) = req.split();
-        let (protocol, socket) = match (
-            GraphQLProtocol::from_request(&req, &mut body).await,
-            WebSocket::from_request(&req, &mut body).await,
-        ) {
-            (Ok(protocol), Ok(socket)) => (protocol, socket),
-            (Err(error), _) | (_, Err(error)) => return error.into_response(),
+        let socket = match WebSocket::from_request(&req, &mut body).await {
+            Ok(socket) => socket,
+            Err(error) => return error.into_response(),
         };
         let config = WebSocketConfig::default()
             .read_buffer_size(4 * 1024)
@@ -152,76 +160,18 @@ impl SocketEndpoint {
             auth: Arc::clone(&self.auth),
             client: RequestContext::client_of(&req),
             presented: Presented::from_headers(&req),
-            protocol,
             init_timeout: Duration::from_millis(self.settings.init_timeout_ms),
+            max_operations: self.settings.max_operations_per_connection,
+            session_check: Duration::from_secs(self.settings.session_check_seconds.max(1)),
         };
         socket
-            .protocols(ALL_WEBSOCKET_PROTOCOLS)
+            .protocols([PROTOCOL])
             .config(config)
             .on_upgrade(move |stream| async move {
                 let _slot = slot;
                 conversation.run(stream).await;
             })
             .into_response()
-    }
-}
-
-/// What one socket needs once upgraded.
-struct Conversation {
-    schema: AppSchema,
-    db: Db,
-    auth: Arc<Auth>,
-    client: crate::identity::viewer::ClientInfo,
-    presented: Presented,
-    protocol: GraphQLProtocol,
-    init_timeout: Duration,
-}
-
-impl Conversation {
-    async fn run(self, stream: poem::web::websocket::WebSocketStream) {
-        let Self { schema, db, auth, client, presented, protocol, init_timeout } = self;
-        let (mut to_client, from_client) = stream.split();
-        // Everything for the client goes through one queue, so the init timeout can close the
-        // socket with its own code while the protocol handler owns the other end.
-        let (outgoing, mut queued) = futures_channel::mpsc::channel::<Message>(16);
-        let initialised = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&initialised);
-        let session = GraphQLWebSocket::new_with_pair(outgoing.clone(), from_client, schema, protocol)
-            .on_connection_init(move |payload| async move {
-                let presented = presented.with_payload(&payload);
-                let context = RequestContext::build(&db, &auth, client, presented)
-                    .await
-                    .map_err(|error| async_graphql::Error::new(error.message()))?;
-                flag.store(true, Ordering::Release);
-                Ok(context.into_data())
-            })
-            .serve();
-        let deadline = async {
-            tokio::time::sleep(init_timeout).await;
-            if initialised.load(Ordering::Acquire) {
-                std::future::pending::<()>().await;
-            }
-        };
-        let mut closer = outgoing;
-        let protocol_side = async move {
-            tokio::select! {
-                () = session => {}
-                () = deadline => {
-                    let close = (CloseCode::from(INIT_TIMEOUT_CLOSE), "Connection initialisation timeout".to_owned());
-                    let _ = closer.send(Message::Close(Some(close))).await;
-                }
-            }
-        };
-        let writer = async move {
-            while let Some(message) = queued.next().await {
-                let closing = matches!(message, Message::Close(_));
-                if to_client.send(message).await.is_err() || closing {
-                    break;
-                }
-            }
-            let _ = to_client.close().await;
-        };
-        tokio::join!(protocol_side, writer);
     }
 }
 

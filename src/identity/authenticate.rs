@@ -87,8 +87,22 @@ impl AccountCache {
 /// `UNAUTHENTICATED` for both at once, a malformed or invalid token, a token of an account that
 /// changed since it was issued or no longer exists, or an unknown key.
 pub async fn viewer(db: &Db, auth: &Auth, authorization: Option<&str>, api_key: Option<&str>) -> AppResult<Viewer> {
+    Ok(caller(db, auth, authorization, api_key).await?.0)
+}
+
+/// Like [`viewer`], with the moment the credential stops being valid: an access token's expiry
+/// (`None` for a partner key or nobody).
+///
+/// # Errors
+/// As [`viewer`].
+pub async fn caller(
+    db: &Db,
+    auth: &Auth,
+    authorization: Option<&str>,
+    api_key: Option<&str>,
+) -> AppResult<(Viewer, Option<chrono::DateTime<chrono::Utc>>)> {
     match (authorization, api_key) {
-        (None, None) => Ok(Viewer::Anonymous),
+        (None, None) => Ok((Viewer::Anonymous, None)),
         (Some(_), Some(_)) => {
             Err(AppError::new(ErrorCode::Unauthenticated, "send either a bearer token or an API key"))
         }
@@ -102,8 +116,9 @@ pub async fn viewer(db: &Db, auth: &Auth, authorization: Option<&str>, api_key: 
             if state != (AccountState { role: claims.role, vendor_id: claims.vid, version: claims.ver }) {
                 return Err(stale());
             }
-            Ok(Viewer::User { id: claims.sub, role: claims.role, vendor_id: claims.vid })
+            let expires_at = chrono::DateTime::from_timestamp(claims.exp, 0);
+            Ok((Viewer::User { id: claims.sub, role: claims.role, vendor_id: claims.vid }, expires_at))
         }
-        (None, Some(key)) => Ok(Viewer::Partner { key_id: keys::authenticate(db, key).await?.id }),
+        (None, Some(key)) => Ok((Viewer::Partner { key_id: keys::authenticate(db, key).await?.id }, None)),
     }
 }

@@ -32,3 +32,4 @@ mod security;
 mod seed;
 mod shop;
 mod vector_contract;
+mod websocket_protocol;

@@ -1,0 +1,287 @@
+//! The `graphql-transport-ws` protocol, as its specification says, over one upgraded socket.
+//!
+//! - `connection_init` builds the [`RequestContext`] (as an HTTP request does); a credential
+//!   that is not valid closes with 4403, a second `connection_init` with 4429, none within the
+//!   timeout with 4408.
+//! - `subscribe` before `connection_ack` closes with 4401, an id already running with 4409; a
+//!   message that is not one of the protocol's closes with 4400.
+//! - An operation refused before it ran (unparsable, invalid against the schema, too deep, too
+//!   complex) is answered with `error` and its GraphQL errors; otherwise `next` for each result
+//!   (errors of its fields included) and `complete` at the end.
+//! - The context is checked again every `websocket.session_check_seconds` and when the access token expires: a
+//!   session that ended (token expired, account demoted or deleted) closes with 4403, so no
+//!   stream outlives the session it was opened under.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use poem::web::websocket::{CloseCode, Message, WebSocketStream};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::context::{Presented, RequestContext};
+use crate::db::Db;
+use crate::graphql::errors::{PRE_EXECUTION_CODES, code_of};
+use crate::identity::service::Auth;
+use crate::identity::viewer::ClientInfo;
+use crate::schema::AppSchema;
+
+/// Close codes of the protocol.
+mod close {
+    pub const BAD_MESSAGE: u16 = 4400;
+    pub const UNAUTHORIZED: u16 = 4401;
+    pub const FORBIDDEN: u16 = 4403;
+    pub const INIT_TIMEOUT: u16 = 4408;
+    pub const DUPLICATE_ID: u16 = 4409;
+    pub const TOO_MANY_INITS: u16 = 4429;
+}
+
+/// What a client may send.
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum ClientMessage {
+    ConnectionInit {
+        #[serde(default)]
+        payload: Option<Value>,
+    },
+    Ping {
+        #[serde(default)]
+        payload: Option<Value>,
+    },
+    Pong {
+        #[serde(default, rename = "payload")]
+        _payload: Option<Value>,
+    },
+    Subscribe {
+        id: String,
+        payload: Operation,
+    },
+    Complete {
+        id: String,
+    },
+}
+
+/// A `subscribe` message's operation.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Operation {
+    query: String,
+    #[serde(default)]
+    operation_name: Option<String>,
+    #[serde(default)]
+    variables: Option<Value>,
+}
+
+/// What an operation's task reports.
+enum Report {
+    Next(String, async_graphql::Response),
+    Error(String, Vec<async_graphql::ServerError>),
+    Complete(String),
+}
+
+/// Everything a conversation needs.
+pub struct Conversation {
+    /// The schema operations run on.
+    pub schema: AppSchema,
+    /// The store, for the viewer.
+    pub db: Db,
+    /// Tokens and accounts.
+    pub auth: std::sync::Arc<Auth>,
+    /// The peer's address.
+    pub client: ClientInfo,
+    /// What the upgrade request's headers carried.
+    pub presented: Presented,
+    /// Time allowed before `connection_init`.
+    pub init_timeout: Duration,
+    /// Operations one socket may run at once.
+    pub max_operations: usize,
+    /// Time between checks that the session is still valid.
+    pub session_check: Duration,
+}
+
+/// A conversation's running operations; aborted when it ends.
+#[derive(Default)]
+struct Operations(HashMap<String, JoinHandle<()>>);
+
+impl Drop for Operations {
+    fn drop(&mut self) {
+        self.0.values().for_each(JoinHandle::abort);
+    }
+}
+
+impl Conversation {
+    /// Runs the protocol until either side closes.
+    pub async fn run(self, stream: WebSocketStream) {
+        let (mut sink, mut source) = stream.split();
+        let (reports, mut reported) = mpsc::channel::<Report>(64);
+        let mut session: Option<(Presented, RequestContext)> = None;
+        let mut initialising = false;
+        let mut operations = Operations::default();
+        let init_deadline = tokio::time::sleep(self.init_timeout);
+        tokio::pin!(init_deadline);
+        let mut revalidate = tokio::time::interval(self.session_check);
+        revalidate.tick().await;
+        let closing = loop {
+            let expiry = session.as_ref().and_then(|(_, c)| c.expires_at).map(until);
+            tokio::select! {
+                () = &mut init_deadline, if session.is_none() => {
+                    break Some((close::INIT_TIMEOUT, "Connection initialisation timeout"));
+                }
+                () = sleep_for(expiry), if expiry.is_some() => {
+                    break Some((close::FORBIDDEN, "Forbidden: the access token expired"));
+                }
+                _ = revalidate.tick(), if session.is_some() => {
+                    if let Some((presented, _)) = &session {
+                        let checked = RequestContext::build(&self.db, &self.auth, self.client.clone(), presented.clone()).await;
+                        match checked {
+                            Ok(context) => session = Some((presented.clone(), context)),
+                            Err(_) => break Some((close::FORBIDDEN, "Forbidden: the session ended")),
+                        }
+                    }
+                }
+                Some(report) = reported.recv() => {
+                    let (id, message) = match report {
+                        Report::Next(id, response) => {
+                            let message = json!({ "id": id, "type": "next", "payload": response });
+                            (id, message)
+                        }
+                        Report::Error(id, errors) => {
+                            let message = json!({ "id": id, "type": "error", "payload": errors });
+                            (id, message)
+                        }
+                        Report::Complete(id) => {
+                            let message = json!({ "id": id, "type": "complete" });
+                            (id, message)
+                        }
+                    };
+                    if !operations.0.contains_key(&id) {
+                        continue; // completed by the client meanwhile
+                    }
+                    if message["type"] != "next" {
+                        operations.0.remove(&id);
+                    }
+                    if sink.send(Message::Text(message.to_string())).await.is_err() {
+                        break None;
+                    }
+                }
+                incoming = source.next() => {
+                    let text = match incoming {
+                        Some(Ok(Message::Text(text))) => text,
+                        Some(Ok(Message::Binary(_))) => break Some((close::BAD_MESSAGE, "Invalid message received")),
+                        Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                        Some(Ok(Message::Close(_)) | Err(_)) | None => break None,
+                    };
+                    let Ok(message) = serde_json::from_str::<ClientMessage>(&text) else {
+                        break Some((close::BAD_MESSAGE, "Invalid message received"));
+                    };
+                    match message {
+                        ClientMessage::ConnectionInit { payload } => {
+                            if initialising {
+                                break Some((close::TOO_MANY_INITS, "Too many initialisation requests"));
+                            }
+                            initialising = true;
+                            let presented = self.presented.clone().with_payload(&payload.unwrap_or_default());
+                            match RequestContext::build(&self.db, &self.auth, self.client.clone(), presented.clone()).await {
+                                Ok(context) => session = Some((presented, context)),
+                                Err(_) => break Some((close::FORBIDDEN, "Forbidden")),
+                            }
+                            let ack = json!({ "type": "connection_ack" }).to_string();
+                            if sink.send(Message::Text(ack)).await.is_err() {
+                                break None;
+                            }
+                        }
+                        ClientMessage::Ping { payload } => {
+                            let pong = json!({ "type": "pong", "payload": payload }).to_string();
+                            if sink.send(Message::Text(pong)).await.is_err() {
+                                break None;
+                            }
+                        }
+                        ClientMessage::Pong { .. } => {}
+                        ClientMessage::Subscribe { id, payload } => {
+                            let Some((_, context)) = &session else {
+                                break Some((close::UNAUTHORIZED, "Unauthorized"));
+                            };
+                            if operations.0.contains_key(&id) {
+                                break Some((close::DUPLICATE_ID, "Subscriber for this id already exists"));
+                            }
+                            if operations.0.len() >= self.max_operations {
+                                let error = crate::error::AppError::new(
+                                    crate::error::ErrorCode::Throttled,
+                                    "too many operations on this socket; complete one first",
+                                );
+                                let errors = vec![async_graphql::Error::from(error).into_server_error(Default::default())];
+                                let message = json!({ "id": id, "type": "error", "payload": errors }).to_string();
+                                if sink.send(Message::Text(message)).await.is_err() {
+                                    break None;
+                                }
+                                continue;
+                            }
+                            let task = tokio::spawn(execute(self.schema.clone(), context.clone(), id.clone(), payload, reports.clone()));
+                            operations.0.insert(id, task);
+                        }
+                        ClientMessage::Complete { id } => {
+                            if let Some(task) = operations.0.remove(&id) {
+                                task.abort();
+                            }
+                        }
+                    }
+                }
+            }
+        };
+        drop(operations);
+        if let Some((code, reason)) = closing {
+            let _ = sink.send(Message::Close(Some((CloseCode::from(code), reason.to_owned())))).await;
+        }
+        let _ = sink.close().await;
+    }
+}
+
+/// Runs one operation and reports its results.
+async fn execute(
+    schema: AppSchema,
+    context: RequestContext,
+    id: String,
+    operation: Operation,
+    reports: mpsc::Sender<Report>,
+) {
+    let mut request = async_graphql::Request::new(operation.query);
+    if let Some(name) = operation.operation_name {
+        request = request.operation_name(name);
+    }
+    if let Some(variables) = operation.variables {
+        request = request.variables(async_graphql::Variables::from_json(variables));
+    }
+    let mut results = schema.execute_stream(context.attach(request));
+    let mut first = true;
+    while let Some(response) = results.next().await {
+        let refused = first
+            && !response.errors.is_empty()
+            && response
+                .errors
+                .iter()
+                .all(|error| code_of(error).is_some_and(|code| PRE_EXECUTION_CODES.iter().any(|c| c.as_str() == code)));
+        first = false;
+        let report =
+            if refused { Report::Error(id.clone(), response.errors) } else { Report::Next(id.clone(), response) };
+        let done = matches!(report, Report::Error(..));
+        if reports.send(report).await.is_err() || done {
+            return;
+        }
+    }
+    let _ = reports.send(Report::Complete(id)).await;
+}
+
+/// The time left until `at`.
+fn until(at: chrono::DateTime<chrono::Utc>) -> Duration {
+    (at - chrono::Utc::now()).to_std().unwrap_or(Duration::ZERO)
+}
+
+async fn sleep_for(duration: Option<Duration>) {
+    match duration {
+        Some(duration) => tokio::time::sleep(duration).await,
+        None => std::future::pending().await,
+    }
+}
