@@ -15,7 +15,9 @@ use poem::{IntoEndpoint, Server};
 use crate::config::Settings;
 use std::sync::Arc;
 
+use crate::config::EventBusSettings;
 use crate::db::Db;
+use crate::events::redis::RedisBus;
 use crate::events::{EventBus, Hub, InProcessBus};
 use crate::identity::mailer::Outbox;
 use crate::identity::service::Auth;
@@ -37,6 +39,7 @@ pub struct Application {
     analytics: Writer,
     hub: Hub,
     bus: Arc<dyn EventBus>,
+    listener: Option<tokio::task::JoinHandle<()>>,
     settings: Settings,
 }
 
@@ -80,9 +83,16 @@ impl Application {
         let payments = Payments::from_settings(&settings.payments, order::lifecycle::mark_paid_in);
         let (recorder, analytics) = Analytics::channel();
         let search = Search::from_settings(&settings.search, recorder)?;
-        let hub = Hub::new(db.clone(), settings.events.feed_capacity);
-        let bus: Arc<dyn EventBus> = Arc::new(InProcessBus::new(hub.clone()));
-        Ok(Self { acceptor, address, db, auth, outbox, payments, search, analytics, hub, bus, settings })
+        let hub = Hub::starting_now(db.clone(), settings.events.feed_capacity).await?;
+        let (bus, listener): (Arc<dyn EventBus>, _) = match &settings.events.bus {
+            EventBusSettings::InProcess => (Arc::new(InProcessBus::new(hub.clone())), None),
+            EventBusSettings::Redis { url, channel } => {
+                let bus = RedisBus::new(url.expose(), channel)?;
+                let listener = bus.listen(hub.clone(), db.clone());
+                (Arc::new(bus), Some(listener))
+            }
+        };
+        Ok(Self { acceptor, address, db, auth, outbox, payments, search, analytics, hub, bus, listener, settings })
     }
 
     /// The address the server listens on.
@@ -130,8 +140,15 @@ impl Application {
             self.search.clone(),
             self.hub.clone(),
         );
-        let routes = http::routes(schema, self.db.clone(), self.auth.clone(), self.payments.clone(), &self.settings)
-            .into_endpoint();
+        let routes = http::routes(
+            schema,
+            self.db.clone(),
+            self.auth.clone(),
+            self.payments.clone(),
+            Arc::clone(&self.bus),
+            &self.settings,
+        )
+        .into_endpoint();
         let sweeper = match self.settings.orders.expiry_sweep_seconds {
             0 => None,
             seconds => Some(order::expiry::spawn(self.db.clone(), self.payments.clone(), Duration::from_secs(seconds))),
@@ -174,6 +191,9 @@ impl Application {
             sweeper.abort();
         }
         background.iter().for_each(tokio::task::JoinHandle::abort);
+        if let Some(listener) = &self.listener {
+            listener.abort();
+        }
         self.db.close().await;
         tracing::info!("stopped");
         Ok(())

@@ -5,6 +5,26 @@ use serde::{Deserialize, Serialize};
 
 use super::Secret;
 
+/// Which event bus carries published events to every replica, `events.bus.kind`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EventBusSettings {
+    /// Within this process only: one replica (`AETERNUM_EVENTS__BUS__KIND=in_process`).
+    InProcess,
+    /// Redis pub/sub, for several replicas (`AETERNUM_EVENTS__BUS__KIND=redis`).
+    Redis {
+        /// `redis://[:password@]host:port[/db]`; the password is a secret.
+        url: Secret,
+        /// The pub/sub channel events travel on.
+        #[serde(default = "default_events_channel")]
+        channel: String,
+    },
+}
+
+fn default_events_channel() -> String {
+    "aeternum:events".to_owned()
+}
+
 /// Which payment provider takes payments, `payments.provider.kind`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 mod adapters;
 mod secret;
 
-pub use adapters::{EmbedderSettings, PaymentProviderSettings, VectorIndexSettings};
+pub use adapters::{EmbedderSettings, EventBusSettings, PaymentProviderSettings, VectorIndexSettings};
 pub use secret::Secret;
 
 /// The default relational store: a SQLite file under `./data/`.
@@ -199,6 +199,8 @@ pub struct PaymentSettings {
 /// Live events. See docs/REALTIME.md.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct EventSettings {
+    /// Which event bus carries events between replicas.
+    pub bus: EventBusSettings,
     /// Milliseconds between looks at the outbox for events to publish.
     pub relay_interval_ms: u64,
     /// Events buffered per subscription before it catches up from the outbox instead.
@@ -344,7 +346,12 @@ impl Default for Settings {
                 suggestion_min_visitors: 5,
                 visitor_key: Secret::new(""),
             },
-            events: EventSettings { relay_interval_ms: 50, feed_capacity: 1024, retention_hours: 24 },
+            events: EventSettings {
+                bus: EventBusSettings::InProcess,
+                relay_interval_ms: 50,
+                feed_capacity: 1024,
+                retention_hours: 24,
+            },
             migrate_on_start: true,
             shutdown_grace_seconds: 20,
         }

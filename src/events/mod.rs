@@ -10,6 +10,7 @@
 
 pub mod bus;
 pub mod graphql;
+pub mod redis;
 pub mod relay;
 
 use std::collections::VecDeque;
@@ -82,6 +83,23 @@ impl Hub {
     pub fn new(db: Db, capacity: usize) -> Self {
         let (feed, _) = broadcast::channel(capacity.max(16));
         Self { feed, latest: Arc::new(AtomicI64::new(0)), db }
+    }
+
+    /// A hub whose subscriptions start after the events already published: a process that
+    /// starts does not replay the outbox's history to its first subscribers.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub async fn starting_now(db: Db, capacity: usize) -> anyhow::Result<Self> {
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+        let last = entity::event::Entity::find()
+            .filter(entity::event::Column::PublishedAt.is_not_null())
+            .order_by_desc(entity::event::Column::Id)
+            .one(db.conn())
+            .await?;
+        let hub = Self::new(db, capacity);
+        hub.latest.store(last.map_or(0, |event| event.id), Ordering::Release);
+        Ok(hub)
     }
 
     /// Hands published events to every subscription of this process.

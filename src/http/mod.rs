@@ -25,6 +25,7 @@ pub fn routes(
     db: Db,
     auth: Arc<Auth>,
     payments: Payments,
+    bus: Arc<dyn crate::events::EventBus>,
     settings: &Settings,
 ) -> impl IntoEndpoint + use<> {
     Route::new()
@@ -34,6 +35,7 @@ pub fn routes(
         .at("/readyz", get(health::readyz))
         .data(db)
         .data(payments)
+        .data(bus)
         .with(Tracing)
         .with(CatchPanic::new())
 }

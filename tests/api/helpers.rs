@@ -59,6 +59,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     shutdown: Option<oneshot::Sender<()>>,
     stopped: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    /// The store's URL, for a second replica on the same store.
+    pub database_url: String,
     _sqlite_dir: Option<tempfile::TempDir>,
 }
 
@@ -82,7 +84,7 @@ impl TestApp {
         settings.database.max_connections = 8;
         settings.auth.jwt_keys = vec![JwtKey { kid: TEST_KID.into(), secret: Secret::new(TEST_JWT_SECRET) }];
         let (url, sqlite_dir) = fresh_database(store).await;
-        settings.database.url = Secret::new(url);
+        settings.database.url = Secret::new(url.clone());
         // Most tests need no vectors; search tests turn the model on with `with_model`.
         settings.search.embedder = aeternum::config::EmbedderSettings::None;
         settings.search.sync_interval_ms = 20;
@@ -109,8 +111,22 @@ impl TestApp {
             client: reqwest::Client::new(),
             shutdown: Some(shutdown),
             stopped: Some(stopped),
+            database_url: url,
             _sqlite_dir: sqlite_dir,
         }
+    }
+
+    /// Another server on this one's store (a second replica), configured by `configure`.
+    pub async fn replica(&self, configure: impl FnOnce(&mut Settings)) -> TestApp {
+        let url = self.database_url.clone();
+        let store = if url.starts_with("sqlite:") { Store::Sqlite } else { Store::Postgres };
+        let mut replica = Self::spawn_with(store, |s| {
+            s.database.url = Secret::new(url.clone());
+            configure(s);
+        })
+        .await;
+        replica.database_url = url;
+        replica
     }
 
     /// Asks the server to stop and waits until it has.

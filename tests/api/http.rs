@@ -140,7 +140,7 @@ async fn health_readiness_and_graceful_shutdown(store: Store) {
     assert_eq!(health.status(), StatusCode::OK);
     let ready = app.client.get(format!("{}/readyz", app.address)).send().await.unwrap();
     assert_eq!(ready.status(), StatusCode::OK);
-    assert_eq!(ready.json::<Value>().await.unwrap(), json!({ "status": "ready" }));
+    assert_eq!(ready.json::<Value>().await.unwrap(), json!({ "status": "ready", "events": "up" }));
 
     let address = app.address.clone();
     let client = app.client.clone();

@@ -24,6 +24,7 @@ mod order_lifecycle;
 mod payment_safety;
 mod payments;
 mod realtime;
+mod replicas;
 mod responses;
 mod schema;
 mod search;

@@ -24,7 +24,12 @@ const PROBE: &str = "subscription($p: ID!) { stockChanged(productId: $p) { event
 
 /// A socket signed in with `token`, running `subscriptions` (id, query, variables) and a probe
 /// on `probe`'s stock, which [`ready`] uses to know the subscriptions are live.
-async fn subscriber(app: &TestApp, token: Option<&str>, probe: Uuid, subscriptions: &[(&str, &str, Value)]) -> Socket {
+pub async fn subscriber(
+    app: &TestApp,
+    token: Option<&str>,
+    probe: Uuid,
+    subscriptions: &[(&str, &str, Value)],
+) -> Socket {
     let mut ws = socket(app, &[]).await.unwrap();
     let payload = token.map_or(json!({}), |t| json!({ "accessToken": t }));
     send_json(&mut ws, json!({ "type": "connection_init", "payload": payload })).await;
@@ -39,7 +44,7 @@ async fn subscriber(app: &TestApp, token: Option<&str>, probe: Uuid, subscriptio
 }
 
 /// Moves the probe's stock until every socket has seen it: their subscriptions are live.
-async fn ready(app: &TestApp, probe: Uuid, sockets: &mut [&mut Socket]) {
+pub async fn ready(app: &TestApp, probe: Uuid, sockets: &mut [&mut Socket]) {
     for socket in sockets.iter_mut() {
         loop {
             adjust_stock(&app.db, Movement::new(probe, 1, MovementReason::Adjustment)).await.unwrap();
@@ -60,7 +65,7 @@ async fn ready(app: &TestApp, probe: Uuid, sockets: &mut [&mut Socket]) {
 }
 
 /// The next message of subscription `id`, past any probe.
-async fn next_of(ws: &mut Socket, id: &str) -> Value {
+pub async fn next_of(ws: &mut Socket, id: &str) -> Value {
     loop {
         let message = next_message(ws).await;
         if message["id"] != "probe" {
