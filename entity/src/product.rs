@@ -100,6 +100,12 @@ pub struct Model {
     pub one_of_a_kind: bool,
     /// The price it sold at, set by the database when it becomes SOLD and locked while it stays so.
     pub sold_price_minor: Option<i64>,
+    /// The cart holding this one-of-a-kind piece, while `held_until` has not passed.
+    pub held_by_cart: Option<Uuid>,
+    /// When the hold lapses; a lapsed hold is no hold.
+    pub held_until: Option<DateTimeUtc>,
+    /// The client address that took the hold.
+    pub held_from: Option<String>,
 }
 
 /// Relations of a product.

@@ -14,6 +14,7 @@ mod m20261122_000004_inventory_triggers;
 mod m20261122_000005_search;
 mod m20261201_000006_hardening;
 mod m20261202_000007_events;
+mod m20261202_000008_holds;
 
 /// Applies the migrations in order.
 pub struct Migrator;
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000005_search::Migration),
             Box::new(m20261201_000006_hardening::Migration),
             Box::new(m20261202_000007_events::Migration),
+            Box::new(m20261202_000008_holds::Migration),
         ]
     }
 }

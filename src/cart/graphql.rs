@@ -97,5 +97,15 @@ async fn change(ctx: &Context<'_>, cart_id: &ID, product_id: &ID, change: LineCh
     let owner = claim(ctx, cart_id)?;
     let product_id = GlobalId::parse_as(product_id, NodeType::Product)?;
     let settings = ctx.state::<OrderSettings>()?;
-    Ok(Cart(service::change_line(ctx.state::<Db>()?, settings, owner, product_id, change).await?))
+    Ok(Cart(
+        service::change_line(
+            ctx.state::<Db>()?,
+            settings,
+            owner,
+            ctx.state::<crate::identity::viewer::ClientInfo>()?,
+            product_id,
+            change,
+        )
+        .await?,
+    ))
 }

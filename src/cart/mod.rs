@@ -3,6 +3,7 @@
 //! the customer's when the guest signs in.
 
 pub mod graphql;
+pub mod holds;
 pub mod service;
 pub mod types;
 

@@ -14,7 +14,9 @@ use crate::config::OrderSettings;
 use crate::db::{self, Db};
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::identity::tokens::{opaque_token, token_hash};
-use crate::identity::viewer::Viewer;
+use crate::identity::viewer::{ClientInfo, Viewer};
+
+use super::holds;
 
 /// A cart line with the product as it is now (`None` when the product no longer exists).
 pub type LineWithProduct = (cart_line::Model, Option<product::Model>);
@@ -185,6 +187,7 @@ pub async fn change_line(
     db: &Db,
     settings: &OrderSettings,
     (cart_id, viewer, token): (Uuid, &Viewer, Option<&str>),
+    client: &ClientInfo,
     product_id: Uuid,
     change: LineChange,
 ) -> AppResult<CartContents> {
@@ -208,6 +211,7 @@ pub async fn change_line(
     match existing {
         Some(line) if quantity == 0 => {
             cart_line::Entity::delete_by_id(line.id).exec(&txn).await?;
+            holds::release(&txn, cart.id, Some(product_id)).await?;
         }
         None if quantity == 0 => {
             if matches!(change, LineChange::Add(_)) {
@@ -220,6 +224,9 @@ pub async fn change_line(
         existing => {
             let product = purchasable(&txn, product_id).await?;
             check_quantity(&product, quantity, settings)?;
+            if product.one_of_a_kind {
+                holds::take(&txn, settings, &cart, client, &product, now).await?;
+            }
             if let Some(line) = existing {
                 let mut row: cart_line::ActiveModel = line.into();
                 row.quantity = Set(quantity);
@@ -263,6 +270,7 @@ pub async fn clear(db: &Db, cart_id: Uuid, viewer: &Viewer, token: Option<&str>)
     let txn = db.begin_write().await?;
     let cart = claim_owned_cart(&txn, cart_id, viewer, token).await?;
     cart_line::Entity::delete_many().filter(cart_line::Column::CartId.eq(cart.id)).exec(&txn).await?;
+    holds::release(&txn, cart.id, None).await?;
     txn.commit().await?;
     Ok(CartContents { cart, lines: Vec::new() })
 }
@@ -343,6 +351,7 @@ pub async fn merge_guest_cart(db: &Db, settings: &OrderSettings, token: &str, us
             }
         }
     }
+    holds::transfer(&txn, guest.cart.id, customer.id).await?;
     cart::Entity::delete_by_id(guest.cart.id).exec(&txn).await?;
     db::claim::<cart::Entity>(&txn, cart::Column::UpdatedAt, cart::Column::Id.eq(customer.id)).await?;
     txn.commit().await?;

@@ -11,6 +11,7 @@ pub mod audit;
 pub mod editing;
 pub mod filter;
 pub mod graphql;
+pub mod hold;
 pub mod input;
 pub mod listing;
 pub mod loaders;

@@ -175,9 +175,21 @@ impl Product {
         self.model.stock
     }
 
-    /// Life-cycle status.
+    /// Life-cycle status. A one-of-a-kind piece in another shopper's cart is `RESERVED` until
+    /// `heldUntil`.
     async fn status(&self) -> ProductStatus {
-        self.model.status.into()
+        match self.model.status {
+            entity::ProductStatus::Active if super::hold::held_until(&self.model, crate::db::now()).is_some() => {
+                ProductStatus::Reserved
+            }
+            status => status.into(),
+        }
+    }
+
+    /// When the hold of the shopper who put this one-of-a-kind piece in a cart lapses; null when
+    /// nobody holds it. The holder itself sees the same time.
+    async fn held_until(&self) -> Option<DateTime<Utc>> {
+        super::hold::held_until(&self.model, crate::db::now())
     }
 
     /// Whether the product can be bought now: `ACTIVE` with stock.

@@ -179,6 +179,14 @@ pub struct OrderSettings {
     pub max_quantity_per_line: i32,
     /// Most lines in one cart.
     pub max_lines_per_cart: u64,
+    /// Minutes a one-of-a-kind piece put in a cart is held for it.
+    pub hold_minutes: u64,
+    /// Pieces one guest cart may hold at once.
+    pub max_holds_per_guest: u64,
+    /// Pieces one account may hold at once.
+    pub max_holds_per_account: u64,
+    /// Pieces held from one client address at once.
+    pub max_holds_per_ip: u64,
 }
 
 /// The payment provider and its webhooks.
@@ -325,6 +333,10 @@ impl Default for Settings {
                 expiry_sweep_seconds: 30,
                 max_quantity_per_line: 99,
                 max_lines_per_cart: 100,
+                hold_minutes: 15,
+                max_holds_per_guest: 2,
+                max_holds_per_account: 5,
+                max_holds_per_ip: 5,
             },
             payments: PaymentSettings {
                 provider: PaymentProviderSettings::Test,

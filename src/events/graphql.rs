@@ -92,7 +92,8 @@ impl EventSubscription {
         Ok(events_of(ctx.state::<Hub>()?, EventKind::OrderStatusChanged, keep).map(OrderEvent))
     }
 
-    /// Stock levels as they move, of one product or of all: anyone may follow a listed product;
+    /// Stock levels as they move, of one product or of all, and one-of-a-kind pieces held and
+    /// released by shoppers' carts (delta 0, `heldUntil`): anyone may follow a listed product;
     /// drafts and archived products only their vendor and staff.
     async fn stock_changed(
         &self,
@@ -215,6 +216,16 @@ impl StockChange {
     async fn reason(&self) -> Option<MovementReason> {
         let text = self.0.detail.get("reason")?.as_str()?;
         entity::MovementReason::try_from_value(&text.to_owned()).ok().map(Into::into)
+    }
+
+    /// For a one-of-a-kind piece put in a cart (delta 0): when that shopper's hold lapses; null
+    /// for any other movement, and when a hold ends.
+    async fn held_until(&self) -> Option<DateTime<Utc>> {
+        let text = self.0.detail.get("held_until")?.as_str()?;
+        DateTime::parse_from_rfc3339(text)
+            .or_else(|_| DateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f%:z"))
+            .ok()
+            .map(|at| at.with_timezone(&Utc))
     }
 
     /// When the movement was committed.

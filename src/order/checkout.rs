@@ -115,7 +115,7 @@ pub async fn place_order(
     let lines = cart_lines(&txn, cart.id).await?;
 
     let products = lock_products(&txn, &lines).await?;
-    check_lines(&lines, &products)?;
+    check_lines(&lines, &products, cart.id)?;
 
     let (vendors, images) = vendor_names_and_images(&txn, &products).await?;
 
@@ -162,6 +162,7 @@ pub async fn place_order(
 
     take_stock(&txn, order_id, viewer, &lines, &products).await?;
     cart_line::Entity::delete_many().filter(cart_line::Column::CartId.eq(cart.id)).exec(&txn).await?;
+    crate::cart::holds::release(&txn, cart.id, None).await?;
 
     let placed = order::Entity::find_by_id(order_id)
         .one(&txn)
@@ -316,12 +317,17 @@ async fn take_stock(
 
 /// Refuses the checkout when a product is gone, not for sale, short of units, or priced
 /// differently from what the shopper accepted. Reports every such product at once.
-fn check_lines(lines: &[cart_line::Model], products: &HashMap<Uuid, product::Model>) -> AppResult<()> {
+fn check_lines(lines: &[cart_line::Model], products: &HashMap<Uuid, product::Model>, cart_id: Uuid) -> AppResult<()> {
     let mut short = Vec::new();
     let mut repriced = Vec::new();
+    let now = db::now();
     for line in lines {
         match products.get(&line.product_id) {
-            Some(p) if p.status == ProductStatus::Active && p.stock >= line.quantity => {
+            Some(p)
+                if p.status == ProductStatus::Active
+                    && p.stock >= line.quantity
+                    && !crate::cart::holds::held_by_another(p, cart_id, now) =>
+            {
                 if p.price_minor != line.unit_price_minor || p.currency != line.currency {
                     repriced.push(p.id);
                 }

@@ -17,6 +17,7 @@ mod checkout_race;
 mod cli;
 mod fixtures;
 mod fuzz;
+mod holds;
 mod http;
 mod identity_accounts;
 mod identity_matrix;

@@ -195,6 +195,9 @@ fn validate_product(new: NewProduct) -> AppResult<(product::ActiveModel, Vec<pro
         internal_notes: Set(bounded_text("internal notes", &new.internal_notes, 5_000, false)?),
         one_of_a_kind: Set(new.one_of_a_kind),
         sold_price_minor: Set(None),
+        held_by_cart: Set(None),
+        held_until: Set(None),
+        held_from: Set(None),
     };
     Ok((product, images))
 }
