@@ -5,6 +5,7 @@
 //! database, HTTP, the GraphQL schema, errors, telemetry) lives apart from the domains.
 //! [`startup::Application`] builds the whole service from a [`config::Settings`] value.
 
+pub mod admin;
 pub mod cart;
 pub mod catalog;
 pub mod cli;

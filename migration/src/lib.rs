@@ -15,6 +15,7 @@ mod m20261122_000005_search;
 mod m20261201_000006_hardening;
 mod m20261202_000007_events;
 mod m20261202_000008_holds;
+mod m20261202_000009_dashboard_indexes;
 
 /// Applies the migrations in order.
 pub struct Migrator;
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000006_hardening::Migration),
             Box::new(m20261202_000007_events::Migration),
             Box::new(m20261202_000008_holds::Migration),
+            Box::new(m20261202_000009_dashboard_indexes::Migration),
         ]
     }
 }

@@ -2,6 +2,8 @@
 //! The writes are in [`super::editing`]; other domains, the seeders and the mutations call
 //! these two, and nothing else touches the catalog tables.
 
+use std::collections::HashMap;
+
 use entity::{category, product, vendor};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
@@ -94,4 +96,47 @@ pub async fn root_categories(db: &Db) -> AppResult<Vec<category::Model>> {
 /// `NOT_FOUND` when absent.
 pub async fn any_product_by_id(db: &Db, id: Uuid) -> AppResult<product::Model> {
     product::Entity::find_by_id(id).one(db.conn()).await?.ok_or_else(|| AppError::not_found("product"))
+}
+
+/// Categories by id, for the ids that exist.
+///
+/// # Errors
+/// When the store fails.
+pub async fn categories_by_ids(db: &Db, ids: Vec<Uuid>) -> AppResult<HashMap<Uuid, category::Model>> {
+    let rows = category::Entity::find().filter(category::Column::Id.is_in(ids)).all(db.conn()).await?;
+    Ok(rows.into_iter().map(|row| (row.id, row)).collect())
+}
+
+/// Vendors by id, for the ids that exist.
+///
+/// # Errors
+/// When the store fails.
+pub async fn vendors_by_ids(db: &Db, ids: Vec<Uuid>) -> AppResult<HashMap<Uuid, vendor::Model>> {
+    let rows = vendor::Entity::find().filter(vendor::Column::Id.is_in(ids)).all(db.conn()).await?;
+    Ok(rows.into_iter().map(|row| (row.id, row)).collect())
+}
+
+/// Products by id, whatever their status, for the ids that exist.
+///
+/// # Errors
+/// When the store fails.
+pub async fn products_by_ids(db: &Db, ids: Vec<Uuid>) -> AppResult<HashMap<Uuid, product::Model>> {
+    let rows = product::Entity::find().filter(product::Column::Id.is_in(ids)).all(db.conn()).await?;
+    Ok(rows.into_iter().map(|row| (row.id, row)).collect())
+}
+
+/// Products on sale (of one vendor, or all) that are not one-of-a-kind and have at most
+/// `at_most` units left, fewest first, at most `limit`.
+///
+/// # Errors
+/// When the store fails.
+pub async fn low_stock(db: &Db, vendor: Option<Uuid>, at_most: i32, limit: u64) -> AppResult<Vec<product::Model>> {
+    let mut query = product::Entity::find()
+        .filter(product::Column::Status.eq(entity::ProductStatus::Active))
+        .filter(product::Column::OneOfAKind.eq(false))
+        .filter(product::Column::Stock.lte(at_most));
+    if let Some(vendor) = vendor {
+        query = query.filter(product::Column::VendorId.eq(vendor));
+    }
+    Ok(query.order_by_asc(product::Column::Stock).order_by_asc(product::Column::Id).limit(limit).all(db.conn()).await?)
 }

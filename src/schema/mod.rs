@@ -16,7 +16,7 @@ use crate::graphql::shape::ShapeLimits;
 use crate::identity::service::Auth;
 use crate::payment::Payments;
 use crate::search::Search;
-use crate::{cart, catalog, events, identity, inventory, order, payment, search};
+use crate::{admin, cart, catalog, events, identity, inventory, order, payment, search};
 
 /// The query root: one part per domain.
 #[derive(MergedObject, Default)]
@@ -28,6 +28,7 @@ pub struct Query(
     order::graphql::OrderQuery,
     search::graphql::SearchQuery,
     search::moderation::ModerationQuery,
+    admin::graphql::AdminQuery,
 );
 
 /// The mutation root: one part per domain.

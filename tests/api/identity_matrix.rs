@@ -79,6 +79,12 @@ const ROWS: &[Row] = &[
     Row { name: "orders", query: "{ orders { edges { cursor } } }", allowed: SIGNED_IN, intact: None },
     Row { name: "myCart", query: "{ myCart { itemCount } }", allowed: SIGNED_IN, intact: None },
     Row {
+        name: "adminDashboard",
+        query: "{ adminDashboard(currencyCode: \"EUR\") { orders { current } } }",
+        allowed: VENDORS_AND_STAFF,
+        intact: None,
+    },
+    Row {
         name: "fulfilments",
         query: "{ fulfilments { edges { cursor } } }",
         allowed: VENDORS_AND_STAFF,

@@ -7,6 +7,7 @@
 
 #[macro_use]
 mod helpers;
+mod admin;
 mod bad_input;
 mod cart;
 mod catalog_filters;
