@@ -1,13 +1,18 @@
 //! `adminDashboard`: the console's key figures for a period, a currency and optionally a vendor.
 
-use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
+use std::sync::Arc;
+
+use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject, Subscription};
 use chrono::{DateTime, Datelike, Duration, Utc};
+use futures_util::{FutureExt, Stream, StreamExt};
 use uuid::Uuid;
 
 use super::kpis::{self, Bucket, Inventory, RankBy, Ranked, Sales, Scope};
 use crate::catalog::types::{Category, Product, Vendor};
+use crate::config::EventSettings;
 use crate::db::Db;
 use crate::error::AppError;
+use crate::events::Hub;
 use crate::graphql::ids::{GlobalId, NodeType};
 use crate::graphql::scalars::Money;
 use crate::graphql::state::State;
@@ -36,7 +41,7 @@ pub enum PeriodPreset {
 }
 
 /// The period of a dashboard: a `preset`, or `from` and `to`. Neither is `LAST_30_DAYS`.
-#[derive(InputObject, Default)]
+#[derive(InputObject, Default, Clone)]
 pub struct DashboardPeriod {
     /// A named period ending now.
     pub preset: Option<PeriodPreset>,
@@ -76,6 +81,92 @@ pub enum Granularity {
 #[derive(Default)]
 pub struct AdminQuery;
 
+/// Who may read which vendor's dashboard: a vendor its own, staff any or all.
+fn dashboard_vendor(ctx: &Context<'_>, vendor_id: Option<ID>) -> Result<Option<Uuid>> {
+    let viewer = viewer(ctx);
+    Ok(match viewer.vendor_id() {
+        Some(own) if !viewer.can(Permission::AnalyticsRead) => Some(own),
+        _ => vendor_id.map(|id| GlobalId::parse_as(&id, NodeType::Vendor)).transpose()?,
+    })
+}
+
+/// A dashboard's request, resolved again against the clock for each live update.
+struct DashboardRequest {
+    period: DashboardPeriod,
+    currency: Currency,
+    vendor: Option<Uuid>,
+}
+
+impl DashboardRequest {
+    fn new(
+        ctx: &Context<'_>,
+        period: Option<DashboardPeriod>,
+        currency_code: &str,
+        vendor_id: Option<ID>,
+    ) -> Result<Self> {
+        let request = Self {
+            period: period.unwrap_or_default(),
+            currency: Currency::parse(currency_code)?,
+            vendor: dashboard_vendor(ctx, vendor_id)?,
+        };
+        request.at(crate::db::now())?;
+        Ok(request)
+    }
+
+    fn at(&self, now: DateTime<Utc>) -> Result<AdminDashboard, AppError> {
+        let (from, to) = self.period.resolve(now)?;
+        Ok(AdminDashboard {
+            from,
+            to,
+            currency: self.currency,
+            vendor: self.vendor,
+            sales: tokio::sync::OnceCell::new(),
+        })
+    }
+}
+
+/// Admin subscriptions.
+#[derive(Default)]
+pub struct AdminSubscription;
+
+#[Subscription]
+impl AdminSubscription {
+    /// A fresh `adminDashboard` for the same arguments whenever an order or the stock in scope
+    /// changed, at most once per `events.dashboard_interval_ms` (5 s), never when nothing did.
+    #[graphql(guard = "Require::new(Permission::AnalyticsRead).or(Require::new(Permission::CatalogWriteOwn))")]
+    async fn dashboard_changed(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The period; the last 30 days when omitted.")] period: Option<DashboardPeriod>,
+        currency_code: String,
+        vendor_id: Option<ID>,
+    ) -> Result<impl Stream<Item = AdminDashboard>> {
+        let request = Arc::new(DashboardRequest::new(ctx, period, &currency_code, vendor_id)?);
+        let interval =
+            Duration::milliseconds(i64::try_from(ctx.state::<EventSettings>()?.dashboard_interval_ms).unwrap_or(5_000));
+        let interval = interval.to_std().unwrap_or(std::time::Duration::from_secs(5));
+        let vendor = request.vendor;
+        let changes = ctx.state::<Hub>()?.subscribe().filter(move |event| {
+            let in_scope = vendor.is_none_or(|v| event.audience.vendor_ids.contains(&v));
+            futures_util::future::ready(in_scope)
+        });
+        let state = (Box::pin(changes), None::<tokio::time::Instant>);
+        Ok(futures_util::stream::unfold(state, move |(mut changes, last)| {
+            let request = Arc::clone(&request);
+            async move {
+                changes.next().await?;
+                if let Some(last) = last {
+                    tokio::time::sleep_until(last + interval).await;
+                }
+                // Whatever else changed meanwhile is in this update too.
+                while let Some(Some(_)) = changes.next().now_or_never() {}
+                let dashboard = request.at(crate::db::now()).ok()?;
+                Some((dashboard, (changes, Some(tokio::time::Instant::now()))))
+            }
+        }))
+    }
+}
+
 #[Object]
 impl AdminQuery {
     /// Key figures for a period in one currency (figures are never summed across currencies),
@@ -90,14 +181,7 @@ impl AdminQuery {
         currency_code: String,
         vendor_id: Option<ID>,
     ) -> Result<AdminDashboard> {
-        let viewer = viewer(ctx);
-        let currency = Currency::parse(&currency_code)?;
-        let vendor = match viewer.vendor_id() {
-            Some(own) if !viewer.can(Permission::AnalyticsRead) => Some(own),
-            _ => vendor_id.map(|id| GlobalId::parse_as(&id, NodeType::Vendor)).transpose()?,
-        };
-        let (from, to) = period.unwrap_or_default().resolve(crate::db::now())?;
-        Ok(AdminDashboard { from, to, currency, vendor, sales: tokio::sync::OnceCell::new() })
+        Ok(DashboardRequest::new(ctx, period, &currency_code, vendor_id)?.at(crate::db::now())?)
     }
 }
 

@@ -215,6 +215,8 @@ pub struct EventSettings {
     pub feed_capacity: usize,
     /// Hours published events stay in the outbox (for subscriptions catching up).
     pub retention_hours: u64,
+    /// Least milliseconds between two `dashboardChanged` updates of one subscription.
+    pub dashboard_interval_ms: u64,
 }
 
 /// Product search. See docs/SEARCH.md.
@@ -363,6 +365,7 @@ impl Default for Settings {
                 relay_interval_ms: 50,
                 feed_capacity: 1024,
                 retention_hours: 24,
+                dashboard_interval_ms: 5_000,
             },
             migrate_on_start: true,
             shutdown_grace_seconds: 20,

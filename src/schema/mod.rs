@@ -45,7 +45,7 @@ pub struct Mutation(
 
 /// The subscription root: live events (see [`crate::events`]).
 #[derive(MergedSubscription, Default)]
-pub struct Subscription(events::graphql::EventSubscription);
+pub struct Subscription(events::graphql::EventSubscription, admin::graphql::AdminSubscription);
 
 /// The executable schema.
 pub type AppSchema = Schema<Query, Mutation, Subscription>;
@@ -85,6 +85,7 @@ pub fn build_schema(
         .data(payments)
         .data(search)
         .data(hub)
+        .data(settings.events.clone())
         .finish()
 }
 

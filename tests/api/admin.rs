@@ -13,6 +13,7 @@ store_tests!(
     the_dashboard_adds_up_a_known_set_of_orders,
     vendors_see_their_own_figures_and_customers_none,
     an_empty_period_is_zero_and_bad_periods_are_refused,
+    the_dashboard_updates_live_when_an_order_is_paid,
 );
 
 const DASHBOARD: &str = "query($p: DashboardPeriod, $c: String!, $v: ID) {
@@ -194,4 +195,34 @@ async fn an_empty_period_is_zero_and_bad_periods_are_refused(store: Store) {
         let refused = shop.call(&staff, DASHBOARD, json!({ "p": period, "c": currency })).await;
         assert_eq!(error_codes(&refused), ["BAD_USER_INPUT"], "{period} {currency}: {refused}");
     }
+}
+
+async fn the_dashboard_updates_live_when_an_order_is_paid(store: Store) {
+    let shop = Shop::open_with(store, |s| s.events.dashboard_interval_ms = 200).await;
+    let query = "subscription { dashboardChanged(currencyCode: \"EUR\") { orders { current } revenue { current { amount } } } }";
+    let probe = shop.dollars.id;
+    let mut ws = crate::realtime::subscriber(&shop.app, Some(&shop.staff), probe, &[("dash", query, json!({}))]).await;
+    crate::realtime::ready(&shop.app, probe, &mut [&mut ws]).await;
+    paid(&shop, &shop.multi, 2, "live-0001").await;
+    loop {
+        let update = crate::realtime::next_of(&mut ws, "dash").await;
+        let figures = &update["payload"]["data"]["dashboardChanged"];
+        assert!(update["payload"].get("errors").is_none(), "{update}");
+        if figures["orders"]["current"] == 1 {
+            assert_eq!(figures["revenue"]["current"]["amount"], "50.00");
+            break;
+        }
+    }
+    // A customer may not subscribe.
+    let mut customer = crate::helpers::socket(&shop.app, &[]).await.unwrap();
+    crate::helpers::send_json(
+        &mut customer,
+        json!({ "type": "connection_init", "payload": { "accessToken": shop.customer } }),
+    )
+    .await;
+    assert_eq!(crate::helpers::next_message(&mut customer).await["type"], "connection_ack");
+    crate::helpers::send_json(&mut customer, json!({ "id": "d", "type": "subscribe", "payload": { "query": query } }))
+        .await;
+    let refused = crate::helpers::next_message(&mut customer).await;
+    assert_eq!(refused["payload"]["errors"][0]["extensions"]["code"], "FORBIDDEN", "{refused}");
 }
