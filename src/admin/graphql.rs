@@ -216,9 +216,25 @@ impl AdminDashboard {
         Ok(*sales)
     }
 
+    /// An amount of this period beside the previous one's.
+    fn money_figure(&self, (now, before): (Sales, Sales), figure: impl Fn(&Sales) -> i64) -> MoneyFigure {
+        let (current, previous) = (figure(&now), figure(&before));
+        MoneyFigure {
+            current: self.money(current),
+            previous: self.money(previous),
+            change: change(current as f64, previous as f64),
+        }
+    }
+
     fn ranked<T>(rows: Vec<Ranked>, entity: impl Fn(Uuid) -> Option<T>) -> Vec<(T, Ranked)> {
         rows.into_iter().filter_map(|row| entity(row.id).map(|e| (e, row))).collect()
     }
+}
+
+/// A count of this period beside the previous one's.
+fn count_figure((now, before): (Sales, Sales), figure: impl Fn(&Sales) -> i64) -> CountFigure {
+    let (current, previous) = (figure(&now), figure(&before));
+    CountFigure { current, previous, change: change(current as f64, previous as f64) }
 }
 
 /// The relative change from `previous` to `current`; null when `previous` is 0.
@@ -331,54 +347,28 @@ impl AdminDashboard {
 
     /// Sum of the lines of the orders paid in the period.
     async fn revenue(&self, ctx: &Context<'_>) -> Result<MoneyFigure> {
-        let (now, before) = self.sales(ctx).await?;
-        Ok(MoneyFigure {
-            current: self.money(now.revenue),
-            previous: self.money(before.revenue),
-            change: change(now.revenue as f64, before.revenue as f64),
-        })
+        Ok(self.money_figure(self.sales(ctx).await?, |s| s.revenue))
     }
 
     /// Orders paid in the period.
     async fn orders(&self, ctx: &Context<'_>) -> Result<CountFigure> {
-        let (now, before) = self.sales(ctx).await?;
-        Ok(CountFigure {
-            current: now.orders,
-            previous: before.orders,
-            change: change(now.orders as f64, before.orders as f64),
-        })
+        Ok(count_figure(self.sales(ctx).await?, |s| s.orders))
     }
 
     /// Revenue per order, rounded half up to the minor unit.
     async fn average_order_value(&self, ctx: &Context<'_>) -> Result<MoneyFigure> {
-        let (now, before) = self.sales(ctx).await?;
-        let average = |s: Sales| if s.orders == 0 { 0 } else { (2 * s.revenue + s.orders) / (2 * s.orders) };
-        let (current, previous) = (average(now), average(before));
-        Ok(MoneyFigure {
-            current: self.money(current),
-            previous: self.money(previous),
-            change: change(current as f64, previous as f64),
-        })
+        let average = |s: &Sales| if s.orders == 0 { 0 } else { (2 * s.revenue + s.orders) / (2 * s.orders) };
+        Ok(self.money_figure(self.sales(ctx).await?, average))
     }
 
     /// Units sold in the period.
     async fn units_sold(&self, ctx: &Context<'_>) -> Result<CountFigure> {
-        let (now, before) = self.sales(ctx).await?;
-        Ok(CountFigure {
-            current: now.units,
-            previous: before.units,
-            change: change(now.units as f64, before.units as f64),
-        })
+        Ok(count_figure(self.sales(ctx).await?, |s| s.units))
     }
 
     /// Line totals of the orders refunded in the period.
     async fn refunds(&self, ctx: &Context<'_>) -> Result<MoneyFigure> {
-        let (now, before) = self.sales(ctx).await?;
-        Ok(MoneyFigure {
-            current: self.money(now.refunds),
-            previous: self.money(before.refunds),
-            change: change(now.refunds as f64, before.refunds as f64),
-        })
+        Ok(self.money_figure(self.sales(ctx).await?, |s| s.refunds))
     }
 
     /// Units sold ÷ (units sold + units on sale now); null when both are zero. The previous
