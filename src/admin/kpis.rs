@@ -115,6 +115,7 @@ fn statement(backend: DatabaseBackend, sql: &str, values: Vec<Value>) -> Stateme
 const SOLD: &str = "FROM order_lines ol JOIN orders o ON o.id = ol.order_id
     WHERE o.paid_at >= ? AND o.paid_at < ? AND ol.currency = ?";
 
+/// The values of a period's bounds and currency, in that order.
 fn sold_values(scope: &Scope<'_>) -> Vec<Value> {
     vec![scope.from.into(), scope.to.into(), scope.currency.into()]
 }
@@ -158,7 +159,7 @@ pub async fn sales(db: &Db, scope: &Scope<'_>) -> AppResult<Sales> {
         values,
     )
     .await?;
-    let mut values: Vec<Value> = vec![scope.from.into(), scope.to.into(), scope.currency.into()];
+    let mut values = sold_values(scope);
     let vendor = vendor_clause(scope, "ol.vendor_id", &mut values);
     let refunded = one(
         db,

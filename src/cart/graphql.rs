@@ -16,7 +16,7 @@ use crate::identity::viewer::Viewer;
 /// The caller's claim on a cart: the cart, who is asking, and the guest token they sent.
 fn claim<'a>(ctx: &'a Context<'_>, cart_id: &ID) -> Result<(Uuid, &'a Viewer, Option<&'a str>)> {
     let id = GlobalId::parse_as(cart_id, NodeType::Cart)?;
-    Ok((id, viewer(ctx), ctx.data_opt::<CartToken>().map(|t| t.0.as_str())))
+    Ok((id, viewer(ctx), CartToken::of(ctx)))
 }
 
 /// Cart queries.

@@ -12,6 +12,13 @@ pub mod types;
 #[derive(Clone)]
 pub struct CartToken(pub String);
 
+impl CartToken {
+    /// The token the request of `ctx` carries, if any.
+    pub fn of<'a>(ctx: &'a async_graphql::Context<'_>) -> Option<&'a str> {
+        ctx.data_opt::<Self>().map(|t| t.0.as_str())
+    }
+}
+
 impl std::fmt::Debug for CartToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("CartToken([redacted])")

@@ -35,11 +35,16 @@ fn sees_order(viewer: &Viewer, event: &Event) -> bool {
         || viewer.vendor_id().is_some_and(|vendor| event.audience.vendor_ids.contains(&vendor))
 }
 
-/// Whether `viewer` may read a product's private side (its ledger, its audit trail, a draft).
-fn sees_product_privately(viewer: &Viewer, event: &Event) -> bool {
+/// Whether `viewer` may read the private side (the ledger, the audit trail, a draft) of a
+/// product of `vendor`: staff any, a vendor's accounts their own.
+fn reads_private(viewer: &Viewer, vendor: Option<Uuid>) -> bool {
     viewer.can(Permission::CatalogReadPrivate)
-        || (viewer.can(Permission::CatalogWriteOwn)
-            && viewer.vendor_id().is_some_and(|vendor| event.audience.vendor_ids.contains(&vendor)))
+        || (viewer.can(Permission::CatalogWriteOwn) && vendor.is_some() && viewer.vendor_id() == vendor)
+}
+
+/// Whether `viewer` may read the private side of the product an event is about.
+fn sees_product_privately(viewer: &Viewer, event: &Event) -> bool {
+    reads_private(viewer, event.audience.vendor_ids.first().copied())
 }
 
 /// The events of `kind` that `keep` lets through.
@@ -77,7 +82,7 @@ impl EventSubscription {
         let only = match order_id {
             Some(id) => {
                 let id = GlobalId::parse_as(&id, NodeType::Order)?;
-                let token = ctx.data_opt::<CartToken>().map(|t| t.0.as_str());
+                let token = CartToken::of(ctx);
                 orders::visible_order(ctx.state::<Db>()?.conn(), id, &viewer, token).await?;
                 Some(id)
             }
@@ -165,9 +170,9 @@ impl OrderEvent {
     /// delivered; null for a vendor (it reads its part through `fulfilments`).
     async fn order(&self, ctx: &Context<'_>) -> Result<Option<Order>> {
         let db = ctx.state::<Db>()?;
-        let token = ctx.data_opt::<CartToken>().map(|t| t.0.as_str());
+        let token = CartToken::of(ctx);
         match orders::visible_order(db.conn(), self.0.subject, viewer(ctx), token).await {
-            Ok(order) => Ok(orders::with_details(db.conn(), vec![order]).await?.pop().map(Order)),
+            Ok(order) => Ok(Some(crate::order::graphql::reload(db, order).await?)),
             Err(error) if error.code() == ErrorCode::NotFound => Ok(None),
             Err(error) => Err(error.into()),
         }
@@ -206,13 +211,13 @@ impl StockChange {
 
     /// Units added (positive) or removed (negative). Like the ledger, visible to the product's
     /// vendor and to staff.
-    #[graphql(guard = "AllowIf(sees_privately(ctx, self.vendor()))")]
+    #[graphql(guard = "AllowIf(reads_private(viewer(ctx), self.vendor()))")]
     async fn delta(&self) -> Option<i32> {
         Some(self.number("delta"))
     }
 
     /// Why the stock moved. Like the ledger, visible to the product's vendor and to staff.
-    #[graphql(guard = "AllowIf(sees_privately(ctx, self.vendor()))")]
+    #[graphql(guard = "AllowIf(reads_private(viewer(ctx), self.vendor()))")]
     async fn reason(&self) -> Option<MovementReason> {
         let text = self.0.detail.get("reason")?.as_str()?;
         entity::MovementReason::try_from_value(&text.to_owned()).ok().map(Into::into)
@@ -232,13 +237,6 @@ impl StockChange {
     async fn at(&self) -> DateTime<Utc> {
         self.0.at
     }
-}
-
-/// Whether the viewer of `ctx` may read the private side of a product of `vendor`.
-fn sees_privately(ctx: &Context<'_>, vendor: Option<Uuid>) -> bool {
-    let viewer = viewer(ctx);
-    viewer.can(Permission::CatalogReadPrivate)
-        || (viewer.can(Permission::CatalogWriteOwn) && vendor.is_some() && viewer.vendor_id() == vendor)
 }
 
 /// A row added to a product's audit trail.

@@ -21,20 +21,16 @@ use crate::identity::viewer::Permission;
 use crate::input::bounded_text;
 use crate::payment::Payments;
 
-fn cart_token<'a>(ctx: &'a Context<'_>) -> Option<&'a str> {
-    ctx.data_opt::<CartToken>().map(|t| t.0.as_str())
-}
-
 /// The order `id` with its details, if the caller may see it.
 async fn visible(ctx: &Context<'_>, id: &ID) -> Result<Order> {
     let id = GlobalId::parse_as(id, NodeType::Order)?;
     let db = ctx.state::<Db>()?;
-    let order = service::visible_order(db.conn(), id, viewer(ctx), cart_token(ctx)).await?;
+    let order = service::visible_order(db.conn(), id, viewer(ctx), CartToken::of(ctx)).await?;
     reload(db, order).await
 }
 
 /// An order with its details (after a change, or once its visibility is established).
-async fn reload(db: &Db, order: entity::order::Model) -> Result<Order> {
+pub(crate) async fn reload(db: &Db, order: entity::order::Model) -> Result<Order> {
     let mut details = service::with_details(db.conn(), vec![order]).await?;
     Ok(Order(details.pop().ok_or_else(|| crate::error::AppError::not_found("order"))?))
 }
@@ -150,7 +146,7 @@ impl OrderMutation {
         };
         let db = ctx.state::<Db>()?;
         let settings = ctx.state::<OrderSettings>()?;
-        let order = checkout::place_order(db, settings, viewer(ctx), &client(ctx), cart_token(ctx), request).await?;
+        let order = checkout::place_order(db, settings, viewer(ctx), &client(ctx), CartToken::of(ctx), request).await?;
         reload(db, order).await
     }
 

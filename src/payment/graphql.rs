@@ -39,7 +39,7 @@ impl PaymentMutation {
         let order_id = GlobalId::parse_as(&order_id, NodeType::Order)?;
         let key = parse_idempotency_key(&idempotency_key)?;
         let db = ctx.state::<Db>()?;
-        let token = ctx.data_opt::<CartToken>().map(|t| t.0.as_str());
+        let token = CartToken::of(ctx);
         let order = visible_order(db.conn(), order_id, viewer(ctx), token).await?;
         // Only staff see orders they did not place; for anyone else, seeing it proves buying it.
         if viewer(ctx).can(Permission::OrdersReadAny) && !is_buyer(db.conn(), &order, viewer(ctx), token).await? {
