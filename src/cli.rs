@@ -112,16 +112,30 @@ pub struct ServeArgs {
     pub demo: bool,
 }
 
-/// Options of `seed`.
+/// Options of `seed`: the demo catalog, or synthetic products and orders.
 #[derive(Args, Debug)]
-#[group(required = true, multiple = false)]
+#[group(skip)]
+#[command(group(clap::ArgGroup::new("what").required(true).multiple(true)))]
 pub struct SeedArgs {
     /// The demo catalog: a deterministic circular-fashion marketplace.
-    #[arg(long)]
+    #[arg(long, group = "what", conflicts_with_all = ["products", "orders"])]
     pub demo: bool,
     /// A synthetic catalog of this many products, for load tests.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", group = "what")]
     pub products: Option<u64>,
+    /// A synthetic order history of this many orders over the listed products (after
+    /// `--products` when both are given), for the admin dashboard's load tests. Stock is left
+    /// as it is and no payments are written.
+    #[arg(long, value_name = "N", group = "what")]
+    pub orders: Option<u64>,
+    /// Average lines per order of `--orders` (from 1 to twice this less one).
+    #[arg(long, value_name = "N", default_value_t = 3, requires = "orders",
+          value_parser = clap::value_parser!(u32).range(1..=50))]
+    pub lines_per_order: u32,
+    /// Days back over which `--orders` are placed, evenly.
+    #[arg(long, value_name = "N", default_value_t = 90, requires = "orders",
+          value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub days: u32,
 }
 
 /// Runs a parsed command line.
@@ -145,6 +159,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             if let Some(count) = args.products {
                 seed::synthetic::load(&db, count).await?;
+            }
+            if let Some(count) = args.orders {
+                seed::history::load(&db, count, args.lines_per_order, args.days).await?;
             }
             Ok(())
         }
@@ -210,7 +227,7 @@ async fn create_user(
             line.trim_end_matches(['\r', '\n']).to_owned()
         }
     };
-    let refused = |e: crate::error::AppError| anyhow::anyhow!("{}", e.message());
+    let refused = crate::error::AppError::into_anyhow;
     let vendor_id = match vendor {
         Some(slug) => Some(crate::catalog::service::vendor_by_slug(&db, slug).await.map_err(refused)?.id),
         None => None,

@@ -138,6 +138,16 @@ impl AppError {
     pub fn message(&self) -> &str {
         &self.message
     }
+
+    /// This error for a caller that reports rather than answers (the command line, a seeder):
+    /// the code and message, over the internal cause when there is one.
+    pub fn into_anyhow(self) -> anyhow::Error {
+        let summary = format!("{}: {}", self.code.as_str(), self.message);
+        match self.cause {
+            Some(cause) => anyhow::anyhow!("{cause:#}").context(summary),
+            None => anyhow::Error::msg(summary),
+        }
+    }
 }
 
 impl fmt::Debug for AppError {

@@ -9,13 +9,20 @@
 //! - `checkout`: a guest opens a cart, adds a product and checks out (three requests per order),
 //!   spreading over the catalog's first products;
 //! - `search`: hybrid search (24 hits with price) over a fixed list of shopper queries, after
-//!   `aeternum reindex` built the vector index; the query's embedding time is reported apart.
+//!   `aeternum reindex` built the vector index; the query's embedding time is reported apart;
+//! - `dashboard`: staff reading the whole admin dashboard over an order history seeded with
+//!   `aeternum seed --orders`;
+//! - `subscriptions`: thousands of sockets following `orderPlaced`, a burst of orders, and the
+//!   delay from each event's commit to each subscriber, with the server's memory and CPU.
 //!
 //! It prints throughput (requests or orders per second), latency percentiles and the server's
 //! peak memory. Run it with `bench/run`; it is not part of the test suite.
 
 // Printing its figures is what this program is for.
 #![allow(clippy::print_stdout)]
+
+mod dashboard;
+mod subscriptions;
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -67,6 +74,19 @@ struct Args {
     /// What the clients do.
     #[arg(long, value_enum, default_value_t = Scenario::Listing)]
     scenario: Scenario,
+    /// Orders of history to seed for the dashboard scenario (over 180 days); 0 to use the
+    /// database's orders.
+    #[arg(long, default_value_t = 100_000)]
+    orders: u64,
+    /// Average lines per seeded order.
+    #[arg(long, default_value_t = 10)]
+    lines_per_order: u32,
+    /// Sockets following `orderPlaced` in the subscriptions scenario.
+    #[arg(long, default_value_t = 10_000)]
+    subscribers: usize,
+    /// Orders placed in the subscriptions scenario's burst.
+    #[arg(long, default_value_t = 100)]
+    burst: usize,
 }
 
 /// What the simulated clients do.
@@ -78,6 +98,18 @@ enum Scenario {
     Checkout,
     /// Hybrid search with shopper queries.
     Search,
+    /// Staff reading the whole admin dashboard.
+    Dashboard,
+    /// Sockets following placed orders while a burst of orders comes in.
+    Subscriptions,
+}
+
+/// How much load: clients at once, for how long, and at most how many requests in all.
+#[derive(Clone, Copy)]
+struct Load {
+    concurrency: usize,
+    duration: Duration,
+    max_requests: usize,
 }
 
 const SEARCH: &str = "query Search($q: String!) {
@@ -118,34 +150,26 @@ const CHECKOUT: &str = "mutation($c: ID!, $k: String!) { checkout(cartId: $c, id
 /// Products the checkout scenario buys from (the first pages of the listing).
 const CHECKOUT_PRODUCTS: usize = 12_000;
 
+/// The staff account the admin scenarios sign in as.
+const STAFF_EMAIL: &str = "bench-staff@example.com";
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    if args.products > 0 {
-        let started = Instant::now();
-        run_cli(&args, &["seed", "--products", &args.products.to_string()]).await?;
-        let seconds = started.elapsed().as_secs_f64();
-        println!(
-            "seed        {} products in {seconds:.1} s ({:.0} products/s)",
-            args.products,
-            args.products as f64 / seconds
-        );
-    }
-
-    if args.scenario == Scenario::Search && args.products > 0 {
-        let started = Instant::now();
-        run_cli(&args, &["reindex"]).await?;
-        println!("reindex     vector index built in {:.1} s", started.elapsed().as_secs_f64());
-    }
+    seed(&args).await?;
 
     let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let sockets = (args.subscribers + 100).to_string();
     let mut server = Command::new(&args.server)
         .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
         .env("DATABASE_URL", &args.database_url)
         .env("AETERNUM_LOG__FILTER", "warn")
         // Every simulated shopper comes from this one loopback address; the per-address cap on
-        // unpaid orders would otherwise stop the checkout scenario after a handful of orders.
+        // unpaid orders would otherwise stop the checkout scenario after a handful of orders,
+        // and the per-address cap on sockets the subscriptions scenario.
         .env("AETERNUM_ORDERS__MAX_UNPAID_ORDERS_PER_IP", "1000000000")
+        .env("AETERNUM_WEBSOCKET__MAX_CONNECTIONS", &sockets)
+        .env("AETERNUM_WEBSOCKET__MAX_CONNECTIONS_PER_IP", &sockets)
         .stdout(Stdio::null())
         .kill_on_drop(true)
         .spawn()
@@ -153,31 +177,114 @@ async fn main() -> anyhow::Result<()> {
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::builder().pool_max_idle_per_host(args.concurrency).build()?;
     wait_until_ready(&client, &base).await?;
+    let pid = server.id().context("the server exited at once")?;
 
+    let outcome = match args.scenario {
+        Scenario::Subscriptions => {
+            let token = staff_token(&client, &base).await?;
+            let products = product_ids(&client, &base, args.burst + 1).await?;
+            subscriptions::run(&client, &base, pid, &token, (args.subscribers, args.burst), &products).await
+        }
+        _ => load_scenario(&args, &client, &base).await,
+    };
+    let peak = resident_status_kib(pid, "VmHWM:");
+    stop(&mut server).await;
+    match peak {
+        Some(kib) => println!("memory      server peak RSS {:.1} MiB", kib as f64 / 1024.0),
+        None => println!("memory      server peak RSS unavailable (needs /proc)"),
+    }
+    outcome
+}
+
+/// Seeds what the scenario reads: the catalog, its search index, an order history and a staff
+/// account, as the arguments ask.
+async fn seed(args: &Args) -> anyhow::Result<()> {
+    if args.products > 0 {
+        let started = Instant::now();
+        run_cli(args, &["seed", "--products", &args.products.to_string()], &[]).await?;
+        let seconds = started.elapsed().as_secs_f64();
+        println!(
+            "seed        {} products in {seconds:.1} s ({:.0} products/s)",
+            args.products,
+            args.products as f64 / seconds
+        );
+    }
+    if args.scenario == Scenario::Search && args.products > 0 {
+        let started = Instant::now();
+        run_cli(args, &["reindex"], &[]).await?;
+        println!("reindex     vector index built in {:.1} s", started.elapsed().as_secs_f64());
+    }
+    if args.scenario == Scenario::Dashboard && args.orders > 0 {
+        let started = Instant::now();
+        let (orders, lines, days) =
+            (args.orders.to_string(), args.lines_per_order.to_string(), dashboard::HISTORY_DAYS.to_string());
+        run_cli(args, &["seed", "--orders", &orders, "--lines-per-order", &lines, "--days", &days], &[]).await?;
+        println!(
+            "history     {} orders of about {} lines over {days} days in {:.1} s",
+            args.orders,
+            args.lines_per_order,
+            started.elapsed().as_secs_f64()
+        );
+    }
+    if matches!(args.scenario, Scenario::Dashboard | Scenario::Subscriptions) {
+        let create = ["user", "create", "--email", STAFF_EMAIL, "--role", "staff"];
+        run_cli(args, &create, &[("AETERNUM_NEW_USER_PASSWORD", STAFF_PASSWORD)]).await?;
+    }
+    Ok(())
+}
+
+/// The bench staff account's password: a local, throw-away account of a throw-away database.
+const STAFF_PASSWORD: &str = "quiet-harbour-lantern-2026";
+
+/// An access token of the bench staff account.
+async fn staff_token(client: &reqwest::Client, base: &str) -> anyhow::Result<String> {
+    let query = "mutation($e: String!, $p: String!) { signIn(email: $e, password: $p) { accessToken } }";
+    let answer =
+        call(client, &format!("{base}/graphql"), query, json!({ "e": STAFF_EMAIL, "p": STAFF_PASSWORD }), None)
+            .await
+            .context("signIn failed")?;
+    answer["data"]["signIn"]["accessToken"]
+        .as_str()
+        .map(str::to_owned)
+        .with_context(|| format!("signIn was refused: {answer}"))
+}
+
+/// The request-driven scenarios: a warm-up, then the measured run, then its figures.
+async fn load_scenario(args: &Args, client: &reqwest::Client, base: &str) -> anyhow::Result<()> {
     let products = match args.scenario {
-        Scenario::Listing | Scenario::Search => Vec::new(),
-        Scenario::Checkout => product_ids(&client, &base, CHECKOUT_PRODUCTS).await?,
+        Scenario::Checkout => product_ids(client, base, CHECKOUT_PRODUCTS).await?,
+        _ => Vec::new(),
     };
     if args.scenario == Scenario::Search {
-        cold_searches(&client, &base).await?;
+        cold_searches(client, base).await?;
     }
-    let warmup = Duration::from_secs(args.warmup_seconds);
-    let measured = Duration::from_secs(args.seconds);
+    let token = match args.scenario {
+        Scenario::Dashboard => {
+            let token = staff_token(client, base).await?;
+            dashboard::describe(client, base, &token).await?;
+            token
+        }
+        _ => String::new(),
+    };
     let (warmup_products, products) = products.split_at(products.len() / 10);
-    match args.scenario {
-        Scenario::Listing => drive(&client, &base, args.concurrency, warmup, usize::MAX).await?,
-        Scenario::Search => drive_search(&client, &base, args.concurrency, warmup, usize::MAX).await?,
-        Scenario::Checkout => drive_checkout(&client, &base, args.concurrency, warmup, warmup_products).await?,
+    let warmup = Load {
+        concurrency: args.concurrency,
+        duration: Duration::from_secs(args.warmup_seconds),
+        max_requests: usize::MAX,
     };
+    let measured = Load { duration: Duration::from_secs(args.seconds), max_requests: args.max_requests, ..warmup };
+    let run = async |load: Load, products: &[String]| match args.scenario {
+        Scenario::Listing => drive(client, base, load).await,
+        Scenario::Search => drive_search(client, base, load).await,
+        Scenario::Dashboard => dashboard::drive(client, base, load, &token).await,
+        Scenario::Checkout | Scenario::Subscriptions => {
+            drive_checkout(client, base, load.concurrency, load.duration, products).await
+        }
+    };
+    run(warmup, warmup_products).await?;
     let started = Instant::now();
-    let results = match args.scenario {
-        Scenario::Listing => drive(&client, &base, args.concurrency, measured, args.max_requests).await?,
-        Scenario::Search => drive_search(&client, &base, args.concurrency, measured, args.max_requests).await?,
-        Scenario::Checkout => drive_checkout(&client, &base, args.concurrency, measured, products).await?,
-    };
+    let results = run(measured, products).await?;
     let elapsed = started.elapsed().as_secs_f64();
-    let peak = peak_memory_kib(&server);
-    stop(&mut server).await;
 
     let mut latencies: Vec<u64> = results.iter().flat_map(|r| r.latencies_us.iter().copied()).collect();
     let errors: usize = results.iter().map(|r| r.errors).sum();
@@ -192,9 +299,13 @@ async fn main() -> anyhow::Result<()> {
             println!("query       storefront listing: 24 products with vendor, category, first image");
             "requests"
         }
-        Scenario::Checkout => {
+        Scenario::Checkout | Scenario::Subscriptions => {
             println!("scenario    guest checkout: openCart + addToCart + checkout; latency is the checkout call");
             "orders"
+        }
+        Scenario::Dashboard => {
+            println!("query       the whole admin dashboard, LAST_90_DAYS and the period before, weekly series");
+            "dashboards"
         }
         Scenario::Search => {
             println!("query       hybrid search, 24 hits with price, {} shopper queries in turn", QUERIES.len());
@@ -219,7 +330,7 @@ async fn main() -> anyhow::Result<()> {
         args.concurrency,
         latencies.len()
     );
-    println!("throughput  {:.0} {unit}/s", latencies.len() as f64 / elapsed);
+    println!("throughput  {:.1} {unit}/s", latencies.len() as f64 / elapsed);
     println!(
         "latency     p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
         percentile(0.50),
@@ -227,21 +338,18 @@ async fn main() -> anyhow::Result<()> {
         percentile(0.99),
         percentile(1.0)
     );
-    match peak {
-        Some(kib) => println!("memory      server peak RSS {:.1} MiB", kib as f64 / 1024.0),
-        None => println!("memory      server peak RSS unavailable (needs /proc)"),
-    }
     if errors > 0 {
         bail!("{errors} requests failed");
     }
     Ok(())
 }
 
-async fn run_cli(args: &Args, cli_args: &[&str]) -> anyhow::Result<()> {
+async fn run_cli(args: &Args, cli_args: &[&str], env: &[(&str, &str)]) -> anyhow::Result<()> {
     let status = Command::new(&args.server)
         .args(cli_args)
         .env("DATABASE_URL", &args.database_url)
         .env("AETERNUM_LOG__FILTER", "warn")
+        .envs(env.iter().copied())
         .status()
         .await
         .with_context(|| format!("cannot run {}", args.server.display()))?;
@@ -296,17 +404,17 @@ async fn product_ids(client: &reqwest::Client, base: &str, count: usize) -> anyh
     Ok(ids)
 }
 
-/// Sends one GraphQL request; `None` when it failed.
+/// Sends one GraphQL request, with `header` when given; `None` when it failed.
 async fn call(
     client: &reqwest::Client,
     url: &str,
     query: &str,
     variables: Value,
-    token: Option<&str>,
+    header: Option<(&str, &str)>,
 ) -> Option<Value> {
     let mut request = client.post(url).json(&json!({ "query": query, "variables": variables }));
-    if let Some(token) = token {
-        request = request.header("x-cart-token", token);
+    if let Some((name, value)) = header {
+        request = request.header(name, value);
     }
     let response = request.send().await.ok()?;
     if !response.status().is_success() {
@@ -341,14 +449,16 @@ async fn drive_checkout(
                 };
                 let cart = opened["data"]["openCart"]["cart"]["id"].clone();
                 let token = opened["data"]["openCart"]["token"].as_str().unwrap_or_default().to_owned();
-                let added = call(&client, &url, ADD, json!({ "c": cart, "p": product }), Some(&token)).await;
+                let added =
+                    call(&client, &url, ADD, json!({ "c": cart, "p": product }), Some(("x-cart-token", &token))).await;
                 if added.as_ref().is_none_or(|a| a.get("errors").is_some()) {
                     result.sold_out += 1;
                     continue;
                 }
                 let started = Instant::now();
                 let key = format!("bench-{n}-{i}-{}", std::process::id());
-                let placed = call(&client, &url, CHECKOUT, json!({ "c": cart, "k": key }), Some(&token)).await;
+                let placed =
+                    call(&client, &url, CHECKOUT, json!({ "c": cart, "k": key }), Some(("x-cart-token", &token))).await;
                 let elapsed = started.elapsed().as_micros() as u64;
                 match placed {
                     Some(p) if p["data"]["checkout"]["id"].is_string() => result.latencies_us.push(elapsed),
@@ -366,31 +476,33 @@ async fn drive_checkout(
     Ok(results)
 }
 
-/// Runs `concurrency` clients, each sending `query` with the variables `next` makes from its own
-/// state (started by `start` from the client's number), until `duration` passes or
-/// `max_requests` are made in all. `seen` reads each error-free answer; failed requests and
-/// answers with errors count as errors.
+/// Runs `load.concurrency` clients, each sending `query` (with `header` when given) with the
+/// variables `next` makes from its own state (started by `start` from the client's number),
+/// until `load.duration` passes or `load.max_requests` are made in all. `seen` reads each
+/// error-free answer; failed requests and answers with errors count as errors.
+#[allow(clippy::too_many_arguments)]
 async fn drive_clients<S: Send + 'static>(
     client: &reqwest::Client,
     base: &str,
-    load: (usize, Duration, usize),
+    load: Load,
     query: &'static str,
+    header: Option<(&'static str, String)>,
     start: fn(usize) -> S,
     next: fn(&mut S) -> Value,
     seen: fn(&mut S, &Value, &mut ClientResult),
 ) -> anyhow::Result<Vec<ClientResult>> {
-    let (concurrency, duration, max_requests) = load;
-    let deadline = Instant::now() + duration;
-    let per_client = max_requests.div_ceil(concurrency.max(1));
-    let mut tasks = Vec::with_capacity(concurrency);
-    for n in 0..concurrency {
-        let (client, url) = (client.clone(), format!("{base}/graphql"));
+    let deadline = Instant::now() + load.duration;
+    let per_client = load.max_requests.div_ceil(load.concurrency.max(1));
+    let mut tasks = Vec::with_capacity(load.concurrency);
+    for n in 0..load.concurrency {
+        let (client, url, header) = (client.clone(), format!("{base}/graphql"), header.clone());
         tasks.push(tokio::spawn(async move {
             let mut result = ClientResult { latencies_us: Vec::with_capacity(4096), ..ClientResult::default() };
             let mut state = start(n);
             while Instant::now() < deadline && result.latencies_us.len() < per_client {
                 let started = Instant::now();
-                let answer = call(&client, &url, query, next(&mut state), None).await;
+                let header = header.as_ref().map(|(name, value)| (*name, value.as_str()));
+                let answer = call(&client, &url, query, next(&mut state), header).await;
                 result.latencies_us.push(started.elapsed().as_micros() as u64);
                 match answer.filter(|v| v.get("errors").is_none()) {
                     Some(data) => seen(&mut state, &data["data"], &mut result),
@@ -400,7 +512,7 @@ async fn drive_clients<S: Send + 'static>(
             result
         }));
     }
-    let mut results = Vec::with_capacity(concurrency);
+    let mut results = Vec::with_capacity(load.concurrency);
     for task in tasks {
         results.push(task.await?);
     }
@@ -408,18 +520,13 @@ async fn drive_clients<S: Send + 'static>(
 }
 
 /// Shoppers walking the listing page by page, `PAGES_PER_VISIT` pages a visit.
-async fn drive(
-    client: &reqwest::Client,
-    base: &str,
-    concurrency: usize,
-    duration: Duration,
-    max_requests: usize,
-) -> anyhow::Result<Vec<ClientResult>> {
+async fn drive(client: &reqwest::Client, base: &str, load: Load) -> anyhow::Result<Vec<ClientResult>> {
     drive_clients(
         client,
         base,
-        (concurrency, duration, max_requests),
+        load,
         LISTING,
+        None,
         |_| (Value::Null, 0),
         |(after, _)| json!({ "after": after }),
         |(after, page), data, _| {
@@ -461,18 +568,13 @@ async fn cold_searches(client: &reqwest::Client, base: &str) -> anyhow::Result<(
 
 /// Shoppers searching the queries in turn, each starting at its own. A degraded answer is
 /// counted in `sold_out`.
-async fn drive_search(
-    client: &reqwest::Client,
-    base: &str,
-    concurrency: usize,
-    duration: Duration,
-    max_requests: usize,
-) -> anyhow::Result<Vec<ClientResult>> {
+async fn drive_search(client: &reqwest::Client, base: &str, load: Load) -> anyhow::Result<Vec<ClientResult>> {
     drive_clients(
         client,
         base,
-        (concurrency, duration, max_requests),
+        load,
         SEARCH,
+        None,
         |n| n,
         |turn| {
             *turn += 1;
@@ -488,11 +590,26 @@ async fn drive_search(
     .await
 }
 
-/// The server's peak resident memory (`VmHWM`), in KiB.
-fn peak_memory_kib(server: &Child) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{}/status", server.id()?)).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+/// A memory figure of the process `pid` from `/proc/<pid>/status` (`VmHWM:`, `VmRSS:`), in KiB.
+fn resident_status_kib(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
     line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The process's resident memory now, in KiB.
+fn resident_kib(pid: u32) -> Option<u64> {
+    resident_status_kib(pid, "VmRSS:")
+}
+
+/// CPU time the process `pid` has used so far, user and system (`/proc/<pid>/stat`, in the
+/// kernel's 100 Hz clock ticks).
+fn process_cpu(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces; the fields after its closing parenthesis do not.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
 }
 
 async fn stop(server: &mut Child) {

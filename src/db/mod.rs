@@ -4,6 +4,7 @@
 //! SQL that differs between the two lives in [`dialect`] and in the migrations, nowhere else.
 
 pub mod dialect;
+pub mod outbox;
 
 use std::str::FromStr;
 use std::sync::Arc;

@@ -38,7 +38,7 @@ pub async fn relay_once(db: &Db, bus: &dyn EventBus) -> anyhow::Result<usize> {
         return Ok(0);
     }
     let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
-    let events = with_audience(db, rows).await.map_err(|error| anyhow::anyhow!("{error:?}"))?;
+    let events = with_audience(db, rows).await.map_err(AppError::into_anyhow)?;
     let events: Vec<Arc<Event>> = events.into_iter().map(Arc::new).collect();
     bus.publish(&events).await?;
     event::Entity::update_many()

@@ -104,7 +104,7 @@ pub async fn evaluate(db: &Db, search: &Search, judgements: &Judgements) -> anyh
         for (query, grades) in judgements {
             let outcome = service::search(db, search, query, &criteria, sides, None)
                 .await
-                .map_err(|e| anyhow::anyhow!("{}", e.message()))?;
+                .map_err(crate::error::AppError::into_anyhow)?;
             let ranking: Vec<String> =
                 outcome.hits.iter().take(CUTOFF).filter_map(|hit| titles.get(&hit.id).cloned()).collect();
             ndcg_sum += ndcg(&ranking, grades);

@@ -1,6 +1,7 @@
-//! Catalog seeders: the demo catalog and synthetic catalogs for load tests.
+//! Seeders: the demo catalog, and synthetic catalogs and order history for load tests.
 
 pub mod demo;
+pub mod history;
 pub mod synthetic;
 
 /// A small deterministic generator (SplitMix64): the same seed gives the same catalog.

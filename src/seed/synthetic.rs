@@ -1,7 +1,8 @@
 //! Synthetic catalogs of any size, for load tests and benchmarks.
 //!
 //! Products are written with multi-row `INSERT`s in batches; 100,000 products with an image each
-//! load in seconds on PostgreSQL.
+//! load in seconds on PostgreSQL. A bulk load is not news: the stock and audit events its inserts
+//! raise are discarded, not published to subscribers.
 
 use std::time::Instant;
 
@@ -12,7 +13,7 @@ use super::Rng;
 use crate::catalog::editing::{self, NewCategory, NewProduct, NewVendor};
 use crate::catalog::service;
 use crate::db::Db;
-use crate::error::ErrorCode;
+use crate::error::{AppError, ErrorCode};
 use crate::money::{Currency, Money};
 
 const VENDORS: usize = 8;
@@ -73,7 +74,7 @@ pub async fn load(db: &Db, count: u64) -> anyhow::Result<()> {
                 }
             })
             .collect();
-        editing::insert_products(db, products).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        editing::insert_products(db, products).await.map_err(AppError::into_anyhow)?;
         written += chunk;
         tracing::info!(written, total = count, "inserting synthetic products");
     }
@@ -98,8 +99,8 @@ async fn ensure_vendors(db: &Db) -> anyhow::Result<Vec<Uuid>> {
                 NewVendor { slug, name: format!("Synthetic Vendor {n}"), description: String::new() },
             )
             .await
-            .map_err(|e| anyhow::anyhow!("{e:?}"))?,
-            Err(e) => return Err(anyhow::anyhow!("{e:?}")).context("cannot look up synthetic vendors"),
+            .map_err(AppError::into_anyhow)?,
+            Err(e) => return Err(e.into_anyhow()).context("cannot look up synthetic vendors"),
         };
         ids.push(vendor.id);
     }
@@ -123,8 +124,8 @@ async fn ensure_category(db: &Db, slug: String, parent_id: Option<Uuid>, positio
         Err(e) if e.code() == ErrorCode::NotFound => {
             let name = format!("Synthetic {}", slug.trim_start_matches("synthetic-"));
             let new = NewCategory { slug, name, parent_id, position: position as i32 };
-            Ok(editing::create_category(db, new).await.map_err(|e| anyhow::anyhow!("{e:?}"))?.id)
+            Ok(editing::create_category(db, new).await.map_err(AppError::into_anyhow)?.id)
         }
-        Err(e) => Err(anyhow::anyhow!("{e:?}")).context("cannot look up synthetic categories"),
+        Err(e) => Err(e.into_anyhow()).context("cannot look up synthetic categories"),
     }
 }

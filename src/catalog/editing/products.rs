@@ -88,22 +88,24 @@ pub async fn create_product(db: &Db, new: NewProduct) -> AppResult<product::Mode
     Ok(created)
 }
 
-/// Inserts many products with multi-row `INSERT`s, in one transaction per batch of
-/// [`INSERT_BATCH`]. Vendors and categories must exist (foreign keys check them).
+/// Loads many products in bulk (the seeders' path), with multi-row `INSERT`s in one
+/// transaction per batch of [`INSERT_BATCH`], and returns their ids in the order given. Vendors
+/// and categories must exist (foreign keys check them). A bulk load is not news: the stock and
+/// audit events its rows raise are discarded in the same transaction, never published.
 ///
 /// # Errors
 /// `BAD_USER_INPUT` for an invalid product (nothing of its batch is written), `CONFLICT` on a
 /// duplicate slug or SKU.
-pub async fn insert_products(db: &Db, products: Vec<NewProduct>) -> AppResult<u64> {
-    let mut inserted = 0;
+pub async fn insert_products(db: &Db, products: Vec<NewProduct>) -> AppResult<Vec<Uuid>> {
+    let mut inserted = Vec::new();
     let mut rows = products.into_iter().map(validate_product);
     loop {
         let batch: Vec<_> = rows.by_ref().take(INSERT_BATCH).collect::<AppResult<_>>()?;
         if batch.is_empty() {
             return Ok(inserted);
         }
-        let count = batch.len() as u64;
         let (products, images): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+        let ids: Vec<Uuid> = products.iter().filter_map(|p| p.id.try_as_ref().copied()).collect();
         let opening: Vec<(Uuid, i32)> =
             products.iter().filter_map(|p| Some((*p.id.try_as_ref()?, *p.stock.try_as_ref()?))).collect();
         let txn = db.begin_write().await?;
@@ -115,8 +117,9 @@ pub async fn insert_products(db: &Db, products: Vec<NewProduct>) -> AppResult<u6
             product_image::Entity::insert_many(chunk.to_vec()).exec_without_returning(&txn).await?;
         }
         inventory::record_opening_stock(&txn, &opening).await?;
+        db::outbox::discard_unpublished(&txn, &ids).await?;
         txn.commit().await?;
-        inserted += count;
+        inserted.extend(ids);
     }
 }
 

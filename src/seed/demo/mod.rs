@@ -44,7 +44,7 @@ pub async fn load_if_empty(db: &Db) -> anyhow::Result<()> {
 /// # Errors
 /// When the store fails.
 pub async fn load(db: &Db) -> anyhow::Result<()> {
-    let fail = |e: crate::AppError| anyhow::anyhow!("loading the demo catalog failed: {e:?}");
+    let fail = |e: crate::AppError| e.into_anyhow().context("loading the demo catalog failed");
     match service::vendor_by_slug(db, VENDORS[0].0).await {
         Ok(_) => {
             tracing::info!("demo catalog already loaded");
@@ -74,7 +74,7 @@ pub async fn load(db: &Db) -> anyhow::Result<()> {
         }
     }
     let products = products(&vendors, &leaves);
-    let count = editing::insert_products(db, products).await.map_err(fail)?;
+    let count = editing::insert_products(db, products).await.map_err(fail)?.len();
     tracing::info!(
         vendors = vendors.len(),
         categories = DEPARTMENTS.len() + leaves.len(),
