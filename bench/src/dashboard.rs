@@ -5,8 +5,8 @@ use serde_json::json;
 use crate::{ClientResult, Load, drive_clients};
 
 /// Every figure of the dashboard, with the names the console shows beside the rankings.
-pub const DASHBOARD: &str = "query Dashboard {
-  adminDashboard(period: { preset: LAST_90_DAYS }, currencyCode: \"EUR\") {
+pub const DASHBOARD: &str = "query Dashboard($p: PeriodPreset!) {
+  adminDashboard(period: { preset: $p }, currencyCode: \"EUR\") {
     from to
     revenue { current { amount } previous { amount } change }
     orders { current previous change }
@@ -28,16 +28,23 @@ pub const DASHBOARD: &str = "query Dashboard {
 pub const HISTORY_DAYS: u32 = 180;
 
 /// Staff clients reading the dashboard as `token`, one request after another each.
-pub async fn drive(client: &reqwest::Client, base: &str, load: Load, token: &str) -> anyhow::Result<Vec<ClientResult>> {
+pub async fn drive(
+    client: &reqwest::Client,
+    base: &str,
+    load: Load,
+    token: &str,
+    period: &str,
+) -> anyhow::Result<Vec<ClientResult>> {
+    let variables = json!({ "p": period });
     drive_clients(
         client,
         base,
         load,
         DASHBOARD,
         Some(("authorization", format!("Bearer {token}"))),
-        |_| (),
-        |()| json!({}),
-        |(), data, result| {
+        |_| variables.clone(),
+        |variables| variables.clone(),
+        |_, data, result| {
             if data["adminDashboard"]["orders"]["current"].as_i64().is_none_or(|n| n == 0) {
                 result.errors += 1;
             }
@@ -47,12 +54,12 @@ pub async fn drive(client: &reqwest::Client, base: &str, load: Load, token: &str
 }
 
 /// The figures of one dashboard read alone, to print beside the load figures.
-pub async fn describe(client: &reqwest::Client, base: &str, token: &str) -> anyhow::Result<()> {
+pub async fn describe(client: &reqwest::Client, base: &str, token: &str, period: &str) -> anyhow::Result<()> {
     let answer = crate::call(
         client,
         &format!("{base}/graphql"),
         DASHBOARD,
-        json!({}),
+        json!({ "p": period }),
         Some(("authorization", &format!("Bearer {token}"))),
     )
     .await
@@ -64,7 +71,7 @@ pub async fn describe(client: &reqwest::Client, base: &str, token: &str) -> anyh
     let count =
         |path: &str| figures[path]["current"].as_i64().unwrap_or(0) + figures[path]["previous"].as_i64().unwrap_or(0);
     println!(
-        "dashboard   LAST_90_DAYS and the 90 days before: {} orders paid, {} units, revenue {} / {} EUR",
+        "dashboard   {period} and the period before: {} orders paid, {} units, revenue {} / {} EUR",
         count("orders"),
         count("unitsSold"),
         figures["revenue"]["current"]["amount"].as_str().unwrap_or("?"),

@@ -53,7 +53,8 @@ struct Args {
     /// Database to seed and serve (a fresh one: seeding adds products).
     #[arg(long, env = "DATABASE_URL")]
     database_url: String,
-    /// Products to seed before the run; 0 to use the catalog as it is.
+    /// Products to seed before the run; 0 to use the database as it is (seeded by an earlier
+    /// run, its staff account included).
     #[arg(long, default_value_t = 100_000)]
     products: u64,
     /// Concurrent clients.
@@ -84,6 +85,9 @@ struct Args {
     /// Sockets following `orderPlaced` in the subscriptions scenario.
     #[arg(long, default_value_t = 10_000)]
     subscribers: usize,
+    /// The dashboard scenario's period preset (`LAST_7_DAYS`, `LAST_30_DAYS`, `LAST_90_DAYS`).
+    #[arg(long, default_value = "LAST_90_DAYS")]
+    period: String,
     /// Orders placed in the subscriptions scenario's burst.
     #[arg(long, default_value_t = 100)]
     burst: usize,
@@ -226,7 +230,8 @@ async fn seed(args: &Args) -> anyhow::Result<()> {
             started.elapsed().as_secs_f64()
         );
     }
-    if matches!(args.scenario, Scenario::Dashboard | Scenario::Subscriptions) {
+    // A fresh database gets the staff account; one used as it is has it from its first run.
+    if args.products > 0 && matches!(args.scenario, Scenario::Dashboard | Scenario::Subscriptions) {
         let create = ["user", "create", "--email", STAFF_EMAIL, "--role", "staff"];
         run_cli(args, &create, &[("AETERNUM_NEW_USER_PASSWORD", STAFF_PASSWORD)]).await?;
     }
@@ -261,7 +266,7 @@ async fn load_scenario(args: &Args, client: &reqwest::Client, base: &str) -> any
     let token = match args.scenario {
         Scenario::Dashboard => {
             let token = staff_token(client, base).await?;
-            dashboard::describe(client, base, &token).await?;
+            dashboard::describe(client, base, &token, &args.period).await?;
             token
         }
         _ => String::new(),
@@ -276,7 +281,7 @@ async fn load_scenario(args: &Args, client: &reqwest::Client, base: &str) -> any
     let run = async |load: Load, products: &[String]| match args.scenario {
         Scenario::Listing => drive(client, base, load).await,
         Scenario::Search => drive_search(client, base, load).await,
-        Scenario::Dashboard => dashboard::drive(client, base, load, &token).await,
+        Scenario::Dashboard => dashboard::drive(client, base, load, &token, &args.period).await,
         Scenario::Checkout | Scenario::Subscriptions => {
             drive_checkout(client, base, load.concurrency, load.duration, products).await
         }
@@ -304,7 +309,7 @@ async fn load_scenario(args: &Args, client: &reqwest::Client, base: &str) -> any
             "orders"
         }
         Scenario::Dashboard => {
-            println!("query       the whole admin dashboard, LAST_90_DAYS and the period before, weekly series");
+            println!("query       the whole admin dashboard, {} and the period before, weekly series", args.period);
             "dashboards"
         }
         Scenario::Search => {
@@ -487,7 +492,7 @@ async fn drive_clients<S: Send + 'static>(
     load: Load,
     query: &'static str,
     header: Option<(&'static str, String)>,
-    start: fn(usize) -> S,
+    start: impl Fn(usize) -> S,
     next: fn(&mut S) -> Value,
     seen: fn(&mut S, &Value, &mut ClientResult),
 ) -> anyhow::Result<Vec<ClientResult>> {
@@ -496,9 +501,9 @@ async fn drive_clients<S: Send + 'static>(
     let mut tasks = Vec::with_capacity(load.concurrency);
     for n in 0..load.concurrency {
         let (client, url, header) = (client.clone(), format!("{base}/graphql"), header.clone());
+        let mut state = start(n);
         tasks.push(tokio::spawn(async move {
             let mut result = ClientResult { latencies_us: Vec::with_capacity(4096), ..ClientResult::default() };
-            let mut state = start(n);
             while Instant::now() < deadline && result.latencies_us.len() < per_client {
                 let started = Instant::now();
                 let header = header.as_ref().map(|(name, value)| (*name, value.as_str()));

@@ -16,6 +16,7 @@ mod m20261201_000006_hardening;
 mod m20261202_000007_events;
 mod m20261202_000008_holds;
 mod m20261202_000009_dashboard_indexes;
+mod m20261202_000010_sales;
 
 /// Applies the migrations in order.
 pub struct Migrator;
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000007_events::Migration),
             Box::new(m20261202_000008_holds::Migration),
             Box::new(m20261202_000009_dashboard_indexes::Migration),
+            Box::new(m20261202_000010_sales::Migration),
         ]
     }
 }

@@ -143,6 +143,38 @@ async fn the_dashboard_adds_up_a_known_set_of_orders(store: Store) {
     }
     assert_eq!(d["lowStock"], json!([{ "sku": "FX-0002", "stock": 1 }]), "the scarves are nearly gone");
 
+    // Weeks start on Monday (UTC); over the last 30 days, this week's sales and the one paid
+    // ten days ago fall in their own weeks, and every week of the period is listed.
+    let weekly = "query($p: DashboardPeriod, $c: String!) {
+        adminDashboard(period: $p, currencyCode: $c) { series(granularity: WEEK) { start revenue { amount } orders } } }";
+    let month = json!({ "preset": "LAST_30_DAYS" });
+    let weeks = shop.ok(&staff, weekly, json!({ "p": month, "c": "EUR" })).await["adminDashboard"]["series"].clone();
+    let monday = |day: chrono::DateTime<chrono::Utc>| {
+        let date = day.date_naive();
+        (date - chrono::Duration::days(i64::from(chrono::Datelike::weekday(&date).num_days_from_monday())))
+            .format("%Y-%m-%d")
+            .to_string()
+    };
+    let now = chrono::Utc::now();
+    let (this_week, that_week) = (monday(now), monday(now - chrono::Duration::days(10)));
+    let weeks = weeks.as_array().unwrap();
+    assert!((5..=6).contains(&weeks.len()), "30 days touch 5 or 6 weeks: {weeks:?}");
+    assert_eq!(weeks.first().unwrap()["start"], monday(now - chrono::Duration::days(30)).as_str());
+    for point in weeks {
+        let start = point["start"].as_str().unwrap();
+        let expected = match start {
+            s if s == this_week && s == that_week => ("175.00", 3),
+            s if s == this_week => ("150.00", 2),
+            s if s == that_week => ("25.00", 1),
+            _ => ("0.00", 0),
+        };
+        assert_eq!(
+            (point["revenue"]["amount"].as_str().unwrap(), point["orders"].as_i64().unwrap()),
+            expected,
+            "{point}"
+        );
+    }
+
     // Another currency is another dashboard.
     let usd = shop.ok(&staff, DASHBOARD, json!({ "p": week(), "c": "USD" })).await["adminDashboard"].clone();
     assert_eq!(usd["revenue"]["current"]["amount"], "120.00");

@@ -84,12 +84,21 @@ async fn a_seeded_order_history_is_orders_as_checkout_writes_them(store: Store) 
     let dashboard = shop
         .ok(
             &staff,
-            "{ adminDashboard(period: { preset: LAST_30_DAYS }, currencyCode: \"EUR\") { orders { current } } }",
+            "{ adminDashboard(period: { preset: LAST_30_DAYS }, currencyCode: \"EUR\") {
+                orders { current } unitsSold { current } revenue { current { amount } } } }",
             json!({}),
         )
         .await;
     let paid = scalar(app, "SELECT COUNT(*) FROM orders WHERE paid_at IS NOT NULL AND currency = 'EUR'").await;
     assert_eq!(dashboard["adminDashboard"]["orders"]["current"], Value::from(paid));
+    // The lines were written after their orders, already paid: each is a sale all the same.
+    let sold =
+        "FROM order_lines l JOIN orders o ON o.id = l.order_id WHERE o.paid_at IS NOT NULL AND o.currency = 'EUR'";
+    let units = scalar(app, &format!("SELECT CAST(SUM(l.quantity) AS BIGINT) {sold}")).await;
+    let revenue = scalar(app, &format!("SELECT CAST(SUM(l.line_total_minor) AS BIGINT) {sold}")).await;
+    assert_eq!(dashboard["adminDashboard"]["unitsSold"]["current"], Value::from(units));
+    let amount = format!("{}.{:02}", revenue / 100, revenue % 100);
+    assert_eq!(dashboard["adminDashboard"]["revenue"]["current"]["amount"], Value::from(amount));
 }
 
 async fn an_order_history_needs_a_listed_catalog(store: Store) {
