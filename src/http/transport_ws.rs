@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use poem::web::websocket::{CloseCode, Message, WebSocketStream};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -106,6 +106,43 @@ pub struct Conversation {
 #[derive(Default)]
 struct Operations(HashMap<String, JoinHandle<()>>);
 
+/// Messages written before one flush, at most.
+const BATCH: usize = 64;
+
+/// A server message, serialised in one pass.
+#[derive(Serialize)]
+struct Outgoing<'a, P: Serialize> {
+    id: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    payload: Option<&'a P>,
+}
+
+impl Operations {
+    /// The message of a report of a running operation, forgetting the operation when the report
+    /// ends it; `None` when the client completed the operation meanwhile.
+    fn outgoing(&mut self, report: Report) -> Option<String> {
+        let id = match &report {
+            Report::Next(id, _) | Report::Error(id, _) | Report::Complete(id) => id.clone(),
+        };
+        if !self.0.contains_key(&id) {
+            return None;
+        }
+        let text = match &report {
+            Report::Next(id, response) => {
+                serde_json::to_string(&Outgoing { id, kind: "next", payload: Some(response) })
+            }
+            Report::Error(id, errors) => serde_json::to_string(&Outgoing { id, kind: "error", payload: Some(errors) }),
+            Report::Complete(id) => serde_json::to_string(&Outgoing::<()> { id, kind: "complete", payload: None }),
+        };
+        if !matches!(report, Report::Next(..)) {
+            self.0.remove(&id);
+        }
+        text.inspect_err(|error| tracing::error!(%error, "cannot serialise a socket message")).ok()
+    }
+}
+
 impl Drop for Operations {
     fn drop(&mut self) {
         self.0.values().for_each(JoinHandle::abort);
@@ -143,27 +180,22 @@ impl Conversation {
                     }
                 }
                 Some(report) = reported.recv() => {
-                    let (id, message) = match report {
-                        Report::Next(id, response) => {
-                            let message = json!({ "id": id, "type": "next", "payload": response });
-                            (id, message)
+                    // Whatever else is ready goes out with it, flushed once: a burst of events
+                    // costs one write, not one per message.
+                    let (mut ready, mut sent, mut written) = (Some(report), Ok(()), 0);
+                    while let Some(report) = ready.take() {
+                        if let Some(text) = operations.outgoing(report) {
+                            sent = sink.feed(Message::Text(text)).await;
+                            if sent.is_err() {
+                                break;
+                            }
                         }
-                        Report::Error(id, errors) => {
-                            let message = json!({ "id": id, "type": "error", "payload": errors });
-                            (id, message)
+                        written += 1;
+                        if written < BATCH {
+                            ready = reported.try_recv().ok();
                         }
-                        Report::Complete(id) => {
-                            let message = json!({ "id": id, "type": "complete" });
-                            (id, message)
-                        }
-                    };
-                    if !operations.0.contains_key(&id) {
-                        continue; // completed by the client meanwhile
                     }
-                    if message["type"] != "next" {
-                        operations.0.remove(&id);
-                    }
-                    if sink.send(Message::Text(message.to_string())).await.is_err() {
+                    if sent.is_err() || sink.flush().await.is_err() {
                         break None;
                     }
                 }
