@@ -67,6 +67,19 @@ async fn an_invalid_operation_gets_an_error_message_and_the_socket_stays_open(st
     assert_eq!(answer["type"], "next", "{answer}");
     assert_eq!(answer["payload"]["errors"][0]["extensions"]["code"], "NOT_FOUND", "{answer}");
     assert_eq!(next_message(&mut ws).await, json!({ "id": "q", "type": "complete" }));
+    // A subscription's malformed argument ends that subscription with the argument's error.
+    let order_id = gid(NodeType::Order, uuid::Uuid::now_v7());
+    for (id, query) in [
+        ("garbage", "subscription { stockChanged(productId: \"not-an-id\") { level } }".to_owned()),
+        ("wrong-type", format!("subscription {{ stockChanged(productId: \"{order_id}\") {{ level }} }}")),
+        ("order", "subscription { orderStatusChanged(orderId: \"nope\") { status } }".to_owned()),
+    ] {
+        send_json(&mut ws, subscribe(id, &query)).await;
+        let answer = next_message(&mut ws).await;
+        assert_eq!((answer["type"].as_str(), answer["id"].as_str()), (Some("next"), Some(id)), "{answer}");
+        assert_eq!(answer["payload"]["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{id}: {answer}");
+        assert_eq!(next_message(&mut ws).await, json!({ "id": id, "type": "complete" }));
+    }
 }
 
 async fn a_bad_credential_or_an_expired_token_closes_with_4403(store: Store) {
