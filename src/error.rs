@@ -52,6 +52,10 @@ pub enum ErrorCode {
     BadRequest,
     /// The request body is larger than the configured limit.
     PayloadTooLarge,
+    /// A persisted query's hash is not known here: send the query with its hash (HTTP 200).
+    PersistedQueryNotFound,
+    /// Persisted queries are switched off: send the query itself (HTTP 200).
+    PersistedQueryNotSupported,
     /// Something failed on our side; the cause is in the server's logs, not in the response.
     Internal,
 }
@@ -268,6 +272,8 @@ mod tests {
                 "QUERY_TOO_COMPLEX",
                 "BAD_REQUEST",
                 "PAYLOAD_TOO_LARGE",
+                "PERSISTED_QUERY_NOT_FOUND",
+                "PERSISTED_QUERY_NOT_SUPPORTED",
                 "INTERNAL",
             ]
         );

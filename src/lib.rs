@@ -22,6 +22,7 @@ pub mod inventory;
 pub mod money;
 pub mod order;
 pub mod payment;
+pub mod redis_connection;
 pub mod schema;
 pub mod search;
 pub mod seed;

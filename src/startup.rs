@@ -19,10 +19,12 @@ use crate::config::EventBusSettings;
 use crate::db::Db;
 use crate::events::redis::RedisBus;
 use crate::events::{EventBus, Hub, InProcessBus};
+use crate::graphql::persisted::PersistedQueries;
 use crate::identity::mailer::Outbox;
 use crate::identity::service::Auth;
 use crate::identity::tokens::TokenKeys;
 use crate::payment::Payments;
+use crate::redis_connection::RedisConnections;
 use crate::search::analytics::{Analytics, Writer};
 use crate::search::{Search, indexer};
 use crate::{events, http, order, schema};
@@ -40,6 +42,7 @@ pub struct Application {
     hub: Hub,
     bus: Arc<dyn EventBus>,
     listener: Option<tokio::task::JoinHandle<()>>,
+    persisted: Arc<PersistedQueries>,
     settings: Settings,
 }
 
@@ -84,15 +87,31 @@ impl Application {
         let (recorder, analytics) = Analytics::channel();
         let search = Search::from_settings(&settings.search, recorder)?;
         let hub = Hub::starting_now(db.clone(), settings.events.feed_capacity).await?;
+        let mut redis = RedisConnections::default();
         let (bus, listener): (Arc<dyn EventBus>, _) = match &settings.events.bus {
             EventBusSettings::InProcess => (Arc::new(InProcessBus::new(hub.clone())), None),
             EventBusSettings::Redis { url, channel } => {
-                let bus = RedisBus::new(url.expose(), channel)?;
+                let bus = RedisBus::new(redis.to(url.expose()).context("events.bus.url")?, channel);
                 let listener = bus.listen(hub.clone(), db.clone());
                 (Arc::new(bus), Some(listener))
             }
         };
-        Ok(Self { acceptor, address, db, auth, outbox, payments, search, analytics, hub, bus, listener, settings })
+        let persisted = Arc::new(PersistedQueries::from_settings(&settings.graphql.persisted_queries, &mut redis)?);
+        Ok(Self {
+            acceptor,
+            address,
+            db,
+            auth,
+            outbox,
+            payments,
+            search,
+            analytics,
+            hub,
+            bus,
+            listener,
+            persisted,
+            settings,
+        })
     }
 
     /// The address the server listens on.
@@ -146,6 +165,7 @@ impl Application {
             self.auth.clone(),
             self.payments.clone(),
             Arc::clone(&self.bus),
+            Arc::clone(&self.persisted),
             &self.settings,
         )
         .into_endpoint();

@@ -87,3 +87,63 @@ pub enum VectorIndexSettings {
 fn default_collection() -> String {
     "aeternum_products".to_owned()
 }
+
+/// Whether, and where, automatic persisted queries are kept, `graphql.persisted_queries.kind`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PersistedQuerySettings {
+    /// Off: a request with a `persistedQuery` extension is answered
+    /// `PERSISTED_QUERY_NOT_SUPPORTED` (`AETERNUM_GRAPHQL__PERSISTED_QUERIES__KIND=off`).
+    Off,
+    /// In this process, forgetting the least recently used beyond either bound
+    /// (`AETERNUM_GRAPHQL__PERSISTED_QUERIES__KIND=in_process`).
+    InProcess {
+        /// Documents kept, at most.
+        #[serde(default = "default_persisted_entries")]
+        max_entries: usize,
+        /// Bytes of document text kept, at most.
+        #[serde(default = "default_persisted_bytes")]
+        max_bytes: usize,
+    },
+    /// In Redis, shared by every replica (`AETERNUM_GRAPHQL__PERSISTED_QUERIES__KIND=redis`).
+    Redis {
+        /// `redis://[:password@]host:port[/db]`; the password is a secret. The same URL as
+        /// `events.bus.url` shares one connection.
+        url: Secret,
+        /// Seconds a document is kept after it was last registered.
+        #[serde(default = "default_persisted_ttl")]
+        ttl_seconds: u64,
+        /// Largest document kept, in bytes; a larger one runs but is not kept.
+        #[serde(default = "default_persisted_document_bytes")]
+        max_document_bytes: usize,
+        /// Prefix of the keys.
+        #[serde(default = "default_persisted_prefix")]
+        key_prefix: String,
+    },
+}
+
+fn default_persisted_ttl() -> u64 {
+    7 * 24 * 3600
+}
+
+fn default_persisted_document_bytes() -> usize {
+    64 * 1024
+}
+
+fn default_persisted_prefix() -> String {
+    "aeternum:apq:".to_owned()
+}
+
+fn default_persisted_entries() -> usize {
+    10_000
+}
+
+fn default_persisted_bytes() -> usize {
+    32 * 1024 * 1024
+}
+
+impl Default for PersistedQuerySettings {
+    fn default() -> Self {
+        Self::InProcess { max_entries: default_persisted_entries(), max_bytes: default_persisted_bytes() }
+    }
+}

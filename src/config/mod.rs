@@ -16,7 +16,9 @@ use serde::{Deserialize, Serialize};
 mod adapters;
 mod secret;
 
-pub use adapters::{EmbedderSettings, EventBusSettings, PaymentProviderSettings, VectorIndexSettings};
+pub use adapters::{
+    EmbedderSettings, EventBusSettings, PaymentProviderSettings, PersistedQuerySettings, VectorIndexSettings,
+};
 pub use secret::Secret;
 
 /// The default relational store: a SQLite file under `./data/`.
@@ -92,6 +94,8 @@ pub struct GraphqlSettings {
     /// a CDN serving npm packages, or a mirror of them such as `/static/npm` or
     /// `https://assets.example.com/npm`.
     pub graphiql_assets_url: String,
+    /// Automatic persisted queries (`extensions.persistedQuery`): where they are kept, or off.
+    pub persisted_queries: PersistedQuerySettings,
 }
 
 /// How long a connection may take to send a request, and stay open idle.
@@ -300,6 +304,7 @@ impl Default for Settings {
                 max_body_bytes: 256 * 1024,
                 graphiql: true,
                 graphiql_assets_url: "https://unpkg.com".to_owned(),
+                persisted_queries: PersistedQuerySettings::default(),
             },
             http: HttpSettings { request_read_timeout_seconds: 30, idle_timeout_seconds: 120 },
             websocket: WebsocketSettings {

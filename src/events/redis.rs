@@ -13,11 +13,11 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use redis::AsyncCommands;
-use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
 
 use super::{Event, EventBus, Hub, relay};
 use crate::db::Db;
+use crate::redis_connection::RedisConnection;
 
 /// Longest wait between reconnection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -27,33 +27,27 @@ const PUBLISH_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Publishes to, and listens on, one Redis channel.
 pub struct RedisBus {
-    client: redis::Client,
+    redis: Arc<RedisConnection>,
     channel: String,
-    publisher: Mutex<Option<redis::aio::MultiplexedConnection>>,
     listening: Arc<AtomicBool>,
     publishing: AtomicBool,
 }
 
 impl RedisBus {
-    /// A bus over the server at `url`; connects on first use.
-    ///
-    /// # Errors
-    /// When the URL is not a Redis URL.
-    pub fn new(url: &str, channel: &str) -> anyhow::Result<Self> {
-        let client = redis::Client::open(url).map_err(|e| anyhow::anyhow!("events.bus.url is not a Redis URL: {e}"))?;
-        Ok(Self {
-            client,
+    /// A bus publishing on the shared connection `redis`, which connects on first use.
+    pub fn new(redis: Arc<RedisConnection>, channel: &str) -> Self {
+        Self {
+            redis,
             channel: channel.to_owned(),
-            publisher: Mutex::new(None),
             listening: Arc::new(AtomicBool::new(false)),
             publishing: AtomicBool::new(true),
-        })
+        }
     }
 
     /// Listens on the channel and delivers to `hub` until aborted, reconnecting with backoff
     /// and catching up from the outbox after each (re)connection.
     pub fn listen(&self, hub: Hub, db: Db) -> JoinHandle<()> {
-        let client = self.client.clone();
+        let client = self.redis.client().clone();
         let channel = self.channel.clone();
         let listening = Arc::clone(&self.listening);
         tokio::spawn(async move {
@@ -124,18 +118,12 @@ impl EventBus for RedisBus {
 
 impl RedisBus {
     async fn publish_all(&self, events: &[Arc<Event>]) -> anyhow::Result<()> {
-        let mut publisher = self.publisher.lock().await;
-        if publisher.is_none() {
-            *publisher = Some(self.client.get_multiplexed_async_connection().await.inspect_err(|_| {
-                self.publishing.store(false, Ordering::Release);
-            })?);
-        }
-        let Some(connection) = publisher.as_mut() else { anyhow::bail!("no Redis connection") };
+        let mut connection = self.redis.get().await.inspect_err(|_| self.publishing.store(false, Ordering::Release))?;
         for event in events {
             let sent: redis::RedisResult<i64> =
                 connection.publish(&self.channel, serde_json::to_string(event.as_ref())?).await;
             if let Err(error) = sent {
-                *publisher = None;
+                self.redis.reset().await;
                 self.publishing.store(false, Ordering::Release);
                 return Err(error.into());
             }

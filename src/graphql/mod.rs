@@ -6,6 +6,7 @@ pub mod errors;
 pub mod ids;
 pub mod nesting;
 pub mod pagination;
+pub mod persisted;
 pub mod scalars;
 pub mod shape;
 pub mod state;

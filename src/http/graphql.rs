@@ -24,6 +24,7 @@ use crate::config::{GraphqlSettings, WebsocketSettings};
 use crate::db::Db;
 use crate::error::ErrorCode;
 use crate::graphql::errors::{PRE_EXECUTION_CODES, code_of};
+use crate::graphql::persisted::{Document, PersistedQueries};
 use crate::identity::service::Auth;
 use crate::schema::AppSchema;
 
@@ -42,6 +43,7 @@ pub struct GraphqlEndpoint {
     graphiql: Option<super::graphiql::GraphiqlPage>,
     max_body_bytes: usize,
     max_nesting: usize,
+    persisted: Arc<PersistedQueries>,
 }
 
 /// A GraphQL request as sent in a `POST` body.
@@ -72,6 +74,7 @@ impl GraphqlEndpoint {
         auth: Arc<Auth>,
         settings: &GraphqlSettings,
         websocket: &WebsocketSettings,
+        persisted: Arc<PersistedQueries>,
     ) -> Self {
         let graphiql = settings.graphiql.then(|| super::graphiql::page(&settings.graphiql_assets_url));
         Self {
@@ -88,6 +91,7 @@ impl GraphqlEndpoint {
             graphiql,
             max_body_bytes: settings.max_body_bytes,
             max_nesting: settings.max_nesting,
+            persisted,
         }
     }
 
@@ -125,15 +129,22 @@ impl GraphqlEndpoint {
                 return response;
             }
         };
-        let Some(query) = request.query.take().filter(|q| !q.trim().is_empty()) else {
-            return request_error(
-                StatusCode::BAD_REQUEST,
-                ErrorCode::BadRequest,
-                "the request has no `query`",
-                media_type,
-            );
+        let document = match self.persisted.document(request.query.take(), request.extensions.as_mut()).await {
+            Ok(Some(document)) => document,
+            Ok(None) => {
+                let message = "the request has no `query`";
+                return request_error(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, message, media_type);
+            }
+            Err(refusal) => {
+                // Apollo clients read these two from a 200 and react (send the query in full).
+                let status = match refusal.code {
+                    ErrorCode::PersistedQueryNotFound | ErrorCode::PersistedQueryNotSupported => StatusCode::OK,
+                    _ => StatusCode::BAD_REQUEST,
+                };
+                return request_error(status, refusal.code, &refusal.message, media_type);
+            }
         };
-        if get && !is_query_operation(&query, request.operation_name.as_deref(), self.max_nesting) {
+        if get && !is_query_operation(document.text(), request.operation_name.as_deref(), self.max_nesting) {
             let mut response = request_error(
                 StatusCode::METHOD_NOT_ALLOWED,
                 ErrorCode::BadRequest,
@@ -148,8 +159,27 @@ impl GraphqlEndpoint {
             Ok(context) => context,
             Err(error) => return request_error(StatusCode::UNAUTHORIZED, error.code(), error.message(), media_type),
         };
-        let gql = with_request_parts(context.attach(async_graphql::Request::new(query)), request);
-        encode(self.schema.execute(gql).await, media_type)
+        let (gql, registering) = match document {
+            Document::Sent(text) => (async_graphql::Request::new(text), None),
+            Document::Registering { hash, text } => (async_graphql::Request::new(text.clone()), Some((hash, text))),
+            Document::Persisted { text, parsed } => {
+                let mut gql = async_graphql::Request::new(text.to_string());
+                if let Some(parsed) = parsed {
+                    gql.set_parsed_query(parsed);
+                }
+                (gql, None)
+            }
+        };
+        let response = self.schema.execute(with_request_parts(context.attach(gql), request)).await;
+        if let Some((hash, text)) = registering
+            && !response
+                .errors
+                .iter()
+                .any(|e| code_of(e).is_some_and(|c| PRE_EXECUTION_CODES.iter().any(|p| p.as_str() == c)))
+        {
+            self.persisted.keep(&hash, text).await;
+        }
+        encode(response, media_type)
     }
 
     /// The GraphQL request in a `POST` body, or the response refusing it.

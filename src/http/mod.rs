@@ -26,10 +26,13 @@ pub fn routes(
     auth: Arc<Auth>,
     payments: Payments,
     bus: Arc<dyn crate::events::EventBus>,
+    persisted: Arc<crate::graphql::persisted::PersistedQueries>,
     settings: &Settings,
 ) -> impl IntoEndpoint + use<> {
+    let graphql =
+        graphql::GraphqlEndpoint::new(schema, db.clone(), auth, &settings.graphql, &settings.websocket, persisted);
     Route::new()
-        .at("/graphql", graphql::GraphqlEndpoint::new(schema, db.clone(), auth, &settings.graphql, &settings.websocket))
+        .at("/graphql", graphql)
         .at("/webhooks/payments", post(crate::payment::webhook::receive))
         .at("/healthz", get(health::healthz))
         .at("/readyz", get(health::readyz))

@@ -169,6 +169,15 @@ impl TestApp {
         request.send().await.expect("the request is sent").json().await.expect("the response is JSON")
     }
 
+    /// Rows of a table, counted directly.
+    pub async fn count_rows(&self, table: &str) -> i64 {
+        use sea_orm::{ConnectionTrait, Statement};
+        let conn = self.db.conn();
+        let sql = format!("SELECT COUNT(*) AS n FROM {table}");
+        let row = conn.query_one_raw(Statement::from_string(conn.get_database_backend(), sql)).await.unwrap().unwrap();
+        row.try_get::<i64>("", "n").unwrap()
+    }
+
     /// Signs in through the API and returns the access and refresh tokens.
     pub async fn sign_in(&self, email: &str, password: &str) -> (String, String) {
         let data = self

@@ -25,6 +25,7 @@ mod identity_matrix;
 mod order_lifecycle;
 mod payment_safety;
 mod payments;
+mod persisted_queries;
 mod realtime;
 mod replicas;
 mod responses;

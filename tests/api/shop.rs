@@ -190,17 +190,7 @@ impl Shop {
 
     /// Rows of a table, counted directly.
     pub async fn count(&self, table: &str) -> i64 {
-        use sea_orm::{ConnectionTrait, Statement};
-        let conn = self.app.db.conn();
-        let row = conn
-            .query_one_raw(Statement::from_string(
-                conn.get_database_backend(),
-                format!("SELECT COUNT(*) AS n FROM {table}"),
-            ))
-            .await
-            .unwrap()
-            .unwrap();
-        row.try_get::<i64>("", "n").unwrap()
+        self.app.count_rows(table).await
     }
 }
 

@@ -1,0 +1,340 @@
+//! Automatic persisted queries, as Apollo clients speak them.
+//!
+//! A client sends `extensions.persistedQuery = {version: 1, sha256Hash}`. With the hash alone, a
+//! known document runs and an unknown one is answered `PERSISTED_QUERY_NOT_FOUND` (HTTP 200, so
+//! the client retries with the document); with the document too, the hash is checked against it
+//! and the document runs and is kept for next time. Only documents that parsed and validated are
+//! kept, so the store cannot be filled with garbage, and a document is kept as its parsed form
+//! too (per process), so a persisted query is not parsed again on every call.
+//!
+//! Where the documents are kept is a port ([`QueryStore`]); the in-process store here is bounded
+//! both in entries and in bytes and forgets the least recently used first.
+
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use anyhow::Context as _;
+use async_graphql::parser::types::ExecutableDocument;
+use lru::LruCache;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::config::PersistedQuerySettings;
+use crate::digest::sha256_hex;
+use crate::error::ErrorCode;
+use crate::redis_connection::{RedisConnection, RedisConnections};
+
+/// The key of the extension in a request's `extensions`.
+pub const EXTENSION: &str = "persistedQuery";
+
+/// Where persisted documents are kept: in this process, or shared by every replica.
+#[async_trait::async_trait]
+pub trait QueryStore: Send + Sync {
+    /// The document with this hash, if kept.
+    async fn get(&self, hash: &str) -> anyhow::Result<Option<Arc<str>>>;
+    /// Keeps `document` under `hash`.
+    async fn put(&self, hash: &str, document: Arc<str>) -> anyhow::Result<()>;
+}
+
+/// A bounded least-recently-used map: at most `max_entries` values, `max_bytes` in all.
+struct Bounded<V> {
+    entries: LruCache<String, (V, usize)>,
+    bytes: usize,
+    max_bytes: usize,
+}
+
+impl<V: Clone> Bounded<V> {
+    fn new(max_entries: usize, max_bytes: usize) -> Self {
+        let capacity = NonZeroUsize::new(max_entries.max(1)).unwrap_or(NonZeroUsize::MIN);
+        Self { entries: LruCache::new(capacity), bytes: 0, max_bytes }
+    }
+
+    fn get(&mut self, key: &str) -> Option<V> {
+        self.entries.get(key).map(|(value, _)| value.clone())
+    }
+
+    /// Keeps `value` (of `size` bytes), forgetting the least recently used until it fits; a value
+    /// larger than the whole budget is not kept.
+    fn put(&mut self, key: &str, value: V, size: usize) {
+        if size > self.max_bytes {
+            return;
+        }
+        if let Some((_, old)) = self.entries.pop(key) {
+            self.bytes -= old;
+        }
+        while self.bytes + size > self.max_bytes {
+            let Some((_, (_, old))) = self.entries.pop_lru() else { break };
+            self.bytes -= old;
+        }
+        if let Some((_, (_, old))) = self.entries.push(key.to_owned(), (value, size)) {
+            self.bytes -= old;
+        }
+        self.bytes += size;
+    }
+}
+
+/// Persisted documents in this process (the embedded default).
+pub struct InProcessQueries(Mutex<Bounded<Arc<str>>>);
+
+impl InProcessQueries {
+    /// A store of at most `max_entries` documents and `max_bytes` of text.
+    pub fn new(max_entries: usize, max_bytes: usize) -> Self {
+        Self(Mutex::new(Bounded::new(max_entries, max_bytes)))
+    }
+}
+
+#[async_trait::async_trait]
+impl QueryStore for InProcessQueries {
+    async fn get(&self, hash: &str) -> anyhow::Result<Option<Arc<str>>> {
+        Ok(self.0.lock().unwrap_or_else(PoisonError::into_inner).get(hash))
+    }
+
+    async fn put(&self, hash: &str, document: Arc<str>) -> anyhow::Result<()> {
+        let size = document.len();
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).put(hash, document, size);
+        Ok(())
+    }
+}
+
+/// Persisted documents in Redis, shared by every replica: each under its hash with a TTL,
+/// refreshed when registered again. A failing Redis is logged and treated as not knowing the
+/// hash (the client then sends the document, which runs).
+pub struct RedisQueries {
+    redis: Arc<RedisConnection>,
+    prefix: String,
+    ttl_seconds: u64,
+    max_document_bytes: usize,
+}
+
+/// Longest a persisted-query read or write may wait for Redis.
+const REDIS_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(500);
+
+impl RedisQueries {
+    /// A store on the shared connection `redis`.
+    pub fn new(redis: Arc<RedisConnection>, prefix: &str, ttl_seconds: u64, max_document_bytes: usize) -> Self {
+        Self { redis, prefix: prefix.to_owned(), ttl_seconds: ttl_seconds.max(1), max_document_bytes }
+    }
+
+    async fn timed<T>(&self, call: impl Future<Output = redis::RedisResult<T>>) -> anyhow::Result<T> {
+        match tokio::time::timeout(REDIS_TIMEOUT, call).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(error)) => {
+                self.redis.reset().await;
+                Err(error.into())
+            }
+            Err(_) => {
+                self.redis.reset().await;
+                Err(anyhow::anyhow!("Redis did not answer within {REDIS_TIMEOUT:?}"))
+            }
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl QueryStore for RedisQueries {
+    async fn get(&self, hash: &str) -> anyhow::Result<Option<Arc<str>>> {
+        let key = format!("{}{hash}", self.prefix);
+        let text: Option<String> = self
+            .timed(async {
+                let mut connection = self.redis.get().await?;
+                redis::AsyncCommands::get(&mut connection, key).await
+            })
+            .await?;
+        Ok(text.map(Into::into))
+    }
+
+    async fn put(&self, hash: &str, document: Arc<str>) -> anyhow::Result<()> {
+        if document.len() > self.max_document_bytes {
+            return Ok(());
+        }
+        let key = format!("{}{hash}", self.prefix);
+        self.timed(async {
+            let mut connection = self.redis.get().await?;
+            redis::AsyncCommands::set_ex::<_, _, ()>(&mut connection, key, document.as_ref(), self.ttl_seconds).await
+        })
+        .await
+    }
+}
+
+/// The `persistedQuery` extension of a request.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Extension {
+    version: u32,
+    sha256_hash: String,
+}
+
+/// A request's document once its `persistedQuery` extension is read.
+pub enum Document {
+    /// A document sent in full, without the extension.
+    Sent(String),
+    /// A document sent with its hash, which matched: to be kept once it validates.
+    Registering {
+        /// Its SHA-256, lowercase hexadecimal.
+        hash: String,
+        /// The document.
+        text: String,
+    },
+    /// A kept document, with its parsed form when this process has it.
+    Persisted {
+        /// The document.
+        text: Arc<str>,
+        /// The document parsed, to run without parsing it again.
+        parsed: Option<ExecutableDocument>,
+    },
+}
+
+impl Document {
+    /// The document's text.
+    pub fn text(&self) -> &str {
+        match self {
+            Self::Sent(text) | Self::Registering { text, .. } => text,
+            Self::Persisted { text, .. } => text,
+        }
+    }
+}
+
+/// Why a request's persisted query was refused: its code and message.
+#[derive(Debug)]
+pub struct Refusal {
+    /// `PERSISTED_QUERY_NOT_FOUND` and `PERSISTED_QUERY_NOT_SUPPORTED` are answered with HTTP 200
+    /// (clients react to the code); anything else is a bad request.
+    pub code: ErrorCode,
+    /// What to tell the client.
+    pub message: String,
+}
+
+impl Refusal {
+    fn bad(message: impl Into<String>) -> Self {
+        Self { code: ErrorCode::BadRequest, message: message.into() }
+    }
+}
+
+/// Persisted queries: the store, and this process's parsed documents.
+pub struct PersistedQueries {
+    store: Option<Arc<dyn QueryStore>>,
+    parsed: Mutex<Bounded<ExecutableDocument>>,
+}
+
+/// Parsed documents kept per process.
+const PARSED_ENTRIES: usize = 1_000;
+
+impl PersistedQueries {
+    /// Persisted queries kept in `store`; `None` turns them off.
+    pub fn new(store: Option<Arc<dyn QueryStore>>, max_parsed_bytes: usize) -> Self {
+        Self { store, parsed: Mutex::new(Bounded::new(PARSED_ENTRIES, max_parsed_bytes)) }
+    }
+
+    /// Persisted queries as configured: off, in this process, or in Redis (on the connection
+    /// `redis` holds for its URL).
+    ///
+    /// # Errors
+    /// When the Redis URL is not one.
+    pub fn from_settings(settings: &PersistedQuerySettings, redis: &mut RedisConnections) -> anyhow::Result<Self> {
+        let store: Option<Arc<dyn QueryStore>> = match settings {
+            PersistedQuerySettings::Off => None,
+            PersistedQuerySettings::InProcess { max_entries, max_bytes } => {
+                Some(Arc::new(InProcessQueries::new(*max_entries, *max_bytes)))
+            }
+            PersistedQuerySettings::Redis { url, ttl_seconds, max_document_bytes, key_prefix } => {
+                let connection = redis.to(url.expose()).context("graphql.persisted_queries.url")?;
+                Some(Arc::new(RedisQueries::new(connection, key_prefix, *ttl_seconds, *max_document_bytes)))
+            }
+        };
+        // Parsed documents are several times their text: a budget of 4 MiB of text.
+        Ok(Self::new(store, 4 * 1024 * 1024))
+    }
+
+    /// The request's document, from `query` and the `persistedQuery` extension (removed from
+    /// `extensions`).
+    ///
+    /// # Errors
+    /// A [`Refusal`] when the extension is malformed, of another version, its hash does not
+    /// match the document, the hash is unknown, or persisted queries are off.
+    pub async fn document(
+        &self,
+        query: Option<String>,
+        extensions: Option<&mut Map<String, Value>>,
+    ) -> Result<Option<Document>, Refusal> {
+        let query = query.filter(|q| !q.trim().is_empty());
+        let Some(extension) = extensions.and_then(|e| e.remove(EXTENSION)) else {
+            return Ok(query.map(Document::Sent));
+        };
+        let Some(store) = &self.store else {
+            return Err(Refusal {
+                code: ErrorCode::PersistedQueryNotSupported,
+                message: "persisted queries are not supported here; send the query".to_owned(),
+            });
+        };
+        let extension: Extension = serde_json::from_value(extension)
+            .map_err(|_| Refusal::bad("`persistedQuery` must be `{version: 1, sha256Hash}`"))?;
+        if extension.version != 1 {
+            return Err(Refusal::bad(format!("persisted query version {} is not supported; use 1", extension.version)));
+        }
+        let hash = extension.sha256_hash.to_ascii_lowercase();
+        if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(Refusal::bad("`sha256Hash` must be 64 hexadecimal digits"));
+        }
+        if let Some(text) = query {
+            if sha256_hex(&text) != hash {
+                return Err(Refusal::bad("`sha256Hash` is not the SHA-256 of the query"));
+            }
+            return Ok(Some(Document::Registering { hash, text }));
+        }
+        let kept = store.get(&hash).await.unwrap_or_else(|error| {
+            tracing::warn!(?error, "cannot read the persisted-query store");
+            None
+        });
+        let Some(text) = kept else {
+            return Err(Refusal {
+                code: ErrorCode::PersistedQueryNotFound,
+                message: "PersistedQueryNotFound".to_owned(),
+            });
+        };
+        let parsed = self.parsed.lock().unwrap_or_else(PoisonError::into_inner).get(&hash);
+        let parsed = match parsed {
+            Some(parsed) => Some(parsed),
+            None => self.remember_parsed(&hash, &text),
+        };
+        Ok(Some(Document::Persisted { text, parsed }))
+    }
+
+    /// Keeps a document that parsed and validated, under its hash.
+    pub async fn keep(&self, hash: &str, text: String) {
+        let text: Arc<str> = text.into();
+        self.remember_parsed(hash, &text);
+        if let Some(store) = &self.store
+            && let Err(error) = store.put(hash, text).await
+        {
+            tracing::warn!(?error, "cannot write to the persisted-query store");
+        }
+    }
+
+    fn remember_parsed(&self, hash: &str, text: &str) -> Option<ExecutableDocument> {
+        let parsed = async_graphql::parser::parse_query(text).ok()?;
+        self.parsed.lock().unwrap_or_else(PoisonError::into_inner).put(hash, parsed.clone(), text.len());
+        Some(parsed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bounded_map_forgets_the_least_recently_used_to_fit_its_budgets() {
+        let mut map = Bounded::new(3, 10);
+        map.put("a", 1, 4);
+        map.put("b", 2, 4);
+        assert_eq!(map.get("a"), Some(1)); // a is now the most recently used
+        map.put("c", 3, 4); // 12 bytes > 10: b goes
+        assert_eq!((map.get("a"), map.get("b"), map.get("c")), (Some(1), None, Some(3)));
+        map.put("d", 4, 11); // larger than the whole budget: not kept, nothing lost
+        assert_eq!((map.get("d"), map.get("a")), (None, Some(1)));
+        map.put("e", 5, 1);
+        map.put("f", 6, 1); // 4 entries > 3: the least recent (c, then a was read) goes
+        assert_eq!(map.entries.len(), 3);
+        assert!(map.bytes <= 10);
+        assert_eq!(map.get("c"), None);
+    }
+}
