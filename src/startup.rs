@@ -20,6 +20,7 @@ use crate::db::Db;
 use crate::events::redis::RedisBus;
 use crate::events::{EventBus, Hub, InProcessBus};
 use crate::graphql::persisted::PersistedQueries;
+use crate::http::proxies::TrustedProxies;
 use crate::identity::mailer::Outbox;
 use crate::identity::service::Auth;
 use crate::identity::tokens::TokenKeys;
@@ -43,6 +44,7 @@ pub struct Application {
     bus: Arc<dyn EventBus>,
     listener: Option<tokio::task::JoinHandle<()>>,
     persisted: Arc<PersistedQueries>,
+    proxies: TrustedProxies,
     settings: Settings,
 }
 
@@ -97,6 +99,7 @@ impl Application {
             }
         };
         let persisted = Arc::new(PersistedQueries::from_settings(&settings.graphql.persisted_queries, &mut redis)?);
+        let proxies = TrustedProxies::parse(&settings.http.trusted_proxies)?;
         Ok(Self {
             acceptor,
             address,
@@ -110,6 +113,7 @@ impl Application {
             bus,
             listener,
             persisted,
+            proxies,
             settings,
         })
     }
@@ -165,7 +169,7 @@ impl Application {
             self.auth.clone(),
             self.payments.clone(),
             Arc::clone(&self.bus),
-            Arc::clone(&self.persisted),
+            http::Edge { persisted: Arc::clone(&self.persisted), proxies: self.proxies.clone() },
             &self.settings,
         )
         .into_endpoint();

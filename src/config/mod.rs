@@ -106,6 +106,10 @@ pub struct HttpSettings {
     pub request_read_timeout_seconds: u64,
     /// Seconds a connection may stay open with no traffic either way (keep-alive and sockets).
     pub idle_timeout_seconds: u64,
+    /// Load balancers and proxies (addresses or networks, `10.0.0.0/8`) whose `X-Forwarded-For`
+    /// names the client; from any other peer the header is ignored. Empty: the peer is the client.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
 }
 
 /// Limits of GraphQL over WebSocket. A message may be as large as an HTTP body
@@ -306,7 +310,11 @@ impl Default for Settings {
                 graphiql_assets_url: "https://unpkg.com".to_owned(),
                 persisted_queries: PersistedQuerySettings::default(),
             },
-            http: HttpSettings { request_read_timeout_seconds: 30, idle_timeout_seconds: 120 },
+            http: HttpSettings {
+                request_read_timeout_seconds: 30,
+                idle_timeout_seconds: 120,
+                trusted_proxies: Vec::new(),
+            },
             websocket: WebsocketSettings {
                 init_timeout_ms: 10_000,
                 max_connections: 1_000,

@@ -59,6 +59,35 @@ fn adapters_are_chosen_by_kind_and_a_wrong_one_names_its_setting() {
 }
 
 #[test]
+#[allow(clippy::result_large_err)] // figment's test jail fixes the error type
+fn persisted_queries_and_trusted_proxies_come_from_the_environment() {
+    figment::Jail::expect_with(|jail| {
+        let settings = Settings::load_from(jail.directory()).map_err(|e| e.to_string())?;
+        assert!(matches!(
+            settings.graphql.persisted_queries,
+            PersistedQuerySettings::InProcess { max_entries: 10_000, .. }
+        ));
+        assert!(settings.http.trusted_proxies.is_empty(), "no proxy is trusted unless configured");
+
+        jail.set_env("AETERNUM_GRAPHQL__PERSISTED_QUERIES__KIND", "redis");
+        jail.set_env("AETERNUM_GRAPHQL__PERSISTED_QUERIES__URL", "redis://:hunter2@127.0.0.1:6379");
+        jail.set_env("AETERNUM_HTTP__TRUSTED_PROXIES", "[\"10.0.0.0/8\", \"192.168.1.1\"]");
+        let settings = Settings::load_from(jail.directory()).map_err(|e| e.to_string())?;
+        let PersistedQuerySettings::Redis { ttl_seconds, key_prefix, .. } = &settings.graphql.persisted_queries else {
+            panic!("persisted queries in Redis, not {:?}", settings.graphql.persisted_queries);
+        };
+        assert_eq!((*ttl_seconds, key_prefix.as_str()), (604_800, "aeternum:apq:"));
+        assert!(!format!("{settings:?}").contains("hunter2"), "the Redis password is redacted");
+        assert_eq!(settings.http.trusted_proxies, ["10.0.0.0/8", "192.168.1.1"]);
+
+        jail.set_env("AETERNUM_GRAPHQL__PERSISTED_QUERIES__KIND", "off");
+        let settings = Settings::load_from(jail.directory()).map_err(|e| e.to_string())?;
+        assert!(matches!(settings.graphql.persisted_queries, PersistedQuerySettings::Off));
+        Ok(())
+    });
+}
+
+#[test]
 fn secrets_are_redacted_in_debug_output() {
     let settings = Settings {
         database: DatabaseSettings {

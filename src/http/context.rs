@@ -5,6 +5,7 @@ use poem::Request;
 use poem::http::header;
 use serde_json::Value;
 
+use super::proxies::TrustedProxies;
 use crate::cart::{CART_TOKEN_HEADER, CartToken};
 use crate::db::Db;
 use crate::error::AppResult;
@@ -94,9 +95,11 @@ impl RequestContext {
         Ok(Self { viewer, client, cart_token, refresh_cookie, expires_at })
     }
 
-    /// The address of the peer of `req`.
+    /// The client of `req`: its peer, or whom a trusted proxy forwarded for (see
+    /// [`TrustedProxies`]).
     pub fn client_of(req: &Request) -> ClientInfo {
-        ClientInfo { ip: req.remote_addr().as_socket_addr().map(|addr| addr.ip().to_string()) }
+        let proxies = req.data::<TrustedProxies>().cloned().unwrap_or_default();
+        ClientInfo { ip: proxies.client_of(req).map(|ip| ip.to_string()) }
     }
 
     /// Attaches the context to a GraphQL request.

@@ -4,6 +4,7 @@ pub mod context;
 mod graphiql;
 mod graphql;
 mod health;
+pub mod proxies;
 pub mod slow_clients;
 mod transport_ws;
 mod websocket;
@@ -19,6 +20,15 @@ use crate::identity::service::Auth;
 use crate::payment::Payments;
 use crate::schema::AppSchema;
 
+/// What the HTTP edge holds besides the domains: persisted queries, and which peers' forwarded
+/// addresses to believe.
+pub struct Edge {
+    /// Automatic persisted queries.
+    pub persisted: Arc<crate::graphql::persisted::PersistedQueries>,
+    /// Proxies whose `X-Forwarded-For` names the client.
+    pub proxies: proxies::TrustedProxies,
+}
+
 /// The application's routes.
 pub fn routes(
     schema: AppSchema,
@@ -26,11 +36,11 @@ pub fn routes(
     auth: Arc<Auth>,
     payments: Payments,
     bus: Arc<dyn crate::events::EventBus>,
-    persisted: Arc<crate::graphql::persisted::PersistedQueries>,
+    edge: Edge,
     settings: &Settings,
 ) -> impl IntoEndpoint + use<> {
     let graphql =
-        graphql::GraphqlEndpoint::new(schema, db.clone(), auth, &settings.graphql, &settings.websocket, persisted);
+        graphql::GraphqlEndpoint::new(schema, db.clone(), auth, &settings.graphql, &settings.websocket, edge.persisted);
     Route::new()
         .at("/graphql", graphql)
         .at("/webhooks/payments", post(crate::payment::webhook::receive))
@@ -39,6 +49,7 @@ pub fn routes(
         .data(db)
         .data(payments)
         .data(bus)
+        .data(edge.proxies)
         .with(Tracing)
         .with(CatchPanic::new())
 }

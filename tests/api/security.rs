@@ -4,11 +4,13 @@
 use std::time::Duration;
 
 use entity::Role;
+use sea_orm::EntityTrait;
 use serde_json::{Value, json};
 
 use crate::helpers::{Credential, Store, TestApp, error_codes, next_message, send_json, socket};
 
 store_tests!(
+    only_a_trusted_proxy_names_the_client,
     deeply_nested_documents_are_refused_on_every_transport_and_the_server_stays_up,
     the_standard_introspection_query_is_answered,
     parallel_sign_ins_are_throttled_exactly_and_hashing_memory_stays_bounded,
@@ -471,4 +473,30 @@ async fn an_exhausted_pool_answers_503_service_unavailable_then_recovers(store: 
     assert_eq!(error_codes(&body), ["SERVICE_UNAVAILABLE"], "{body}");
     held.rollback().await.unwrap();
     alive(&app).await;
+}
+
+/// Where an order was placed from, as the checkout recorded it, when a guest checks out through
+/// a peer at 127.0.0.1 that sends `X-Forwarded-For: forwarded`.
+async fn placed_from(store: Store, trusted: &[&str], forwarded: &str) -> Option<String> {
+    let trusted: Vec<String> = trusted.iter().map(|t| (*t).to_owned()).collect();
+    let shop = crate::shop::Shop::open_with(store, move |s| s.http.trusted_proxies = trusted).await;
+    let (cart, guest) = shop.guest_cart().await;
+    shop.add(&guest, &cart, &shop.multi, 1).await;
+    let token = guest.cart_token.clone().unwrap();
+    let checkout = "mutation($c: ID!, $a: AddressInput!) {
+        checkout(cartId: $c, shippingAddress: $a, idempotencyKey: \"proxy-0001\", email: \"g@example.com\") { id } }";
+    let headers = [("x-cart-token", token.as_str()), ("x-forwarded-for", forwarded)];
+    let placed = shop.app.graphql_with(&headers, checkout, json!({ "c": cart, "a": crate::shop::address() })).await;
+    assert!(placed["data"]["checkout"]["id"].is_string(), "{placed}");
+    let order = entity::order::Entity::find().one(shop.app.db.conn()).await.unwrap().unwrap();
+    order.placed_from
+}
+
+async fn only_a_trusted_proxy_names_the_client(store: Store) {
+    // No trusted proxy: whatever the header says, the peer is the client.
+    assert_eq!(placed_from(store, &[], "198.51.100.7").await.as_deref(), Some("127.0.0.1"));
+    // Behind a trusted load balancer, the address it saw; a client's own entries on the left of
+    // the header are not believed.
+    assert_eq!(placed_from(store, &["127.0.0.0/8"], "198.51.100.7").await.as_deref(), Some("198.51.100.7"));
+    assert_eq!(placed_from(store, &["127.0.0.1"], "6.6.6.6, 198.51.100.7").await.as_deref(), Some("198.51.100.7"));
 }
