@@ -117,7 +117,10 @@ impl Extension for ErrorCodesExtension {
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
         next.run(ctx, query, variables).await.map_err(|mut error| {
-            set_code(&mut error, ErrorCode::GraphqlParseFailed);
+            // An extension inside may refuse a parsed document with a code of its own.
+            if code_of(&error).is_none() {
+                set_code(&mut error, ErrorCode::GraphqlParseFailed);
+            }
             error
         })
     }

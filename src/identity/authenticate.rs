@@ -119,6 +119,9 @@ pub async fn caller(
             let expires_at = chrono::DateTime::from_timestamp(claims.exp, 0);
             Ok((Viewer::User { id: claims.sub, role: claims.role, vendor_id: claims.vid }, expires_at))
         }
-        (None, Some(key)) => Ok((Viewer::Partner { key_id: keys::authenticate(db, key).await?.id }, None)),
+        (None, Some(key)) => {
+            let key = keys::authenticate(db, key).await?;
+            Ok((Viewer::Partner { key_id: key.id, scopes: keys::scopes_of(&key) }, None))
+        }
     }
 }

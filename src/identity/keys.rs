@@ -9,13 +9,22 @@ use uuid::Uuid;
 
 use super::audit::{self, Action};
 use super::tokens::{opaque_token, token_hash};
-use super::viewer::ClientInfo;
+use super::viewer::{ClientInfo, Scope};
 use crate::db::{self, Db};
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::input::bounded_text;
 
-/// Scopes a key may be granted.
-pub const SCOPES: [&str; 2] = ["catalog:read", "orders:read"];
+/// The scopes a key may be granted, by name.
+pub fn scope_names() -> Vec<&'static str> {
+    use strum::IntoEnumIterator;
+    Scope::iter().map(Scope::name).collect()
+}
+/// The scopes stored with a key; a name no longer known grants nothing.
+pub fn scopes_of(key: &api_key::Model) -> Vec<Scope> {
+    let names = key.scopes.as_array().map(Vec::as_slice).unwrap_or_default();
+    names.iter().filter_map(|name| name.as_str()?.parse().ok()).collect()
+}
+
 /// Characters of a key kept as its visible prefix.
 const PREFIX_CHARS: usize = 12;
 /// Most keys listed.
@@ -33,11 +42,11 @@ pub async fn issue(
     scopes: Vec<String>,
 ) -> AppResult<(String, api_key::Model)> {
     let name = bounded_text("name", name, 100, true)?;
-    if let Some(unknown) = scopes.iter().find(|s| !SCOPES.contains(&s.as_str())) {
+    if let Some(unknown) = scopes.iter().find(|s| s.parse::<Scope>().is_err()) {
         return Err(AppError::bad_input(format!(
             "unknown scope `{}`; known: {}",
             unknown.chars().take(40).collect::<String>(),
-            SCOPES.join(", ")
+            scope_names().join(", ")
         )));
     }
     let key = opaque_token("aek_");

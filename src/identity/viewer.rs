@@ -46,6 +46,32 @@ impl Permission {
     }
 }
 
+/// What a partner API key may reach, granted when the key is issued.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString, strum::EnumIter)]
+pub enum Scope {
+    /// The public catalog: products, categories, vendors, search, public stock changes.
+    #[strum(serialize = "catalog:read")]
+    CatalogRead,
+    /// Every order and fulfilment, and their events.
+    #[strum(serialize = "orders:read")]
+    OrdersRead,
+}
+
+impl Scope {
+    /// The scope's name, as documented.
+    pub fn name(self) -> &'static str {
+        self.into()
+    }
+
+    /// The permissions the scope grants its key.
+    pub fn permissions(self) -> &'static [Permission] {
+        match self {
+            Self::CatalogRead => &[],
+            Self::OrdersRead => &[Permission::OrdersReadAny],
+        }
+    }
+}
+
 /// The permissions each role grants.
 pub fn permissions_of(role: Role) -> &'static [Permission] {
     use Permission::*;
@@ -86,6 +112,8 @@ pub enum Viewer {
     Partner {
         /// The key.
         key_id: Uuid,
+        /// What the key was granted.
+        scopes: Vec<Scope>,
     },
 }
 
@@ -94,7 +122,8 @@ impl Viewer {
     pub fn can(&self, permission: Permission) -> bool {
         match self {
             Self::User { role, .. } => permissions_of(*role).contains(&permission),
-            Self::Anonymous | Self::Partner { .. } => false,
+            Self::Partner { scopes, .. } => scopes.iter().any(|scope| scope.permissions().contains(&permission)),
+            Self::Anonymous => false,
         }
     }
 

@@ -65,9 +65,10 @@ impl OrderQuery {
         visible(ctx, &id).await
     }
 
-    /// Orders, newest first: the signed-in customer's own, or every order for staff.
+    /// Orders, newest first: the signed-in customer's own, or every order for staff and for
+    /// partner keys with `orders:read`.
     #[graphql(
-        guard = "SignedIn",
+        guard = "SignedIn.or(Require::new(Permission::OrdersReadAny))",
         complexity = "crate::graphql::pagination::connection_complexity(first, None, child_complexity)"
     )]
     async fn orders(

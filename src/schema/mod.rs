@@ -2,6 +2,7 @@
 //! The composition root of the API, beside [`crate::startup`]; no domain imports it.
 
 pub mod node;
+pub mod partners;
 
 use std::sync::Arc;
 
@@ -65,6 +66,7 @@ pub fn schema_builder(settings: &GraphqlSettings) -> SchemaBuilder<Query, Mutati
         .limit_directives(16)
         .extension(limits)
         .extension(catalog::loaders::PerOperation)
+        .extension(partners::PartnerScopes)
         .data(PageLimits { default_size: settings.default_page_size, max_size: settings.max_page_size });
     if settings.introspection { builder } else { builder.disable_introspection() }
 }

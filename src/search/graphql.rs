@@ -165,7 +165,7 @@ impl SearchQuery {
 fn visitor_of(ctx: &Context<'_>, search: &Search) -> Option<String> {
     let who = match viewer(ctx) {
         crate::identity::Viewer::User { id, .. } => format!("user:{id}"),
-        crate::identity::Viewer::Partner { key_id } => format!("key:{key_id}"),
+        crate::identity::Viewer::Partner { key_id, .. } => format!("key:{key_id}"),
         // Not the cart token: anyone can send a fresh one with every request.
         crate::identity::Viewer::Anonymous => format!("ip:{}", client(ctx).ip?),
     };

@@ -23,6 +23,7 @@ mod http;
 mod identity_accounts;
 mod identity_matrix;
 mod order_lifecycle;
+mod partners;
 mod payment_safety;
 mod payments;
 mod persisted_queries;

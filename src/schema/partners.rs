@@ -1,0 +1,146 @@
+//! What a partner API key reaches: each root field a scope opens, and nothing else.
+//!
+//! A partner is refused, before anything runs, any operation whose root fields its key's scopes
+//! do not open (`FORBIDDEN`, naming the field). The fields inside are then guarded as for anyone:
+//! `orders:read` grants the permission to read every order, and nothing grants a partner the
+//! private side of the catalog. A root field missing from [`REACHES`] is closed to partners, so a
+//! new field is never open to them by accident.
+
+use std::sync::Arc;
+
+use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
+use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet};
+use async_graphql::{ServerResult, Variables};
+
+use crate::error::AppError;
+use crate::identity::viewer::{Scope, Viewer};
+
+/// The root fields each scope opens to a partner key, by operation type.
+pub const REACHES: &[(OperationType, &str, Scope)] = &[
+    (OperationType::Query, "node", Scope::CatalogRead),
+    (OperationType::Query, "products", Scope::CatalogRead),
+    (OperationType::Query, "product", Scope::CatalogRead),
+    (OperationType::Query, "categories", Scope::CatalogRead),
+    (OperationType::Query, "category", Scope::CatalogRead),
+    (OperationType::Query, "vendor", Scope::CatalogRead),
+    (OperationType::Query, "search", Scope::CatalogRead),
+    (OperationType::Query, "similar", Scope::CatalogRead),
+    (OperationType::Query, "searchSuggestions", Scope::CatalogRead),
+    (OperationType::Subscription, "stockChanged", Scope::CatalogRead),
+    (OperationType::Query, "order", Scope::OrdersRead),
+    (OperationType::Query, "orders", Scope::OrdersRead),
+    (OperationType::Query, "fulfilments", Scope::OrdersRead),
+    (OperationType::Subscription, "orderPlaced", Scope::OrdersRead),
+    (OperationType::Subscription, "orderStatusChanged", Scope::OrdersRead),
+];
+
+/// Whether `scopes` open the root field `name` of an operation of type `kind`. Introspection
+/// and `__typename` are open to every key.
+pub fn opens(scopes: &[Scope], kind: OperationType, name: &str) -> bool {
+    name.starts_with("__")
+        || REACHES.iter().any(|(k, field, scope)| *k == kind && *field == name && scopes.contains(scope))
+}
+
+/// The extension that refuses a partner's out-of-scope operations.
+pub struct PartnerScopes;
+
+impl ExtensionFactory for PartnerScopes {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(PartnerScopes)
+    }
+}
+
+#[async_trait::async_trait]
+impl Extension for PartnerScopes {
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let document = next.run(ctx, query, variables).await?;
+        if let Some(Viewer::Partner { scopes, .. }) = ctx.data_opt::<Viewer>()
+            && let Some(field) = first_closed(&document, scopes)
+        {
+            let refusal = AppError::forbidden(format!("this API key's scopes do not reach `{field}`"));
+            return Err(async_graphql::Error::from(refusal).into_server_error(Default::default()));
+        }
+        Ok(document)
+    }
+}
+
+/// The first root field of any of `document`'s operations that `scopes` do not open.
+fn first_closed(document: &ExecutableDocument, scopes: &[Scope]) -> Option<String> {
+    let operations: Vec<_> = match &document.operations {
+        DocumentOperations::Single(operation) => vec![operation],
+        DocumentOperations::Multiple(operations) => operations.values().collect(),
+    };
+    operations.into_iter().find_map(|operation| {
+        let kind = operation.node.ty;
+        let mut roots = Vec::new();
+        root_fields(document, &operation.node.selection_set.node, &mut roots, 0);
+        roots.into_iter().find(|name| !opens(scopes, kind, name))
+    })
+}
+
+/// The names of the fields of `selection`, through fragments (bounded, as cycles are refused
+/// later by validation).
+fn root_fields(document: &ExecutableDocument, selection: &SelectionSet, into: &mut Vec<String>, depth: usize) {
+    if depth > 16 {
+        return;
+    }
+    for item in &selection.items {
+        match &item.node {
+            Selection::Field(field) => into.push(field.node.name.node.to_string()),
+            Selection::InlineFragment(fragment) => {
+                root_fields(document, &fragment.node.selection_set.node, into, depth + 1);
+            }
+            Selection::FragmentSpread(spread) => match document.fragments.get(&spread.node.fragment_name.node) {
+                Some(fragment) => root_fields(document, &fragment.node.selection_set.node, into, depth + 1),
+                // An unknown fragment: validation refuses the document anyway; refuse it here.
+                None => into.push(spread.node.fragment_name.node.to_string()),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn closed(query: &str, scopes: &[Scope]) -> Option<String> {
+        let document = async_graphql::parser::parse_query(query).ok()?;
+        first_closed(&document, scopes)
+    }
+
+    #[test]
+    fn every_root_field_is_checked_through_fragments() {
+        let catalog = [Scope::CatalogRead];
+        assert_eq!(closed("{ products { totalCount } categories { name } __typename }", &catalog), None);
+        assert_eq!(
+            closed("{ products { totalCount } orders { edges { cursor } } }", &catalog).as_deref(),
+            Some("orders")
+        );
+        assert_eq!(
+            closed("{ ...F } fragment F on Query { orders { edges { cursor } } }", &catalog).as_deref(),
+            Some("orders")
+        );
+        assert_eq!(closed("{ ... on Query { me { id } } }", &catalog).as_deref(), Some("me"));
+        assert_eq!(
+            closed("mutation { openCart { token } }", &[Scope::CatalogRead, Scope::OrdersRead]).as_deref(),
+            Some("openCart")
+        );
+        assert_eq!(closed("subscription { orderPlaced { eventId } }", &catalog).as_deref(), Some("orderPlaced"));
+        assert_eq!(closed("subscription { orderPlaced { eventId } }", &[Scope::OrdersRead]), None);
+        // Every operation of the document, not only the one asked for.
+        assert_eq!(
+            closed(
+                "query A { products { totalCount } } query B { adminDashboard(currencyCode: \"EUR\") { from } }",
+                &catalog
+            )
+            .as_deref(),
+            Some("adminDashboard")
+        );
+    }
+}
