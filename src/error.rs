@@ -48,6 +48,8 @@ pub enum ErrorCode {
     QueryTooDeep,
     /// The query costs more than the configured complexity limit.
     QueryTooComplex,
+    /// The operation costs more than the caller's whole cost bucket holds: it can never run.
+    MaxCostExceeded,
     /// The HTTP request is not a well-formed GraphQL request (bad JSON, wrong method…).
     BadRequest,
     /// The request body is larger than the configured limit.
@@ -270,6 +272,7 @@ mod tests {
                 "GRAPHQL_VALIDATION_FAILED",
                 "QUERY_TOO_DEEP",
                 "QUERY_TOO_COMPLEX",
+                "MAX_COST_EXCEEDED",
                 "BAD_REQUEST",
                 "PAYLOAD_TOO_LARGE",
                 "PERSISTED_QUERY_NOT_FOUND",

@@ -49,10 +49,35 @@ pub struct Settings {
     pub search: SearchSettings,
     /// Live events: the outbox relay and the fan-out to subscriptions.
     pub events: EventSettings,
+    /// Cost buckets: what each caller's operations may cost over time.
+    pub limits: CostLimitSettings,
     /// Apply pending migrations when `serve` starts.
     pub migrate_on_start: bool,
     /// Seconds in-flight requests get to finish after a shutdown signal.
     pub shutdown_grace_seconds: u64,
+}
+
+/// Leaky buckets of operation cost (docs/API.md), per partner key, per account and per
+/// anonymous client address.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CostLimitSettings {
+    /// Charge operations to the buckets; off, costs are still reported.
+    pub enabled: bool,
+    /// Each partner key's bucket.
+    pub partner: CostBucket,
+    /// Each signed-in account's bucket.
+    pub user: CostBucket,
+    /// Each anonymous client address's bucket.
+    pub anonymous: CostBucket,
+}
+
+/// A bucket of cost points.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CostBucket {
+    /// Points it holds when full: the most one operation may cost.
+    pub capacity: u32,
+    /// Points it refills each second.
+    pub restore_per_second: u32,
 }
 
 /// Relational store settings.
@@ -379,6 +404,12 @@ impl Default for Settings {
                 feed_capacity: 1024,
                 retention_hours: 24,
                 dashboard_interval_ms: 5_000,
+            },
+            limits: CostLimitSettings {
+                enabled: true,
+                partner: CostBucket { capacity: 2_000, restore_per_second: 100 },
+                user: CostBucket { capacity: 20_000, restore_per_second: 1_000 },
+                anonymous: CostBucket { capacity: 20_000, restore_per_second: 1_000 },
             },
             migrate_on_start: true,
             shutdown_grace_seconds: 20,

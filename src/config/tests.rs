@@ -60,7 +60,7 @@ fn adapters_are_chosen_by_kind_and_a_wrong_one_names_its_setting() {
 
 #[test]
 #[allow(clippy::result_large_err)] // figment's test jail fixes the error type
-fn persisted_queries_and_trusted_proxies_come_from_the_environment() {
+fn persisted_queries_proxies_and_limits_come_from_the_environment() {
     figment::Jail::expect_with(|jail| {
         let settings = Settings::load_from(jail.directory()).map_err(|e| e.to_string())?;
         assert!(matches!(
@@ -72,6 +72,7 @@ fn persisted_queries_and_trusted_proxies_come_from_the_environment() {
         jail.set_env("AETERNUM_GRAPHQL__PERSISTED_QUERIES__KIND", "redis");
         jail.set_env("AETERNUM_GRAPHQL__PERSISTED_QUERIES__URL", "redis://:hunter2@127.0.0.1:6379");
         jail.set_env("AETERNUM_HTTP__TRUSTED_PROXIES", "[\"10.0.0.0/8\", \"192.168.1.1\"]");
+        jail.set_env("AETERNUM_LIMITS__ANONYMOUS__CAPACITY", "500");
         let settings = Settings::load_from(jail.directory()).map_err(|e| e.to_string())?;
         let PersistedQuerySettings::Redis { ttl_seconds, key_prefix, .. } = &settings.graphql.persisted_queries else {
             panic!("persisted queries in Redis, not {:?}", settings.graphql.persisted_queries);
@@ -79,6 +80,7 @@ fn persisted_queries_and_trusted_proxies_come_from_the_environment() {
         assert_eq!((*ttl_seconds, key_prefix.as_str()), (604_800, "aeternum:apq:"));
         assert!(!format!("{settings:?}").contains("hunter2"), "the Redis password is redacted");
         assert_eq!(settings.http.trusted_proxies, ["10.0.0.0/8", "192.168.1.1"]);
+        assert_eq!(settings.limits.anonymous, CostBucket { capacity: 500, restore_per_second: 1_000 });
 
         jail.set_env("AETERNUM_GRAPHQL__PERSISTED_QUERIES__KIND", "off");
         let settings = Settings::load_from(jail.directory()).map_err(|e| e.to_string())?;

@@ -21,12 +21,13 @@ use super::shape::ShapeLimits;
 use crate::error::ErrorCode;
 
 /// Codes that mean the request failed before execution, so the response carries no `data`.
-pub const PRE_EXECUTION_CODES: [ErrorCode; 5] = [
+pub const PRE_EXECUTION_CODES: [ErrorCode; 6] = [
     ErrorCode::BadRequest,
     ErrorCode::GraphqlParseFailed,
     ErrorCode::GraphqlValidationFailed,
     ErrorCode::QueryTooDeep,
     ErrorCode::QueryTooComplex,
+    ErrorCode::MaxCostExceeded,
 ];
 
 /// Factory of the extension that assigns error codes. It also guards the parser and validation:
@@ -131,7 +132,8 @@ impl Extension for ErrorCodesExtension {
         next: NextValidation<'_>,
     ) -> Result<ValidationResult, Vec<ServerError>> {
         let result = next.run(ctx).await.map_err(|mut errors| {
-            for error in &mut errors {
+            // An extension inside may refuse a valid document with a code of its own.
+            for error in errors.iter_mut().filter(|error| code_of(error).is_none()) {
                 set_code(error, ErrorCode::GraphqlValidationFailed);
             }
             errors
@@ -151,7 +153,7 @@ pub fn code_of(error: &ServerError) -> Option<String> {
     }
 }
 
-fn set_code(error: &mut ServerError, code: ErrorCode) {
+pub(crate) fn set_code(error: &mut ServerError, code: ErrorCode) {
     error.extensions.get_or_insert_with(Default::default).set("code", code.as_str());
 }
 

@@ -331,8 +331,12 @@ fn encode(response: async_graphql::Response, media_type: &'static str) -> Respon
     };
     let unavailable =
         response.errors.iter().any(|e| code_of(e).as_deref() == Some(ErrorCode::ServiceUnavailable.as_str()));
+    let throttled = response.errors.iter().any(|e| code_of(e).as_deref() == Some(ErrorCode::Throttled.as_str()));
     let status = if unavailable {
         StatusCode::SERVICE_UNAVAILABLE
+    } else if throttled && response.data == async_graphql::Value::Null {
+        // Refused before it ran: a cost bucket that cannot pay for it now.
+        StatusCode::TOO_MANY_REQUESTS
     } else if failed_before_execution && media_type == GRAPHQL_RESPONSE_JSON {
         StatusCode::BAD_REQUEST
     } else {

@@ -1,6 +1,7 @@
 //! The one GraphQL schema: the domains' roots merged, with the kit's limits and error codes.
 //! The composition root of the API, beside [`crate::startup`]; no domain imports it.
 
+pub mod cost;
 pub mod node;
 pub mod partners;
 
@@ -80,7 +81,9 @@ pub fn build_schema(
     search: Search,
     hub: Hub,
 ) -> AppSchema {
+    let limiter = Arc::new(cost::InProcessLimiter::new(&settings.limits));
     schema_builder(&settings.graphql)
+        .extension(cost::CostLimits::new(limiter, settings.limits.clone()))
         .data(db)
         .data(auth)
         .data(settings.orders.clone())

@@ -22,6 +22,7 @@ mod holds;
 mod http;
 mod identity_accounts;
 mod identity_matrix;
+mod limits;
 mod order_lifecycle;
 mod partners;
 mod payment_safety;
