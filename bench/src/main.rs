@@ -85,6 +85,10 @@ struct Args {
     /// Sockets following `orderPlaced` in the subscriptions scenario.
     #[arg(long, default_value_t = 10_000)]
     subscribers: usize,
+    /// Send the listing and search queries by their SHA-256 (automatic persisted queries): the
+    /// first call of each client registers the query, the rest send only the hash.
+    #[arg(long)]
+    persisted: bool,
     /// The dashboard scenario's period preset (`LAST_7_DAYS`, `LAST_30_DAYS`, `LAST_90_DAYS`).
     #[arg(long, default_value = "LAST_90_DAYS")]
     period: String,
@@ -108,12 +112,14 @@ enum Scenario {
     Subscriptions,
 }
 
-/// How much load: clients at once, for how long, and at most how many requests in all.
+/// How much load: clients at once, for how long, at most how many requests in all, and whether
+/// queries are sent by their hash (automatic persisted queries).
 #[derive(Clone, Copy)]
 struct Load {
     concurrency: usize,
     duration: Duration,
     max_requests: usize,
+    persisted: bool,
 }
 
 const SEARCH: &str = "query Search($q: String!) {
@@ -278,6 +284,7 @@ async fn load_scenario(args: &Args, client: &reqwest::Client, base: &str) -> any
         concurrency: args.concurrency,
         duration: Duration::from_secs(args.warmup_seconds),
         max_requests: usize::MAX,
+        persisted: args.persisted,
     };
     let measured = Load { duration: Duration::from_secs(args.seconds), max_requests: args.max_requests, ..warmup };
     let run = async |load: Load, products: &[String]| match args.scenario {
@@ -303,7 +310,8 @@ async fn load_scenario(args: &Args, client: &reqwest::Client, base: &str) -> any
     };
     let unit = match args.scenario {
         Scenario::Listing => {
-            println!("query       storefront listing: 24 products with vendor, category, first image");
+            let sent = if args.persisted { ", sent by its hash" } else { "" };
+            println!("query       storefront listing: 24 products with vendor, category, first image{sent}");
             "requests"
         }
         Scenario::Checkout | Scenario::Subscriptions => {
@@ -430,6 +438,32 @@ async fn call(
     response.json::<Value>().await.ok()
 }
 
+/// Sends one GraphQL request by the query's hash, registering the query when the server does not
+/// know it yet (what Apollo's persisted-queries link does); `None` when it failed.
+async fn call_persisted(
+    client: &reqwest::Client,
+    url: &str,
+    query: &str,
+    variables: Value,
+    header: Option<(&str, &str)>,
+) -> Option<Value> {
+    use sha2::{Digest, Sha256};
+    let hash: String = Sha256::digest(query.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+    let extensions = json!({ "persistedQuery": { "version": 1, "sha256Hash": hash } });
+    let send = |body: Value| {
+        let mut request = client.post(url).json(&body);
+        if let Some((name, value)) = header {
+            request = request.header(name, value);
+        }
+        async move { request.send().await.ok()?.json::<Value>().await.ok() }
+    };
+    let answer = send(json!({ "variables": variables, "extensions": extensions })).await?;
+    if answer["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND" {
+        return send(json!({ "query": query, "variables": variables, "extensions": extensions })).await;
+    }
+    Some(answer)
+}
+
 /// Runs `concurrency` guests buying from `products` until `duration` passes or the products
 /// run out. Each client walks its own slice of the products, so they rarely compete.
 async fn drive_checkout(
@@ -509,7 +543,11 @@ async fn drive_clients<S: Send + 'static>(
             while Instant::now() < deadline && result.latencies_us.len() < per_client {
                 let started = Instant::now();
                 let header = header.as_ref().map(|(name, value)| (*name, value.as_str()));
-                let answer = call(&client, &url, query, next(&mut state), header).await;
+                let answer = if load.persisted {
+                    call_persisted(&client, &url, query, next(&mut state), header).await
+                } else {
+                    call(&client, &url, query, next(&mut state), header).await
+                };
                 result.latencies_us.push(started.elapsed().as_micros() as u64);
                 match answer.filter(|v| v.get("errors").is_none()) {
                     Some(data) => seen(&mut state, &data["data"], &mut result),
