@@ -23,7 +23,7 @@ pub struct Model {
     pub created_by: Option<Uuid>,
     /// When it was issued.
     pub created_at: DateTimeUtc,
-    /// When it last authenticated a request.
+    /// When it last authenticated a request, to the minute.
     pub last_used_at: Option<DateTimeUtc>,
     /// When it was revoked; a revoked key never works again.
     pub revoked_at: Option<DateTimeUtc>,

@@ -120,7 +120,7 @@ impl ApiKey {
         self.0.created_at
     }
 
-    /// When it last authenticated a request.
+    /// When it last authenticated a request, to the minute.
     async fn last_used_at(&self) -> Option<DateTime<Utc>> {
         self.0.last_used_at
     }

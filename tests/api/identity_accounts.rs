@@ -289,7 +289,12 @@ async fn partner_keys_work_until_revoked(store: Store) {
     let listing = app.graphql_as(&partner, "{ products(first: 1) { edges { cursor } } }", json!({})).await;
     assert!(listing.get("errors").is_none(), "{listing}");
     let keys = app.graphql_as(&admin, "{ apiKeys { lastUsedAt revokedAt } }", json!({})).await;
-    assert!(keys["data"]["apiKeys"][0]["lastUsedAt"].is_string());
+    let used = keys["data"]["apiKeys"][0]["lastUsedAt"].clone();
+    assert!(used.is_string());
+    // Used again within the minute, the key is not written again.
+    app.graphql_as(&partner, "{ products(first: 1) { edges { cursor } } }", json!({})).await;
+    let again = app.graphql_as(&admin, "{ apiKeys { lastUsedAt } }", json!({})).await;
+    assert_eq!(again["data"]["apiKeys"][0]["lastUsedAt"], used, "kept to the minute");
 
     app.graphql_as(&admin, "mutation($id: ID!) { revokeApiKey(id: $id) { revokedAt } }", json!({ "id": id })).await;
     let refused = app.graphql_as(&partner, "{ products(first: 1) { edges { cursor } } }", json!({})).await;
