@@ -419,15 +419,9 @@ async fn product_ids(client: &reqwest::Client, base: &str, count: usize) -> anyh
     Ok(ids)
 }
 
-/// Sends one GraphQL request, with `header` when given; `None` when it failed.
-async fn call(
-    client: &reqwest::Client,
-    url: &str,
-    query: &str,
-    variables: Value,
-    header: Option<(&str, &str)>,
-) -> Option<Value> {
-    let mut request = client.post(url).json(&json!({ "query": query, "variables": variables }));
+/// POSTs `body` to `url`, with `header` when given; `None` when it failed.
+async fn post(client: &reqwest::Client, url: &str, body: &Value, header: Option<(&str, &str)>) -> Option<Value> {
+    let mut request = client.post(url).json(body);
     if let Some((name, value)) = header {
         request = request.header(name, value);
     }
@@ -436,6 +430,17 @@ async fn call(
         return None;
     }
     response.json::<Value>().await.ok()
+}
+
+/// Sends one GraphQL request, with `header` when given; `None` when it failed.
+async fn call(
+    client: &reqwest::Client,
+    url: &str,
+    query: &str,
+    variables: Value,
+    header: Option<(&str, &str)>,
+) -> Option<Value> {
+    post(client, url, &json!({ "query": query, "variables": variables }), header).await
 }
 
 /// Sends one GraphQL request by the query's hash, registering the query when the server does not
@@ -450,16 +455,10 @@ async fn call_persisted(
     use sha2::{Digest, Sha256};
     let hash: String = Sha256::digest(query.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
     let extensions = json!({ "persistedQuery": { "version": 1, "sha256Hash": hash } });
-    let send = |body: Value| {
-        let mut request = client.post(url).json(&body);
-        if let Some((name, value)) = header {
-            request = request.header(name, value);
-        }
-        async move { request.send().await.ok()?.json::<Value>().await.ok() }
-    };
-    let answer = send(json!({ "variables": variables, "extensions": extensions })).await?;
+    let answer = post(client, url, &json!({ "variables": variables, "extensions": extensions }), header).await?;
     if answer["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND" {
-        return send(json!({ "query": query, "variables": variables, "extensions": extensions })).await;
+        let body = json!({ "query": query, "variables": variables, "extensions": extensions });
+        return post(client, url, &body, header).await;
     }
     Some(answer)
 }
