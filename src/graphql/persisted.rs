@@ -254,25 +254,38 @@ impl PersistedQueries {
     pub async fn document(
         &self,
         query: Option<String>,
+        document_id: Option<String>,
         extensions: Option<&mut Map<String, Value>>,
     ) -> Result<Option<Document>, Refusal> {
         let query = query.filter(|q| !q.trim().is_empty());
-        let Some(extension) = extensions.and_then(|e| e.remove(EXTENSION)) else {
+        let extension = extensions.and_then(|e| e.remove(EXTENSION));
+        if extension.is_none() && document_id.is_none() {
             return Ok(query.map(Document::Sent));
-        };
+        }
         let Some(store) = &self.store else {
             return Err(Refusal {
                 code: ErrorCode::PersistedQueryNotSupported,
                 message: "persisted queries are not supported here; send the query".to_owned(),
             });
         };
-        let extension: Extension = serde_json::from_value(extension)
+        if let Some(id) = document_id {
+            if query.is_some() || extension.is_some() {
+                return Err(Refusal::bad("send a `documentId` alone, without `query` or `persistedQuery`"));
+            }
+            let hash = id
+                .strip_prefix("sha256:")
+                .map(str::to_ascii_lowercase)
+                .filter(|hash| is_sha256_hex(hash))
+                .ok_or_else(|| Refusal::bad("`documentId` must be `sha256:` and 64 hexadecimal digits"))?;
+            return self.kept(store.as_ref(), hash).await.map(Some);
+        }
+        let extension: Extension = serde_json::from_value(extension.unwrap_or_default())
             .map_err(|_| Refusal::bad("`persistedQuery` must be `{version: 1, sha256Hash}`"))?;
         if extension.version != 1 {
             return Err(Refusal::bad(format!("persisted query version {} is not supported; use 1", extension.version)));
         }
         let hash = extension.sha256_hash.to_ascii_lowercase();
-        if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+        if !is_sha256_hex(&hash) {
             return Err(Refusal::bad("`sha256Hash` must be 64 hexadecimal digits"));
         }
         if let Some(text) = query {
@@ -281,6 +294,11 @@ impl PersistedQueries {
             }
             return Ok(Some(Document::Registering { hash, text }));
         }
+        self.kept(store.as_ref(), hash).await.map(Some)
+    }
+
+    /// The kept document with this hash, parsed when this process has parsed it before.
+    async fn kept(&self, store: &dyn QueryStore, hash: String) -> Result<Document, Refusal> {
         let kept = store.get(&hash).await.unwrap_or_else(|error| {
             tracing::warn!(?error, "cannot read the persisted-query store");
             None
@@ -296,7 +314,7 @@ impl PersistedQueries {
             Some(parsed) => Some(parsed),
             None => self.remember_parsed(&hash, &text),
         };
-        Ok(Some(Document::Persisted { text, parsed }))
+        Ok(Document::Persisted { text, parsed })
     }
 
     /// Keeps a document that parsed and validated, under its hash.
@@ -315,6 +333,11 @@ impl PersistedQueries {
         self.parsed.lock().unwrap_or_else(PoisonError::into_inner).put(hash, parsed.clone(), text.len());
         Some(parsed)
     }
+}
+
+/// Whether `hash` is a SHA-256 in lowercase hexadecimal.
+fn is_sha256_hex(hash: &str) -> bool {
+    hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 #[cfg(test)]

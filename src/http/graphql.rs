@@ -51,6 +51,7 @@ pub struct GraphqlEndpoint {
 #[serde(rename_all = "camelCase")]
 struct GraphqlRequest {
     query: Option<String>,
+    document_id: Option<String>,
     operation_name: Option<String>,
     variables: Option<Map<String, Value>>,
     extensions: Option<Map<String, Value>>,
@@ -61,6 +62,7 @@ struct GraphqlRequest {
 #[serde(rename_all = "camelCase")]
 struct GraphqlParams {
     query: Option<String>,
+    document_id: Option<String>,
     operation_name: Option<String>,
     variables: Option<String>,
     extensions: Option<String>,
@@ -129,7 +131,11 @@ impl GraphqlEndpoint {
                 return response;
             }
         };
-        let document = match self.persisted.document(request.query.take(), request.extensions.as_mut()).await {
+        let document = match self
+            .persisted
+            .document(request.query.take(), request.document_id.take(), request.extensions.as_mut())
+            .await
+        {
             Ok(Some(document)) => document,
             Ok(None) => {
                 let message = "the request has no `query`";
@@ -225,6 +231,7 @@ fn read_get(req: &Request) -> Result<GraphqlRequest, String> {
     };
     Ok(GraphqlRequest {
         query: params.query,
+        document_id: params.document_id,
         operation_name: params.operation_name,
         variables: decode(params.variables, "variables")?,
         extensions: decode(params.extensions, "extensions")?,

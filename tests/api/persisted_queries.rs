@@ -14,6 +14,7 @@ store_tests!(
     refusals_have_their_codes_and_keep_nothing,
     get_runs_persisted_queries_but_never_mutations,
     switched_off_the_extension_is_answered_not_supported,
+    a_kept_document_runs_by_its_document_id,
     a_query_registered_on_one_replica_runs_by_hash_on_the_other,
 );
 
@@ -173,4 +174,28 @@ async fn a_query_registered_on_one_replica_runs_by_hash_on_the_other(store: Stor
     assert_eq!((status, error_codes(&answer)), (StatusCode::OK, vec!["PERSISTED_QUERY_NOT_FOUND".to_owned()]));
     let (_, full) = post(&lost, json!({ "query": QUERY, "extensions": extension(&hash) })).await;
     assert!(full["data"]["categories"].is_array(), "{full}");
+}
+
+async fn a_kept_document_runs_by_its_document_id(store: Store) {
+    let app = TestApp::spawn(store).await;
+    let hash = sha256_hex(QUERY);
+    let id = format!("sha256:{hash}");
+    let (status, unknown) = post(&app, json!({ "documentId": id })).await;
+    assert_eq!((status, error_codes(&unknown)), (StatusCode::OK, vec!["PERSISTED_QUERY_NOT_FOUND".to_owned()]));
+
+    let (_, registered) = post(&app, json!({ "query": QUERY, "extensions": extension(&hash) })).await;
+    let (status, by_id) = post(&app, json!({ "documentId": id })).await;
+    assert_eq!((status, &by_id["data"]), (StatusCode::OK, &registered["data"]), "{by_id}");
+    let (status, by_get) = get(&app, &[("documentId", id.clone())]).await;
+    assert_eq!((status, &by_get["data"]), (StatusCode::OK, &registered["data"]), "{by_get}");
+
+    for bad in [
+        json!({ "documentId": hash }),
+        json!({ "documentId": "sha256:abc" }),
+        json!({ "documentId": id, "query": QUERY }),
+        json!({ "documentId": id, "extensions": extension(&hash) }),
+    ] {
+        let (status, answer) = post(&app, bad.clone()).await;
+        assert_eq!((status, error_codes(&answer)), (StatusCode::BAD_REQUEST, vec!["BAD_REQUEST".to_owned()]), "{bad}");
+    }
 }
