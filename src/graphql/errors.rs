@@ -54,7 +54,8 @@ struct ErrorCodesExtension {
     limits: ErrorCodes,
 }
 
-fn coded(message: String, code: ErrorCode) -> ServerError {
+/// An error with `message` and `code`, raised outside any field.
+pub(crate) fn coded(message: String, code: ErrorCode) -> ServerError {
     let mut error = ServerError::new(message, None);
     set_code(&mut error, code);
     error
@@ -151,6 +152,19 @@ pub fn code_of(error: &ServerError) -> Option<String> {
         async_graphql::Value::String(code) => Some(code.clone()),
         _ => None,
     }
+}
+
+/// Whether `error` carries `code`.
+pub fn has_code(error: &ServerError, code: ErrorCode) -> bool {
+    matches!(
+        error.extensions.as_ref().and_then(|e| e.get("code")),
+        Some(async_graphql::Value::String(c)) if c == code.as_str()
+    )
+}
+
+/// Whether `error` refused its operation before anything ran (one of [`PRE_EXECUTION_CODES`]).
+pub fn refused_before_execution(error: &ServerError) -> bool {
+    PRE_EXECUTION_CODES.iter().any(|code| has_code(error, *code))
 }
 
 pub(crate) fn set_code(error: &mut ServerError, code: ErrorCode) {

@@ -23,7 +23,7 @@ use std::sync::Arc;
 use crate::config::{GraphqlSettings, WebsocketSettings};
 use crate::db::Db;
 use crate::error::ErrorCode;
-use crate::graphql::errors::{PRE_EXECUTION_CODES, code_of};
+use crate::graphql::errors::{has_code, refused_before_execution};
 use crate::graphql::persisted::{Document, PersistedQueries};
 use crate::identity::service::Auth;
 use crate::schema::AppSchema;
@@ -178,10 +178,7 @@ impl GraphqlEndpoint {
         };
         let response = self.schema.execute(with_request_parts(context.attach(gql), request)).await;
         if let Some((hash, text)) = registering
-            && !response
-                .errors
-                .iter()
-                .any(|e| code_of(e).is_some_and(|c| PRE_EXECUTION_CODES.iter().any(|p| p.as_str() == c)))
+            && !response.errors.iter().any(refused_before_execution)
         {
             self.persisted.keep(&hash, text).await;
         }
@@ -326,19 +323,14 @@ struct ResponseBody<'a> {
 
 /// Serialises a GraphQL response with the status code its media type calls for.
 fn encode(response: async_graphql::Response, media_type: &'static str) -> Response {
-    let failed_before_execution = !response.errors.is_empty()
-        && response
-            .errors
-            .iter()
-            .all(|error| code_of(error).is_some_and(|code| PRE_EXECUTION_CODES.iter().any(|c| c.as_str() == code)));
+    let failed_before_execution = !response.errors.is_empty() && response.errors.iter().all(refused_before_execution);
     let body = ResponseBody {
         data: (!failed_before_execution).then_some(&response.data),
         errors: &response.errors,
         extensions: &response.extensions,
     };
-    let unavailable =
-        response.errors.iter().any(|e| code_of(e).as_deref() == Some(ErrorCode::ServiceUnavailable.as_str()));
-    let throttled = response.errors.iter().any(|e| code_of(e).as_deref() == Some(ErrorCode::Throttled.as_str()));
+    let unavailable = response.errors.iter().any(|e| has_code(e, ErrorCode::ServiceUnavailable));
+    let throttled = response.errors.iter().any(|e| has_code(e, ErrorCode::Throttled));
     let status = if unavailable {
         StatusCode::SERVICE_UNAVAILABLE
     } else if throttled && response.data == async_graphql::Value::Null {

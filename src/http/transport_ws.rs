@@ -24,7 +24,7 @@ use tokio::task::JoinHandle;
 
 use super::context::{Presented, RequestContext};
 use crate::db::Db;
-use crate::graphql::errors::{PRE_EXECUTION_CODES, code_of};
+use crate::graphql::errors::refused_before_execution;
 use crate::identity::service::Auth;
 use crate::identity::viewer::ClientInfo;
 use crate::schema::AppSchema;
@@ -123,21 +123,17 @@ impl Operations {
     /// The message of a report of a running operation, forgetting the operation when the report
     /// ends it; `None` when the client completed the operation meanwhile.
     fn outgoing(&mut self, report: Report) -> Option<String> {
-        let id = match &report {
-            Report::Next(id, _) | Report::Error(id, _) | Report::Complete(id) => id.clone(),
-        };
-        if !self.0.contains_key(&id) {
+        let (Report::Next(id, _) | Report::Error(id, _) | Report::Complete(id)) = &report;
+        if !self.0.contains_key(id) {
             return None;
         }
         let text = match &report {
-            Report::Next(id, response) => {
-                serde_json::to_string(&Outgoing { id, kind: "next", payload: Some(response) })
-            }
-            Report::Error(id, errors) => serde_json::to_string(&Outgoing { id, kind: "error", payload: Some(errors) }),
-            Report::Complete(id) => serde_json::to_string(&Outgoing::<()> { id, kind: "complete", payload: None }),
+            Report::Next(_, response) => serde_json::to_string(&Outgoing { id, kind: "next", payload: Some(response) }),
+            Report::Error(_, errors) => serde_json::to_string(&Outgoing { id, kind: "error", payload: Some(errors) }),
+            Report::Complete(_) => serde_json::to_string(&Outgoing::<()> { id, kind: "complete", payload: None }),
         };
         if !matches!(report, Report::Next(..)) {
-            self.0.remove(&id);
+            self.0.remove(id);
         }
         text.inspect_err(|error| tracing::error!(%error, "cannot serialise a socket message")).ok()
     }
@@ -289,12 +285,7 @@ async fn execute(
     let mut results = schema.execute_stream(context.attach(request));
     let mut first = true;
     while let Some(response) = results.next().await {
-        let refused = first
-            && !response.errors.is_empty()
-            && response
-                .errors
-                .iter()
-                .all(|error| code_of(error).is_some_and(|code| PRE_EXECUTION_CODES.iter().any(|c| c.as_str() == code)));
+        let refused = first && !response.errors.is_empty() && response.errors.iter().all(refused_before_execution);
         first = false;
         let report =
             if refused { Report::Error(id.clone(), response.errors) } else { Report::Next(id.clone(), response) };
