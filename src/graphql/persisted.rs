@@ -317,12 +317,11 @@ impl PersistedQueries {
         Ok(Document::Persisted { text, parsed })
     }
 
-    /// Keeps a document that parsed and validated, under its hash.
+    /// Keeps a document that parsed and validated, under its hash (it is parsed again, for this
+    /// process, when first run by its hash).
     pub async fn keep(&self, hash: &str, text: String) {
-        let text: Arc<str> = text.into();
-        self.remember_parsed(hash, &text);
         if let Some(store) = &self.store
-            && let Err(error) = store.put(hash, text).await
+            && let Err(error) = store.put(hash, text.into()).await
         {
             tracing::warn!(?error, "cannot write to the persisted-query store");
         }
