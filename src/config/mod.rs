@@ -61,7 +61,7 @@ pub struct Settings {
 /// anonymous client address.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CostLimitSettings {
-    /// Charge operations to the buckets; off, costs are still reported.
+    /// Charge operations to the buckets; off, costs are still reported (without a bucket).
     pub enabled: bool,
     /// Each partner key's bucket.
     pub partner: CostBucket,

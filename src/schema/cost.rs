@@ -27,7 +27,7 @@ use governor::{Quota, RateLimiter};
 
 use crate::config::{CostBucket, CostLimitSettings};
 use crate::error::ErrorCode;
-use crate::graphql::errors::set_code;
+use crate::graphql::errors::coded;
 use crate::identity::viewer::{ClientInfo, Viewer};
 
 /// Whose bucket an operation is charged to.
@@ -152,8 +152,8 @@ struct Charge {
 #[derive(Clone, Copy)]
 struct Charged {
     requested: usize,
-    bucket: CostBucket,
-    available: u32,
+    /// The bucket charged and what it holds after; `None` when limits are off.
+    bucket: Option<(CostBucket, u32)>,
     retry_after: Option<Duration>,
 }
 
@@ -169,12 +169,6 @@ impl Charge {
             }
         }
     }
-}
-
-fn refused(message: String, code: ErrorCode) -> ServerError {
-    let mut error = ServerError::new(message, None);
-    set_code(&mut error, code);
-    error
 }
 
 /// The fields an answer holds: what the operation really cost.
@@ -195,6 +189,8 @@ impl Extension for Charge {
     ) -> Result<ValidationResult, Vec<ServerError>> {
         let result = next.run(ctx).await?;
         if !self.settings.enabled {
+            *self.charged.lock().unwrap_or_else(PoisonError::into_inner) =
+                Some(Charged { requested: result.complexity, bucket: None, retry_after: None });
             return Ok(result);
         }
         let (payer, key, bucket) = self.payer(ctx);
@@ -206,10 +202,10 @@ impl Extension for Charge {
             Taken::TooCostly => (0, None),
         };
         *self.charged.lock().unwrap_or_else(PoisonError::into_inner) =
-            Some(Charged { requested: result.complexity, bucket, available, retry_after });
+            Some(Charged { requested: result.complexity, bucket: Some((bucket, available)), retry_after });
         match taken {
             Taken::Granted { .. } => Ok(result),
-            Taken::Throttled { retry_after } => Err(vec![refused(
+            Taken::Throttled { retry_after } => Err(vec![coded(
                 format!(
                     "this operation costs {cost}; the bucket refills {} a second, retry in {:.1} s",
                     bucket.restore_per_second,
@@ -217,7 +213,7 @@ impl Extension for Charge {
                 ),
                 ErrorCode::Throttled,
             )]),
-            Taken::TooCostly => Err(vec![refused(
+            Taken::TooCostly => Err(vec![coded(
                 format!("this operation costs {cost}, more than the bucket's {}; ask for less", bucket.capacity),
                 ErrorCode::MaxCostExceeded,
             )]),
@@ -228,17 +224,17 @@ impl Extension for Charge {
         let mut response = next.run(ctx).await;
         let charged = *self.charged.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(charged) = charged {
-            let actual =
-                if charged.available == 0 && response.data == Value::Null { 0 } else { fields_in(&response.data) };
-            let cost = serde_json::json!({
+            let mut cost = serde_json::json!({
                 "requestedQueryCost": charged.requested,
-                "actualQueryCost": actual,
-                "throttleStatus": {
-                    "maximumAvailable": charged.bucket.capacity,
-                    "currentlyAvailable": charged.available,
-                    "restoreRate": charged.bucket.restore_per_second,
-                },
+                "actualQueryCost": fields_in(&response.data),
             });
+            if let Some((bucket, available)) = charged.bucket {
+                cost["throttleStatus"] = serde_json::json!({
+                    "maximumAvailable": bucket.capacity,
+                    "currentlyAvailable": available,
+                    "restoreRate": bucket.restore_per_second,
+                });
+            }
             if let Ok(cost) = Value::from_json(cost) {
                 response.extensions.insert("cost".to_owned(), cost);
             }
