@@ -8,6 +8,7 @@ use futures_util::{FutureExt, Stream, StreamExt};
 use uuid::Uuid;
 
 use super::kpis::{self, Bucket, Inventory, RankBy, Ranked, Sales, Scope};
+use crate::catalog::loaders::CatalogLoaders;
 use crate::catalog::types::{Category, Product, Vendor};
 use crate::config::EventSettings;
 use crate::db::Db;
@@ -390,7 +391,7 @@ impl AdminDashboard {
     async fn top_categories(&self, ctx: &Context<'_>) -> Result<Vec<CategorySales>> {
         let db = ctx.state::<Db>()?;
         let rows = kpis::top(db, &self.scope(), RankBy::Category, TOP).await?;
-        let found = crate::catalog::service::categories_by_ids(db, rows.iter().map(|r| r.id).collect()).await?;
+        let found = ctx.state::<CatalogLoaders>()?.categories.load_many(rows.iter().map(|r| r.id)).await?;
         Ok(Self::ranked(rows, |id| found.get(&id).cloned())
             .into_iter()
             .map(|(c, r)| CategorySales { category: Category(c), revenue: self.money(r.revenue), units: r.units })
@@ -401,7 +402,7 @@ impl AdminDashboard {
     async fn top_vendors(&self, ctx: &Context<'_>) -> Result<Vec<VendorSales>> {
         let db = ctx.state::<Db>()?;
         let rows = kpis::top(db, &self.scope(), RankBy::Vendor, TOP).await?;
-        let found = crate::catalog::service::vendors_by_ids(db, rows.iter().map(|r| r.id).collect()).await?;
+        let found = ctx.state::<CatalogLoaders>()?.vendors.load_many(rows.iter().map(|r| r.id)).await?;
         Ok(Self::ranked(rows, |id| found.get(&id).cloned())
             .into_iter()
             .map(|(v, r)| VendorSales { vendor: Vendor(v), revenue: self.money(r.revenue), units: r.units })

@@ -98,24 +98,6 @@ pub async fn any_product_by_id(db: &Db, id: Uuid) -> AppResult<product::Model> {
     product::Entity::find_by_id(id).one(db.conn()).await?.ok_or_else(|| AppError::not_found("product"))
 }
 
-/// Categories by id, for the ids that exist.
-///
-/// # Errors
-/// When the store fails.
-pub async fn categories_by_ids(db: &Db, ids: Vec<Uuid>) -> AppResult<HashMap<Uuid, category::Model>> {
-    let rows = category::Entity::find().filter(category::Column::Id.is_in(ids)).all(db.conn()).await?;
-    Ok(rows.into_iter().map(|row| (row.id, row)).collect())
-}
-
-/// Vendors by id, for the ids that exist.
-///
-/// # Errors
-/// When the store fails.
-pub async fn vendors_by_ids(db: &Db, ids: Vec<Uuid>) -> AppResult<HashMap<Uuid, vendor::Model>> {
-    let rows = vendor::Entity::find().filter(vendor::Column::Id.is_in(ids)).all(db.conn()).await?;
-    Ok(rows.into_iter().map(|row| (row.id, row)).collect())
-}
-
 /// Products by id, whatever their status, for the ids that exist.
 ///
 /// # Errors
