@@ -5,7 +5,7 @@ use poem::Request;
 use poem::http::header;
 use serde_json::Value;
 
-use super::proxies::TrustedProxies;
+use super::proxies::client_ip;
 use crate::cart::{CART_TOKEN_HEADER, CartToken};
 use crate::db::Db;
 use crate::error::AppResult;
@@ -96,10 +96,9 @@ impl RequestContext {
     }
 
     /// The client of `req`: its peer, or whom a trusted proxy forwarded for (see
-    /// [`TrustedProxies`]).
+    /// [`super::proxies::TrustedProxies`]).
     pub fn client_of(req: &Request) -> ClientInfo {
-        let proxies = req.data::<TrustedProxies>().cloned().unwrap_or_default();
-        ClientInfo { ip: proxies.client_of(req).map(|ip| ip.to_string()) }
+        ClientInfo { ip: client_ip(req).map(|ip| ip.to_string()) }
     }
 
     /// Attaches the context to a GraphQL request.

@@ -64,6 +64,14 @@ impl TrustedProxies {
     }
 }
 
+/// The client of `req`, by the proxies the routes were given (none: the peer).
+pub fn client_ip(req: &Request) -> Option<IpAddr> {
+    match req.data::<TrustedProxies>() {
+        Some(proxies) => proxies.client_of(req),
+        None => TrustedProxies::default().client_of(req),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

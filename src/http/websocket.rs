@@ -19,7 +19,7 @@ use poem::web::websocket::{WebSocket, WebSocketConfig};
 use poem::{FromRequest, IntoResponse, Request, Response};
 
 use super::context::{Presented, RequestContext};
-use super::proxies::TrustedProxies;
+use super::proxies::client_ip;
 use super::transport_ws::Conversation;
 use crate::config::WebsocketSettings;
 use crate::db::Db;
@@ -116,7 +116,7 @@ impl SocketEndpoint {
         if !origin_allowed(&req, &self.settings.allowed_origins) {
             return refuse(StatusCode::FORBIDDEN, ErrorCode::Forbidden, "this origin may not open a socket");
         }
-        let ip = req.data::<TrustedProxies>().cloned().unwrap_or_default().client_of(&req);
+        let ip = client_ip(&req);
         let slot = match self.slots.take(ip) {
             Ok(slot) => slot,
             Err(Full::Instance) => {
