@@ -1,4 +1,4 @@
-//! The command line: `serve`, `migrate`, `seed`, `user`, `reindex`, `eval-search`,
+//! The command line: `serve`, `migrate`, `seed`, `user`, `partner`, `reindex`, `eval-search`,
 //! `export-schema`.
 
 use std::net::SocketAddr;
@@ -35,6 +35,9 @@ pub enum Command {
     /// Manage accounts.
     #[command(subcommand)]
     User(UserCommand),
+    /// Manage partners and their operation manifests.
+    #[command(subcommand)]
+    Partner(PartnerCommand),
     /// Rebuild the vector index from the catalog (unchanged texts reuse their stored vectors).
     Reindex,
     /// Score search relevance on the demo catalog against a judged query set (nDCG@10,
@@ -73,6 +76,52 @@ pub enum UserCommand {
         name: Option<String>,
     },
 }
+
+/// Partner commands.
+#[derive(Subcommand, Debug)]
+pub enum PartnerCommand {
+    /// Create a partner (then issue it keys with the `issueApiKey` mutation).
+    Create {
+        /// Unique handle: 1 to 64 of a-z, 0-9 and `-`.
+        #[arg(long)]
+        slug: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+    },
+    /// A partner's operation manifest.
+    #[command(subcommand)]
+    Manifest(ManifestCommand),
+}
+
+/// Manifest commands.
+#[derive(Subcommand, Debug)]
+pub enum ManifestCommand {
+    /// Register a manifest file (as `generate-persisted-query-manifest` writes it) as the
+    /// partner's next version, and make it the active one.
+    Import {
+        /// The partner's slug.
+        #[arg(long)]
+        partner: String,
+        /// Register it without making it the version the partner's keys run.
+        #[arg(long)]
+        no_activate: bool,
+        /// The manifest file (JSON).
+        file: PathBuf,
+    },
+    /// Make a registered version the one the partner's keys run (to roll forward or back).
+    Activate {
+        /// The partner's slug.
+        #[arg(long)]
+        partner: String,
+        /// The version.
+        #[arg(long)]
+        version: i32,
+    },
+}
+
+/// Largest manifest file read.
+const MAX_MANIFEST_FILE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// A role, as `user create --role` spells it.
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
@@ -168,6 +217,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User(UserCommand::Create { email, role, vendor, name }) => {
             create_user(&settings, &email, role, vendor.as_deref(), name).await
         }
+        Command::Partner(command) => partner(&settings, command).await,
         Command::Reindex => reindex(&settings).await,
         Command::EvalSearch { judgements } => eval_search(settings, &judgements).await,
         Command::ExportSchema { out } => {
@@ -237,6 +287,44 @@ async fn create_user(
         .await
         .map_err(refused)?;
     tracing::info!(user.id = %user.id, role = ?user.role, "account created");
+    Ok(())
+}
+
+async fn partner(settings: &Settings, command: PartnerCommand) -> anyhow::Result<()> {
+    use crate::partner::{manifest, service};
+    let db = migrated(settings).await?;
+    let refused = crate::error::AppError::into_anyhow;
+    let client = crate::identity::viewer::ClientInfo::default();
+    let actor = service::Actor { id: None, client: &client };
+    match command {
+        PartnerCommand::Create { slug, name } => {
+            let partner = service::create(&db, &actor, &slug, &name).await.map_err(refused)?;
+            tracing::info!(partner = partner.slug, "partner created");
+        }
+        PartnerCommand::Manifest(ManifestCommand::Import { partner, no_activate, file }) => {
+            let size = std::fs::metadata(&file).with_context(|| format!("cannot read {}", file.display()))?.len();
+            anyhow::ensure!(size <= MAX_MANIFEST_FILE_BYTES, "{} is larger than 64 MiB", file.display());
+            let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let json = serde_json::from_str(&text).with_context(|| format!("{} is not JSON", file.display()))?;
+            let partner = service::by_slug(&db, &partner).await.map_err(refused)?;
+            let manifest = manifest::read(json).map_err(refused)?;
+            let check = schema::partners::SchemaCheck::new(&settings.graphql);
+            let registered =
+                service::register(&db, &check, &actor, &partner, manifest, !no_activate).await.map_err(refused)?;
+            tracing::info!(
+                partner = partner.slug,
+                version = registered.version,
+                operations = registered.operations,
+                active = !no_activate,
+                "manifest registered"
+            );
+        }
+        PartnerCommand::Manifest(ManifestCommand::Activate { partner, version }) => {
+            let partner = service::by_slug(&db, &partner).await.map_err(refused)?;
+            service::activate(&db, &actor, &partner, version).await.map_err(refused)?;
+            tracing::info!(partner = partner.slug, version, "manifest activated");
+        }
+    }
     Ok(())
 }
 

@@ -58,6 +58,8 @@ pub enum ErrorCode {
     PersistedQueryNotFound,
     /// Persisted queries are switched off: send the query itself (HTTP 200).
     PersistedQueryNotSupported,
+    /// A partner key runs only the operations of its partner's manifest, sent by id (HTTP 403).
+    PersistedQueryRequired,
     /// Something failed on our side; the cause is in the server's logs, not in the response.
     Internal,
 }
@@ -277,6 +279,7 @@ mod tests {
                 "PAYLOAD_TOO_LARGE",
                 "PERSISTED_QUERY_NOT_FOUND",
                 "PERSISTED_QUERY_NOT_SUPPORTED",
+                "PERSISTED_QUERY_REQUIRED",
                 "INTERNAL",
             ]
         );

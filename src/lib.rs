@@ -21,6 +21,7 @@ pub mod input;
 pub mod inventory;
 pub mod money;
 pub mod order;
+pub mod partner;
 pub mod payment;
 pub mod redis_connection;
 pub mod schema;

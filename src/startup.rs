@@ -98,7 +98,9 @@ impl Application {
                 (Arc::new(bus), Some(listener))
             }
         };
-        let persisted = Arc::new(PersistedQueries::from_settings(&settings.graphql.persisted_queries, &mut redis)?);
+        let manifests = Arc::new(crate::partner::service::StoredManifests(db.clone()));
+        let persisted =
+            Arc::new(PersistedQueries::from_settings(&settings.graphql.persisted_queries, manifests, &mut redis)?);
         let proxies = TrustedProxies::parse(&settings.http.trusted_proxies)?;
         Ok(Self {
             acceptor,

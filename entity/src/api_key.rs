@@ -9,8 +9,10 @@ pub struct Model {
     /// UUIDv7 key.
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
-    /// The partner's name.
+    /// What the key is for, such as `production`.
     pub name: String,
+    /// The partner holding it.
+    pub partner_id: Option<Uuid>,
     /// The key's first characters, to recognise it in lists and logs.
     #[sea_orm(unique)]
     pub prefix: String,
@@ -31,6 +33,16 @@ pub struct Model {
 
 /// Relations of an API key.
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    /// The partner holding the key.
+    #[sea_orm(belongs_to = "super::partner::Entity", from = "Column::PartnerId", to = "super::partner::Column::Id")]
+    Partner,
+}
+
+impl Related<super::partner::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Partner.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -17,6 +17,7 @@ mod m20261202_000007_events;
 mod m20261202_000008_holds;
 mod m20261202_000009_dashboard_indexes;
 mod m20261202_000010_sales;
+mod m20261202_000011_partners;
 
 /// Applies the migrations in order.
 pub struct Migrator;
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000008_holds::Migration),
             Box::new(m20261202_000009_dashboard_indexes::Migration),
             Box::new(m20261202_000010_sales::Migration),
+            Box::new(m20261202_000011_partners::Migration),
         ]
     }
 }

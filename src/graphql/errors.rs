@@ -21,13 +21,14 @@ use super::shape::ShapeLimits;
 use crate::error::ErrorCode;
 
 /// Codes that mean the request failed before execution, so the response carries no `data`.
-pub const PRE_EXECUTION_CODES: [ErrorCode; 6] = [
+pub const PRE_EXECUTION_CODES: [ErrorCode; 7] = [
     ErrorCode::BadRequest,
     ErrorCode::GraphqlParseFailed,
     ErrorCode::GraphqlValidationFailed,
     ErrorCode::QueryTooDeep,
     ErrorCode::QueryTooComplex,
     ErrorCode::MaxCostExceeded,
+    ErrorCode::PersistedQueryRequired,
 ];
 
 /// Factory of the extension that assigns error codes. It also guards the parser and validation:

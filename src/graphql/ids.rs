@@ -23,6 +23,8 @@ pub enum NodeType {
     User,
     /// A partner API key.
     ApiKey,
+    /// A partner.
+    Partner,
     /// A shopping cart.
     Cart,
     /// An order.

@@ -9,6 +9,13 @@
 //!
 //! Where the documents are kept is a port ([`QueryStore`]); the in-process store here is bounded
 //! both in entries and in bytes and forgets the least recently used first.
+//!
+//! A partner's request is different ([`Allowed::Manifest`]): it runs only operations of its
+//! partner's active manifest (trusted documents, read through the [`Safelist`] port), named by id
+//! (`documentId: "sha256:<id>"` or the `persistedQuery` hash) or sent in full; anything else is
+//! `PERSISTED_QUERY_REQUIRED` (HTTP 403), an id the manifest does not hold
+//! `PERSISTED_QUERY_NOT_FOUND`, and nothing a partner sends is kept. The operation run carries a
+//! [`Trusted`] mark, which the schema checks again (see [`crate::schema::partners`]).
 
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -18,6 +25,7 @@ use async_graphql::parser::types::ExecutableDocument;
 use lru::LruCache;
 use serde::Deserialize;
 use serde_json::{Map, Value};
+use uuid::Uuid;
 
 use crate::config::PersistedQuerySettings;
 use crate::digest::sha256_hex;
@@ -156,6 +164,30 @@ impl QueryStore for RedisQueries {
     }
 }
 
+/// Where a partner's registered operations are read: one operation of a manifest version, by id.
+/// A version never changes, so what is read may be kept.
+#[async_trait::async_trait]
+pub trait Safelist: Send + Sync {
+    /// The body of operation `id` of manifest version `manifest`, if it holds one.
+    async fn operation(&self, manifest: Uuid, id: &str) -> anyhow::Result<Option<String>>;
+}
+
+/// Which documents a request may run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Allowed {
+    /// Any document (which the schema then validates and guards).
+    Any,
+    /// Only the operations of this manifest version (a partner's active one); `None` runs nothing.
+    Manifest(Option<Uuid>),
+}
+
+/// The mark of a document resolved from a partner's manifest: its hash.
+#[derive(Clone, Debug)]
+pub struct Trusted {
+    /// SHA-256 of the document, lowercase hexadecimal.
+    pub hash: String,
+}
+
 /// The `persistedQuery` extension of a request.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -182,6 +214,15 @@ pub enum Document {
         /// The document parsed, to run without parsing it again.
         parsed: Option<ExecutableDocument>,
     },
+    /// An operation of a partner's manifest, with its parsed form when this process has it.
+    Trusted {
+        /// Its id: the SHA-256 of the document.
+        hash: String,
+        /// The document.
+        text: Arc<str>,
+        /// The document parsed, to run without parsing it again.
+        parsed: Option<ExecutableDocument>,
+    },
 }
 
 impl Document {
@@ -189,7 +230,25 @@ impl Document {
     pub fn text(&self) -> &str {
         match self {
             Self::Sent(text) | Self::Registering { text, .. } => text,
-            Self::Persisted { text, .. } => text,
+            Self::Persisted { text, .. } | Self::Trusted { text, .. } => text,
+        }
+    }
+
+    /// The GraphQL request running the document, parsed if it was, marked when trusted; and the
+    /// hash and text to keep once it ran, for a document registering.
+    pub fn into_request(self) -> (async_graphql::Request, Option<(String, String)>) {
+        let parsed_request = |text: &str, parsed: Option<ExecutableDocument>| {
+            let mut request = async_graphql::Request::new(text);
+            if let Some(parsed) = parsed {
+                request.set_parsed_query(parsed);
+            }
+            request
+        };
+        match self {
+            Self::Sent(text) => (async_graphql::Request::new(text), None),
+            Self::Registering { hash, text } => (async_graphql::Request::new(text.clone()), Some((hash, text))),
+            Self::Persisted { text, parsed } => (parsed_request(&text, parsed), None),
+            Self::Trusted { hash, text, parsed } => (parsed_request(&text, parsed).data(Trusted { hash }), None),
         }
     }
 }
@@ -198,7 +257,8 @@ impl Document {
 #[derive(Debug)]
 pub struct Refusal {
     /// `PERSISTED_QUERY_NOT_FOUND` and `PERSISTED_QUERY_NOT_SUPPORTED` are answered with HTTP 200
-    /// (clients react to the code); anything else is a bad request.
+    /// (clients react to the code), `PERSISTED_QUERY_REQUIRED` with 403; anything else is a bad
+    /// request.
     pub code: ErrorCode,
     /// What to tell the client.
     pub message: String,
@@ -208,21 +268,47 @@ impl Refusal {
     fn bad(message: impl Into<String>) -> Self {
         Self { code: ErrorCode::BadRequest, message: message.into() }
     }
+
+    fn not_found() -> Self {
+        Self { code: ErrorCode::PersistedQueryNotFound, message: "PersistedQueryNotFound".to_owned() }
+    }
+
+    /// The HTTP status of the refusal.
+    pub fn status(&self) -> u16 {
+        match self.code {
+            ErrorCode::PersistedQueryNotFound | ErrorCode::PersistedQueryNotSupported => 200,
+            ErrorCode::PersistedQueryRequired => 403,
+            ErrorCode::ServiceUnavailable => 503,
+            _ => 400,
+        }
+    }
 }
 
-/// Persisted queries: the store, and this process's parsed documents.
+/// Persisted queries: the store, partners' manifests, and this process's parsed documents and
+/// manifest operations.
 pub struct PersistedQueries {
     store: Option<Arc<dyn QueryStore>>,
+    safelist: Arc<dyn Safelist>,
     parsed: Mutex<Bounded<ExecutableDocument>>,
+    trusted: Mutex<Bounded<Arc<str>>>,
 }
 
 /// Parsed documents kept per process.
 const PARSED_ENTRIES: usize = 1_000;
+/// Manifest operations kept per process, and their bytes.
+const TRUSTED_ENTRIES: usize = 4_096;
+const TRUSTED_BYTES: usize = 8 * 1024 * 1024;
 
 impl PersistedQueries {
-    /// Persisted queries kept in `store`; `None` turns them off.
-    pub fn new(store: Option<Arc<dyn QueryStore>>, max_parsed_bytes: usize) -> Self {
-        Self { store, parsed: Mutex::new(Bounded::new(PARSED_ENTRIES, max_parsed_bytes)) }
+    /// Persisted queries kept in `store` (`None` turns them off), partners' operations read from
+    /// `safelist`.
+    pub fn new(store: Option<Arc<dyn QueryStore>>, safelist: Arc<dyn Safelist>, max_parsed_bytes: usize) -> Self {
+        Self {
+            store,
+            safelist,
+            parsed: Mutex::new(Bounded::new(PARSED_ENTRIES, max_parsed_bytes)),
+            trusted: Mutex::new(Bounded::new(TRUSTED_ENTRIES, TRUSTED_BYTES)),
+        }
     }
 
     /// Persisted queries as configured: off, in this process, or in Redis (on the connection
@@ -230,7 +316,11 @@ impl PersistedQueries {
     ///
     /// # Errors
     /// When the Redis URL is not one.
-    pub fn from_settings(settings: &PersistedQuerySettings, redis: &mut RedisConnections) -> anyhow::Result<Self> {
+    pub fn from_settings(
+        settings: &PersistedQuerySettings,
+        safelist: Arc<dyn Safelist>,
+        redis: &mut RedisConnections,
+    ) -> anyhow::Result<Self> {
         let store: Option<Arc<dyn QueryStore>> = match settings {
             PersistedQuerySettings::Off => None,
             PersistedQuerySettings::InProcess { max_entries, max_bytes } => {
@@ -242,59 +332,108 @@ impl PersistedQueries {
             }
         };
         // Parsed documents are several times their text: a budget of 4 MiB of text.
-        Ok(Self::new(store, 4 * 1024 * 1024))
+        Ok(Self::new(store, safelist, 4 * 1024 * 1024))
     }
 
-    /// The request's document, from `query` and the `persistedQuery` extension (removed from
-    /// `extensions`).
+    /// The request's document, from `query`, `documentId` and the `persistedQuery` extension
+    /// (removed from `extensions`), among the documents `allowed`.
     ///
     /// # Errors
-    /// A [`Refusal`] when the extension is malformed, of another version, its hash does not
-    /// match the document, the hash is unknown, or persisted queries are off.
+    /// A [`Refusal`] when the extension or id is malformed, of another version, its hash does
+    /// not match the document, the hash is unknown, persisted queries are off, or (for a partner)
+    /// the document is not in its manifest.
     pub async fn document(
         &self,
+        allowed: Allowed,
         query: Option<String>,
         document_id: Option<String>,
         extensions: Option<&mut Map<String, Value>>,
     ) -> Result<Option<Document>, Refusal> {
         let query = query.filter(|q| !q.trim().is_empty());
         let extension = extensions.and_then(|e| e.remove(EXTENSION));
-        if extension.is_none() && document_id.is_none() {
-            return Ok(query.map(Document::Sent));
+        let hash = match (document_id, extension) {
+            (None, None) => None,
+            (Some(id), extension) => {
+                if query.is_some() || extension.is_some() {
+                    return Err(Refusal::bad("send a `documentId` alone, without `query` or `persistedQuery`"));
+                }
+                let hash = id
+                    .strip_prefix("sha256:")
+                    .map(str::to_ascii_lowercase)
+                    .filter(|hash| is_sha256_hex(hash))
+                    .ok_or_else(|| Refusal::bad("`documentId` must be `sha256:` and 64 hexadecimal digits"))?;
+                Some(hash)
+            }
+            (None, Some(extension)) => Some(extension_hash(extension)?),
+        };
+        if let (Some(hash), Some(text)) = (&hash, &query)
+            && sha256_hex(text) != *hash
+        {
+            return Err(Refusal::bad("`sha256Hash` is not the SHA-256 of the query"));
         }
+        if let Allowed::Manifest(manifest) = allowed {
+            return self.trusted(manifest, hash, query).await;
+        }
+        let Some(hash) = hash else {
+            return Ok(query.map(Document::Sent));
+        };
         let Some(store) = &self.store else {
             return Err(Refusal {
                 code: ErrorCode::PersistedQueryNotSupported,
                 message: "persisted queries are not supported here; send the query".to_owned(),
             });
         };
-        if let Some(id) = document_id {
-            if query.is_some() || extension.is_some() {
-                return Err(Refusal::bad("send a `documentId` alone, without `query` or `persistedQuery`"));
-            }
-            let hash = id
-                .strip_prefix("sha256:")
-                .map(str::to_ascii_lowercase)
-                .filter(|hash| is_sha256_hex(hash))
-                .ok_or_else(|| Refusal::bad("`documentId` must be `sha256:` and 64 hexadecimal digits"))?;
-            return self.kept(store.as_ref(), hash).await.map(Some);
+        match query {
+            Some(text) => Ok(Some(Document::Registering { hash, text })),
+            None => self.kept(store.as_ref(), hash).await.map(Some),
         }
-        let extension: Extension = serde_json::from_value(extension.unwrap_or_default())
-            .map_err(|_| Refusal::bad("`persistedQuery` must be `{version: 1, sha256Hash}`"))?;
-        if extension.version != 1 {
-            return Err(Refusal::bad(format!("persisted query version {} is not supported; use 1", extension.version)));
+    }
+
+    /// A partner's document: the operation of its manifest with this hash, or whose text was
+    /// sent.
+    async fn trusted(
+        &self,
+        manifest: Option<Uuid>,
+        hash: Option<String>,
+        query: Option<String>,
+    ) -> Result<Option<Document>, Refusal> {
+        let sent = query.is_some();
+        let Some(hash) = hash.or_else(|| query.as_deref().map(sha256_hex)) else {
+            return Ok(None);
+        };
+        let text = match manifest {
+            Some(manifest) => self.operation(manifest, &hash).await?,
+            None => None,
+        };
+        let Some(text) = text else {
+            return Err(if sent {
+                Refusal {
+                    code: ErrorCode::PersistedQueryRequired,
+                    message: "this operation is not in the partner's manifest; a partner key runs only registered operations, by id".to_owned(),
+                }
+            } else {
+                Refusal::not_found()
+            });
+        };
+        let parsed = self.parsed(&hash, &text);
+        Ok(Some(Document::Trusted { hash, text, parsed }))
+    }
+
+    /// Operation `hash` of manifest version `manifest`, from this process's copy or the safelist.
+    async fn operation(&self, manifest: Uuid, hash: &str) -> Result<Option<Arc<str>>, Refusal> {
+        let key = format!("{manifest}:{hash}");
+        if let Some(text) = self.trusted.lock().unwrap_or_else(PoisonError::into_inner).get(&key) {
+            return Ok(Some(text));
         }
-        let hash = extension.sha256_hash.to_ascii_lowercase();
-        if !is_sha256_hex(&hash) {
-            return Err(Refusal::bad("`sha256Hash` must be 64 hexadecimal digits"));
-        }
-        if let Some(text) = query {
-            if sha256_hex(&text) != hash {
-                return Err(Refusal::bad("`sha256Hash` is not the SHA-256 of the query"));
-            }
-            return Ok(Some(Document::Registering { hash, text }));
-        }
-        self.kept(store.as_ref(), hash).await.map(Some)
+        let read = self.safelist.operation(manifest, hash).await.map_err(|error| {
+            tracing::warn!(?error, "cannot read a partner's manifest");
+            Refusal { code: ErrorCode::ServiceUnavailable, message: "the store is busy; try again shortly".to_owned() }
+        })?;
+        Ok(read.map(|text| {
+            let text: Arc<str> = text.into();
+            self.trusted.lock().unwrap_or_else(PoisonError::into_inner).put(&key, Arc::clone(&text), text.len());
+            text
+        }))
     }
 
     /// The kept document with this hash, parsed when this process has parsed it before.
@@ -304,17 +443,17 @@ impl PersistedQueries {
             None
         });
         let Some(text) = kept else {
-            return Err(Refusal {
-                code: ErrorCode::PersistedQueryNotFound,
-                message: "PersistedQueryNotFound".to_owned(),
-            });
+            return Err(Refusal::not_found());
         };
-        let parsed = self.parsed.lock().unwrap_or_else(PoisonError::into_inner).get(&hash);
-        let parsed = match parsed {
-            Some(parsed) => Some(parsed),
-            None => self.remember_parsed(&hash, &text),
-        };
+        let parsed = self.parsed(&hash, &text);
         Ok(Document::Persisted { text, parsed })
+    }
+
+    /// The document `text` (of SHA-256 `hash`) parsed: this process's copy, or parsed now and
+    /// kept.
+    fn parsed(&self, hash: &str, text: &str) -> Option<ExecutableDocument> {
+        let parsed = self.parsed.lock().unwrap_or_else(PoisonError::into_inner).get(hash);
+        parsed.or_else(|| self.remember_parsed(hash, text))
     }
 
     /// Keeps a document that parsed and validated, under its hash (it is parsed again, for this
@@ -332,6 +471,20 @@ impl PersistedQueries {
         self.parsed.lock().unwrap_or_else(PoisonError::into_inner).put(hash, parsed.clone(), text.len());
         Some(parsed)
     }
+}
+
+/// The hash named by a `persistedQuery` extension.
+fn extension_hash(extension: Value) -> Result<String, Refusal> {
+    let extension: Extension = serde_json::from_value(extension)
+        .map_err(|_| Refusal::bad("`persistedQuery` must be `{version: 1, sha256Hash}`"))?;
+    if extension.version != 1 {
+        return Err(Refusal::bad(format!("persisted query version {} is not supported; use 1", extension.version)));
+    }
+    let hash = extension.sha256_hash.to_ascii_lowercase();
+    if !is_sha256_hex(&hash) {
+        return Err(Refusal::bad("`sha256Hash` must be 64 hexadecimal digits"));
+    }
+    Ok(hash)
 }
 
 /// Whether `hash` is a SHA-256 in lowercase hexadecimal.

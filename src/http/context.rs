@@ -9,6 +9,7 @@ use super::proxies::client_ip;
 use crate::cart::{CART_TOKEN_HEADER, CartToken};
 use crate::db::Db;
 use crate::error::AppResult;
+use crate::graphql::persisted::Allowed;
 use crate::identity::authenticate;
 use crate::identity::graphql::{REFRESH_COOKIE, RefreshCookie};
 use crate::identity::service::Auth;
@@ -99,6 +100,14 @@ impl RequestContext {
     /// [`super::proxies::TrustedProxies`]).
     pub fn client_of(req: &Request) -> ClientInfo {
         ClientInfo { ip: client_ip(req).map(|ip| ip.to_string()) }
+    }
+
+    /// Which documents the caller may run: a partner, only its manifest's operations.
+    pub fn allowed(&self) -> Allowed {
+        match &self.viewer {
+            Viewer::Partner { manifest, .. } => Allowed::Manifest(*manifest),
+            _ => Allowed::Any,
+        }
     }
 
     /// Attaches the context to a GraphQL request.

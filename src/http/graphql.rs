@@ -24,7 +24,7 @@ use crate::config::{GraphqlSettings, WebsocketSettings};
 use crate::db::Db;
 use crate::error::ErrorCode;
 use crate::graphql::errors::{has_code, refused_before_execution};
-use crate::graphql::persisted::{Document, PersistedQueries};
+use crate::graphql::persisted::PersistedQueries;
 use crate::identity::service::Auth;
 use crate::schema::AppSchema;
 
@@ -86,6 +86,7 @@ impl GraphqlEndpoint {
                 auth.clone(),
                 websocket,
                 settings.max_body_bytes,
+                Arc::clone(&persisted),
             ),
             schema,
             db,
@@ -131,9 +132,14 @@ impl GraphqlEndpoint {
                 return response;
             }
         };
+        let client = RequestContext::client_of(&req);
+        let context = match RequestContext::build(&self.db, &self.auth, client, Presented::from_headers(&req)).await {
+            Ok(context) => context,
+            Err(error) => return request_error(StatusCode::UNAUTHORIZED, error.code(), error.message(), media_type),
+        };
         let document = match self
             .persisted
-            .document(request.query.take(), request.document_id.take(), request.extensions.as_mut())
+            .document(context.allowed(), request.query.take(), request.document_id.take(), request.extensions.as_mut())
             .await
         {
             Ok(Some(document)) => document,
@@ -142,11 +148,9 @@ impl GraphqlEndpoint {
                 return request_error(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, message, media_type);
             }
             Err(refusal) => {
-                // Apollo clients read these two from a 200 and react (send the query in full).
-                let status = match refusal.code {
-                    ErrorCode::PersistedQueryNotFound | ErrorCode::PersistedQueryNotSupported => StatusCode::OK,
-                    _ => StatusCode::BAD_REQUEST,
-                };
+                // Apollo clients read NOT_FOUND and NOT_SUPPORTED from a 200 and react (send the
+                // query in full).
+                let status = StatusCode::from_u16(refusal.status()).unwrap_or(StatusCode::BAD_REQUEST);
                 return request_error(status, refusal.code, &refusal.message, media_type);
             }
         };
@@ -160,22 +164,7 @@ impl GraphqlEndpoint {
             response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
             return response;
         }
-        let client = RequestContext::client_of(&req);
-        let context = match RequestContext::build(&self.db, &self.auth, client, Presented::from_headers(&req)).await {
-            Ok(context) => context,
-            Err(error) => return request_error(StatusCode::UNAUTHORIZED, error.code(), error.message(), media_type),
-        };
-        let (gql, registering) = match document {
-            Document::Sent(text) => (async_graphql::Request::new(text), None),
-            Document::Registering { hash, text } => (async_graphql::Request::new(text.clone()), Some((hash, text))),
-            Document::Persisted { text, parsed } => {
-                let mut gql = async_graphql::Request::new(text.to_string());
-                if let Some(parsed) = parsed {
-                    gql.set_parsed_query(parsed);
-                }
-                (gql, None)
-            }
-        };
+        let (gql, registering) = document.into_request();
         let response = self.schema.execute(with_request_parts(context.attach(gql), request)).await;
         if let Some((hash, text)) = registering
             && !response.errors.iter().any(refused_before_execution)
@@ -336,6 +325,8 @@ fn encode(response: async_graphql::Response, media_type: &'static str) -> Respon
     } else if throttled && response.data == async_graphql::Value::Null {
         // Refused before it ran: a cost bucket that cannot pay for it now.
         StatusCode::TOO_MANY_REQUESTS
+    } else if response.errors.iter().any(|e| has_code(e, ErrorCode::PersistedQueryRequired)) {
+        StatusCode::FORBIDDEN
     } else if failed_before_execution && media_type == GRAPHQL_RESPONSE_JSON {
         StatusCode::BAD_REQUEST
     } else {

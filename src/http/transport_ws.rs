@@ -24,7 +24,9 @@ use tokio::task::JoinHandle;
 
 use super::context::{Presented, RequestContext};
 use crate::db::Db;
+use crate::error::{AppError, ErrorCode};
 use crate::graphql::errors::refused_before_execution;
+use crate::graphql::persisted::PersistedQueries;
 use crate::identity::service::Auth;
 use crate::identity::viewer::ClientInfo;
 use crate::schema::AppSchema;
@@ -64,15 +66,21 @@ enum ClientMessage {
     },
 }
 
-/// A `subscribe` message's operation.
+/// A `subscribe` message's operation: a document, or a persisted one by `documentId` or the
+/// `persistedQuery` extension, as over HTTP.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Operation {
-    query: String,
+    #[serde(default)]
+    query: Option<String>,
+    #[serde(default)]
+    document_id: Option<String>,
     #[serde(default)]
     operation_name: Option<String>,
     #[serde(default)]
     variables: Option<Value>,
+    #[serde(default)]
+    extensions: Option<serde_json::Map<String, Value>>,
 }
 
 /// What an operation's task reports.
@@ -90,6 +98,8 @@ pub struct Conversation {
     pub db: Db,
     /// Tokens and accounts.
     pub auth: std::sync::Arc<Auth>,
+    /// Persisted queries and partners' manifests.
+    pub persisted: std::sync::Arc<PersistedQueries>,
     /// The peer's address.
     pub client: ClientInfo,
     /// What the upgrade request's headers carried.
@@ -236,8 +246,8 @@ impl Conversation {
                                 break Some((close::DUPLICATE_ID, "Subscriber for this id already exists"));
                             }
                             if operations.0.len() >= self.max_operations {
-                                let error = crate::error::AppError::new(
-                                    crate::error::ErrorCode::Throttled,
+                                let error = AppError::new(
+                                    ErrorCode::Throttled,
                                     "too many operations on this socket; complete one first",
                                 );
                                 let errors = vec![async_graphql::Error::from(error).into_server_error(Default::default())];
@@ -247,7 +257,8 @@ impl Conversation {
                                 }
                                 continue;
                             }
-                            let task = tokio::spawn(execute(self.schema.clone(), context.clone(), id.clone(), payload, reports.clone()));
+                            let run = Run { schema: self.schema.clone(), persisted: self.persisted.clone(), context: context.clone() };
+                            let task = tokio::spawn(run.execute(id.clone(), payload, reports.clone()));
                             operations.0.insert(id, task);
                         }
                         ClientMessage::Complete { id } => {
@@ -267,34 +278,57 @@ impl Conversation {
     }
 }
 
-/// Runs one operation and reports its results.
-async fn execute(
+/// What one operation runs with.
+struct Run {
     schema: AppSchema,
+    persisted: std::sync::Arc<PersistedQueries>,
     context: RequestContext,
-    id: String,
-    operation: Operation,
-    reports: mpsc::Sender<Report>,
-) {
-    let mut request = async_graphql::Request::new(operation.query);
-    if let Some(name) = operation.operation_name {
-        request = request.operation_name(name);
-    }
-    if let Some(variables) = operation.variables {
-        request = request.variables(async_graphql::Variables::from_json(variables));
-    }
-    let mut results = schema.execute_stream(context.attach(request));
-    let mut first = true;
-    while let Some(response) = results.next().await {
-        let refused = first && !response.errors.is_empty() && response.errors.iter().all(refused_before_execution);
-        first = false;
-        let report =
-            if refused { Report::Error(id.clone(), response.errors) } else { Report::Next(id.clone(), response) };
-        let done = matches!(report, Report::Error(..));
-        if reports.send(report).await.is_err() || done {
-            return;
+}
+
+impl Run {
+    /// Runs one operation and reports its results.
+    async fn execute(self, id: String, mut operation: Operation, reports: mpsc::Sender<Report>) {
+        let document = self
+            .persisted
+            .document(self.context.allowed(), operation.query, operation.document_id, operation.extensions.as_mut())
+            .await;
+        let document = match document {
+            Ok(Some(document)) => document,
+            Ok(None) => return refuse(&reports, id, ErrorCode::BadRequest, "the operation has no `query`").await,
+            Err(refusal) => return refuse(&reports, id, refusal.code, &refusal.message).await,
+        };
+        let (mut request, mut registering) = document.into_request();
+        if let Some(name) = operation.operation_name {
+            request = request.operation_name(name);
         }
+        if let Some(variables) = operation.variables {
+            request = request.variables(async_graphql::Variables::from_json(variables));
+        }
+        let mut results = self.schema.execute_stream(self.context.attach(request));
+        let mut first = true;
+        while let Some(response) = results.next().await {
+            let refused = first && !response.errors.is_empty() && response.errors.iter().all(refused_before_execution);
+            first = false;
+            if let Some((hash, text)) = registering.take()
+                && !refused
+            {
+                self.persisted.keep(&hash, text).await;
+            }
+            let report =
+                if refused { Report::Error(id.clone(), response.errors) } else { Report::Next(id.clone(), response) };
+            let done = matches!(report, Report::Error(..));
+            if reports.send(report).await.is_err() || done {
+                return;
+            }
+        }
+        let _ = reports.send(Report::Complete(id)).await;
     }
-    let _ = reports.send(Report::Complete(id)).await;
+}
+
+/// Reports an operation refused before it ran.
+async fn refuse(reports: &mpsc::Sender<Report>, id: String, code: ErrorCode, message: &str) {
+    let error = async_graphql::Error::from(AppError::new(code, message)).into_server_error(Default::default());
+    let _ = reports.send(Report::Error(id, vec![error])).await;
 }
 
 /// The time left until `at`.

@@ -24,6 +24,7 @@ use super::transport_ws::Conversation;
 use crate::config::WebsocketSettings;
 use crate::db::Db;
 use crate::error::ErrorCode;
+use crate::graphql::persisted::PersistedQueries;
 use crate::identity::service::Auth;
 use crate::schema::AppSchema;
 
@@ -92,6 +93,7 @@ pub struct SocketEndpoint {
     settings: WebsocketSettings,
     max_message_bytes: usize,
     slots: Arc<Slots>,
+    persisted: Arc<PersistedQueries>,
 }
 
 impl SocketEndpoint {
@@ -102,13 +104,14 @@ impl SocketEndpoint {
         auth: Arc<Auth>,
         settings: &WebsocketSettings,
         max_message_bytes: usize,
+        persisted: Arc<PersistedQueries>,
     ) -> Self {
         let slots = Arc::new(Slots {
             max_total: settings.max_connections,
             max_per_ip: settings.max_connections_per_ip,
             open: Mutex::new((0, HashMap::new())),
         });
-        Self { schema, db, auth, settings: settings.clone(), max_message_bytes, slots }
+        Self { schema, db, auth, settings: settings.clone(), max_message_bytes, slots, persisted }
     }
 
     /// Checks the origin and the caps, then upgrades.
@@ -159,6 +162,7 @@ impl SocketEndpoint {
             schema: self.schema.clone(),
             db: self.db.clone(),
             auth: Arc::clone(&self.auth),
+            persisted: Arc::clone(&self.persisted),
             client: RequestContext::client_of(&req),
             presented: Presented::from_headers(&req),
             init_timeout: Duration::from_millis(self.settings.init_timeout_ms),

@@ -54,6 +54,12 @@ pub enum Action {
     ApiKeyIssued,
     /// A partner key was revoked.
     ApiKeyRevoked,
+    /// A partner was created.
+    PartnerCreated,
+    /// A version of a partner's operation manifest was registered.
+    PartnerManifestRegistered,
+    /// A version of a partner's operation manifest was made the one its keys run.
+    PartnerManifestActivated,
 }
 
 impl Action {
@@ -261,6 +267,9 @@ mod tests {
                 "payment_auto_refunded",
                 "api_key_issued",
                 "api_key_revoked",
+                "partner_created",
+                "partner_manifest_registered",
+                "partner_manifest_activated",
             ]
         );
     }

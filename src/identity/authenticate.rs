@@ -120,8 +120,17 @@ pub async fn caller(
             Ok((Viewer::User { id: claims.sub, role: claims.role, vendor_id: claims.vid }, expires_at))
         }
         (None, Some(key)) => {
-            let key = keys::authenticate(db, key).await?;
-            Ok((Viewer::Partner { key_id: key.id, scopes: keys::scopes_of(&key) }, None))
+            let (key, partner) = keys::authenticate(db, key).await?;
+            let scopes = keys::scopes_of(&key);
+            Ok((
+                Viewer::Partner {
+                    key_id: key.id,
+                    partner_id: partner.id,
+                    manifest: partner.active_manifest_id,
+                    scopes,
+                },
+                None,
+            ))
         }
     }
 }

@@ -232,11 +232,20 @@ impl IdentityMutation {
         Ok(user.into())
     }
 
-    /// Issues a partner API key. The key is in the answer, and nowhere else, ever.
+    /// Issues an API key of a partner (see `createPartner`). The key is in the answer, and
+    /// nowhere else, ever.
     #[graphql(guard = "Require::new(Permission::KeysManage)")]
-    async fn issue_api_key(&self, ctx: &Context<'_>, name: String, scopes: Vec<String>) -> Result<IssuedApiKey> {
+    async fn issue_api_key(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The partner's slug.")] partner: String,
+        #[graphql(desc = "What the key is for, such as `production`.")] name: String,
+        scopes: Vec<String>,
+    ) -> Result<IssuedApiKey> {
         let actor = viewer(ctx).actor()?;
-        let (key, row) = keys::issue(ctx.state::<Db>()?, &client(ctx), actor, &name, scopes).await?;
+        let db = ctx.state::<Db>()?;
+        let partner = crate::partner::service::by_slug(db, &partner).await?;
+        let (key, row) = keys::issue(db, &client(ctx), actor, partner.id, &name, scopes).await?;
         Ok(IssuedApiKey { key, api_key: ApiKey(row) })
     }
 

@@ -1,7 +1,7 @@
 //! Partner API keys: issued by admins, shown once, stored hashed, checked on every request so a
 //! revocation takes effect at once.
 
-use entity::api_key;
+use entity::{api_key, partner};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde_json::json;
@@ -32,7 +32,8 @@ const LAST_USED_RESOLUTION_SECONDS: i64 = 60;
 /// Most keys listed.
 pub const MAX_KEYS_LISTED: u64 = 200;
 
-/// Issues a key; returns the key (the only time it exists in clear) and its row.
+/// Issues a key of the partner `partner`; returns the key (the only time it exists in clear)
+/// and its row.
 ///
 /// # Errors
 /// `BAD_USER_INPUT` for a bad name or an unknown scope.
@@ -40,6 +41,7 @@ pub async fn issue(
     db: &Db,
     client: &ClientInfo,
     actor: Uuid,
+    partner: Uuid,
     name: &str,
     scopes: Vec<String>,
 ) -> AppResult<(String, api_key::Model)> {
@@ -56,6 +58,7 @@ pub async fn issue(
     let row = api_key::ActiveModel {
         id: Set(Uuid::now_v7()),
         name: Set(name),
+        partner_id: Set(Some(partner)),
         prefix: Set(prefix.clone()),
         key_hash: Set(token_hash(&key)),
         scopes: Set(json!(scopes)),
@@ -95,21 +98,37 @@ pub async fn list(db: &Db) -> AppResult<Vec<api_key::Model>> {
     Ok(api_key::Entity::find().order_by_desc(api_key::Column::CreatedAt).limit(MAX_KEYS_LISTED).all(db.conn()).await?)
 }
 
-/// The live key matching a presented key, noting its use.
+/// The live keys of a partner.
 ///
 /// # Errors
-/// `UNAUTHENTICATED` for an unknown or revoked key.
-pub async fn authenticate(db: &Db, presented: &str) -> AppResult<api_key::Model> {
+/// `INTERNAL` when the store fails.
+pub async fn of_partner(db: &Db, partner: Uuid) -> AppResult<Vec<api_key::Model>> {
+    Ok(api_key::Entity::find()
+        .filter(api_key::Column::PartnerId.eq(partner))
+        .filter(api_key::Column::RevokedAt.is_null())
+        .order_by_desc(api_key::Column::CreatedAt)
+        .limit(MAX_KEYS_LISTED)
+        .all(db.conn())
+        .await?)
+}
+
+/// The live key matching a presented key, with its partner, noting its use.
+///
+/// # Errors
+/// `UNAUTHENTICATED` for an unknown or revoked key, or one of no partner.
+pub async fn authenticate(db: &Db, presented: &str) -> AppResult<(api_key::Model, partner::Model)> {
     let refused = || AppError::new(ErrorCode::Unauthenticated, "the API key is invalid or revoked");
     if presented.len() > 100 {
         return Err(refused());
     }
-    let key = api_key::Entity::find()
+    let (key, partner) = api_key::Entity::find()
+        .find_also_related(partner::Entity)
         .filter(api_key::Column::KeyHash.eq(token_hash(presented)))
         .filter(api_key::Column::RevokedAt.is_null())
         .one(db.conn())
         .await?
         .ok_or_else(refused)?;
+    let partner = partner.ok_or_else(refused)?;
     // A partner's every request would otherwise be a write: the time is kept to the minute.
     let now = db::now();
     if key.last_used_at.is_none_or(|used| now - used > chrono::Duration::seconds(LAST_USED_RESOLUTION_SECONDS)) {
@@ -119,5 +138,5 @@ pub async fn authenticate(db: &Db, presented: &str) -> AppResult<api_key::Model>
             .exec(db.conn())
             .await?;
     }
-    Ok(key)
+    Ok((key, partner))
 }

@@ -100,7 +100,7 @@ impl ApiKey {
         GlobalId::encode(NodeType::ApiKey, self.0.id)
     }
 
-    /// The partner's name.
+    /// What the key is for, such as `production`.
     async fn name(&self) -> &str {
         &self.0.name
     }

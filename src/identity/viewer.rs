@@ -47,7 +47,9 @@ impl Permission {
 }
 
 /// What a partner API key may reach, granted when the key is issued.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString, strum::EnumIter)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, strum::IntoStaticStr, strum::EnumString, strum::EnumIter,
+)]
 pub enum Scope {
     /// The public catalog: products, categories, vendors, search, public stock changes.
     #[strum(serialize = "catalog:read")]
@@ -112,6 +114,11 @@ pub enum Viewer {
     Partner {
         /// The key.
         key_id: Uuid,
+        /// The partner holding it.
+        partner_id: Uuid,
+        /// The partner's active manifest version when the key was checked: the only
+        /// operations the key runs. `None` runs nothing.
+        manifest: Option<Uuid>,
         /// What the key was granted.
         scopes: Vec<Scope>,
     },

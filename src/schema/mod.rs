@@ -18,7 +18,7 @@ use crate::graphql::shape::ShapeLimits;
 use crate::identity::service::Auth;
 use crate::payment::Payments;
 use crate::search::Search;
-use crate::{admin, cart, catalog, events, identity, inventory, order, payment, search};
+use crate::{admin, cart, catalog, events, identity, inventory, order, partner, payment, search};
 
 /// The query root: one part per domain.
 #[derive(MergedObject, Default)]
@@ -31,6 +31,7 @@ pub struct Query(
     search::graphql::SearchQuery,
     search::moderation::ModerationQuery,
     admin::graphql::AdminQuery,
+    partner::graphql::PartnerQuery,
 );
 
 /// The mutation root: one part per domain.
@@ -43,6 +44,7 @@ pub struct Mutation(
     order::graphql::OrderMutation,
     payment::graphql::PaymentMutation,
     search::moderation::ModerationMutation,
+    partner::graphql::PartnerMutation,
 );
 
 /// The subscription root: live events (see [`crate::events`]).
@@ -82,8 +84,11 @@ pub fn build_schema(
     hub: Hub,
 ) -> AppSchema {
     let limiter = Arc::new(cost::InProcessLimiter::new(&settings.limits));
+    let check: Arc<dyn crate::partner::manifest::OperationCheck> =
+        Arc::new(partners::SchemaCheck::new(&settings.graphql));
     schema_builder(&settings.graphql)
         .extension(cost::CostLimits::new(limiter, settings.limits.clone()))
+        .data(check)
         .data(db)
         .data(auth)
         .data(settings.orders.clone())

@@ -44,6 +44,7 @@ impl NodeQuery {
             // guards.
             NodeType::User
             | NodeType::ApiKey
+            | NodeType::Partner
             | NodeType::Cart
             | NodeType::Order
             | NodeType::Fulfilment

@@ -1,19 +1,31 @@
-//! What a partner API key reaches: each root field a scope opens, and nothing else.
+//! What a partner API key runs and reaches: only its partner's registered operations, each root
+//! field a scope opens, and nothing else.
 //!
-//! A partner is refused, before anything runs, any operation whose root fields its key's scopes
-//! do not open (`FORBIDDEN`, naming the field). The fields inside are then guarded as for anyone:
-//! `orders:read` grants the permission to read every order, and nothing grants a partner the
-//! private side of the catalog. A root field missing from [`REACHES`] is closed to partners, so a
-//! new field is never open to them by accident.
+//! A partner is refused, before anything runs, any document that is not the one its request was
+//! resolved to from the partner's active manifest (`PERSISTED_QUERY_REQUIRED`: see
+//! [`crate::graphql::persisted`]; checked here too, so that an entry point that forgot to resolve
+//! fails closed), and any operation whose root fields its key's scopes do not open (`FORBIDDEN`,
+//! naming the field). The fields inside are then guarded as for anyone: `orders:read` grants the
+//! permission to read every order, and nothing grants a partner the private side of the catalog.
+//! A root field missing from [`REACHES`] is closed to partners, so a new field is never open to
+//! them by accident.
+//!
+//! [`SchemaCheck`] checks a manifest's operations against the schema and the scopes when they
+//! are registered.
 
 use std::sync::Arc;
 
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
+use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery};
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet};
-use async_graphql::{ServerResult, Variables};
+use async_graphql::{Response, ServerResult, Variables};
 
-use crate::error::AppError;
+use super::AppSchema;
+use crate::config::GraphqlSettings;
+use crate::digest::sha256_hex;
+use crate::error::{AppError, ErrorCode};
+use crate::graphql::persisted::Trusted;
 use crate::identity::viewer::{Scope, Viewer};
+use crate::partner::manifest::{Operation, OperationCheck, OperationKind};
 
 /// The root fields each scope opens to a partner key, by operation type.
 pub const REACHES: &[(OperationType, &str, Scope)] = &[
@@ -59,14 +71,87 @@ impl Extension for PartnerScopes {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
+        let partner = match ctx.data_opt::<Viewer>() {
+            Some(Viewer::Partner { scopes, .. }) => Some(scopes),
+            _ => None,
+        };
+        if partner.is_some() && ctx.data_opt::<Trusted>().is_none_or(|trusted| trusted.hash != sha256_hex(query)) {
+            let refusal = AppError::new(
+                ErrorCode::PersistedQueryRequired,
+                "a partner key runs only its partner's registered operations, by id",
+            );
+            return Err(async_graphql::Error::from(refusal).into_server_error(Default::default()));
+        }
         let document = next.run(ctx, query, variables).await?;
-        if let Some(Viewer::Partner { scopes, .. }) = ctx.data_opt::<Viewer>()
+        if let Some(scopes) = partner
             && let Some(field) = first_closed(&document, scopes)
         {
             let refusal = AppError::forbidden(format!("this API key's scopes do not reach `{field}`"));
             return Err(async_graphql::Error::from(refusal).into_server_error(Default::default()));
         }
         Ok(document)
+    }
+}
+
+/// Checks manifest operations on a copy of the schema that validates and never executes.
+pub struct SchemaCheck(AppSchema);
+
+impl SchemaCheck {
+    /// A check with the limits of `settings` (depth, complexity, nesting), as requests have.
+    pub fn new(settings: &GraphqlSettings) -> Self {
+        Self(super::schema_builder(settings).extension(ValidateOnly).finish())
+    }
+}
+
+#[async_trait::async_trait]
+impl OperationCheck for SchemaCheck {
+    async fn refusal(&self, operation: &Operation, scopes: &[Scope]) -> Option<String> {
+        let document = match async_graphql::parser::parse_query(&operation.body) {
+            Ok(document) => document,
+            Err(error) => return Some(format!("the body does not parse: {error}")),
+        };
+        let mut operations: Vec<_> = match &document.operations {
+            DocumentOperations::Single(operation) => vec![(None, operation)],
+            DocumentOperations::Multiple(operations) => operations.iter().map(|(n, o)| (Some(n), o)).collect(),
+        };
+        let Some((name, only)) = operations.pop().filter(|_| operations.is_empty()) else {
+            return Some("the body must hold exactly one operation".to_owned());
+        };
+        if name.is_none_or(|name| name.as_str() != operation.name) {
+            return Some(format!("the body's operation must be named `{}`", operation.name));
+        }
+        let kind = match only.node.ty {
+            OperationType::Query => OperationKind::Query,
+            OperationType::Mutation => OperationKind::Mutation,
+            OperationType::Subscription => OperationKind::Subscription,
+        };
+        if kind != operation.kind {
+            return Some(format!("the body is a {}, not a {}", kind.as_str(), operation.kind.as_str()));
+        }
+        let checked = self.0.execute(async_graphql::Request::new(operation.body.clone())).await;
+        if let Some(error) = checked.errors.first() {
+            return Some(format!("the body is not valid: {}", error.message));
+        }
+        first_closed(&document, scopes).map(|field| {
+            let granted: Vec<_> = scopes.iter().map(|s| s.name()).collect();
+            format!("the partner's keys' scopes ({}) do not reach `{field}`", granted.join(", "))
+        })
+    }
+}
+
+/// Stops every operation after validation: nothing runs.
+struct ValidateOnly;
+
+impl ExtensionFactory for ValidateOnly {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(ValidateOnly)
+    }
+}
+
+#[async_trait::async_trait]
+impl Extension for ValidateOnly {
+    async fn execute(&self, _: &ExtensionContext<'_>, _: Option<&str>, _: NextExecute<'_>) -> Response {
+        Response::new(async_graphql::Value::Null)
     }
 }
 

@@ -186,7 +186,62 @@ async fn client_mistakes_are_not_logged_as_errors(store: Store) {
     assert!(errors.is_empty(), "client mistakes were logged as errors: {errors:#?}");
 }
 
+async fn a_manifest_file_is_imported_for_a_partner_and_a_bad_one_refused(store: Store) {
+    let (url, _dir) = empty_database(store).await;
+    let dir = tempfile::tempdir().unwrap();
+    let bodies = ["query Categories { categories { name } }", "query Count { products(first: 1) { totalCount } }"];
+    let good = dir.path().join("manifest.json");
+    std::fs::write(&good, crate::helpers::manifest_of(&bodies).to_string()).unwrap();
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, crate::helpers::manifest_of(&["query Wrong { noSuchField }"]).to_string()).unwrap();
+
+    let created = aeternum(&url).args(["partner", "create", "--slug", "feedly", "--name", "Feedly"]).status().await;
+    assert!(created.unwrap().success());
+    let mut settings = aeternum::config::Settings::default().database;
+    settings.url = aeternum::config::Secret::new(url.clone());
+    let db = aeternum::db::Db::connect(&settings).await.unwrap();
+    let partner = aeternum::partner::service::by_slug(&db, "feedly").await.unwrap();
+    let client = aeternum::identity::viewer::ClientInfo::default();
+    let scopes = vec!["catalog:read".to_owned()];
+    aeternum::identity::keys::issue(&db, &client, uuid::Uuid::now_v7(), partner.id, "production", scopes)
+        .await
+        .unwrap();
+    let import = |file: &std::path::Path, extra: &[&str]| {
+        let mut command = aeternum(&url);
+        command.args(["partner", "manifest", "import", "--partner", "feedly"]).args(extra).arg(file);
+        command.output()
+    };
+    let imported = import(&good, &[]).await.unwrap();
+    assert!(imported.status.success(), "{}", String::from_utf8_lossy(&imported.stderr));
+    let refused = import(&bad, &[]).await.unwrap();
+    assert!(!refused.status.success(), "an invalid manifest fails the command");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("operation `Wrong`") && stderr.contains("noSuchField"), "the reason is told: {stderr}");
+    let staged = import(&good, &["--no-activate"]).await.unwrap();
+    assert!(staged.status.success());
+    let missing = import(&dir.path().join("none.json"), &[]).await.unwrap();
+    assert!(!missing.status.success());
+
+    let partner = aeternum::partner::service::by_slug(&db, "feedly").await.unwrap();
+    let manifests = aeternum::partner::service::manifests(&db, partner.id).await.unwrap();
+    let versions: Vec<_> =
+        manifests.iter().map(|m| (m.version, m.operations, Some(m.id) == partner.active_manifest_id)).collect();
+    assert_eq!(
+        versions,
+        [(2, 2, false), (1, 2, true)],
+        "the refused file registered nothing; --no-activate kept 1 active"
+    );
+    let activated = aeternum(&url)
+        .args(["partner", "manifest", "activate", "--partner", "feedly", "--version", "2"])
+        .status()
+        .await;
+    assert!(activated.unwrap().success());
+    let partner = aeternum::partner::service::by_slug(&db, "feedly").await.unwrap();
+    assert_eq!(partner.active_manifest_id, Some(manifests[0].id));
+}
+
 store_tests!(
+    a_manifest_file_is_imported_for_a_partner_and_a_bad_one_refused,
     the_binary_migrates_seeds_serves_and_stops_on_sigterm,
     passwords_and_tokens_never_reach_the_logs,
     client_mistakes_are_not_logged_as_errors,

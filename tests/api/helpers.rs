@@ -43,6 +43,17 @@ pub enum Credential {
     ApiKey(String),
 }
 
+impl Credential {
+    /// `request`, carrying the credential.
+    pub fn on(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match self {
+            Self::Anonymous => request,
+            Self::Bearer(token) => request.bearer_auth(token),
+            Self::ApiKey(key) => request.header("x-api-key", key),
+        }
+    }
+}
+
 /// Which relational store a test runs against.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Store {
@@ -154,15 +165,10 @@ impl TestApp {
 
     /// The one way the tests POST to `/graphql`.
     async fn post(&self, credential: &Credential, headers: &[(&str, &str)], query: &str, variables: Value) -> Value {
-        let mut request = self
+        let mut request = credential.on(self
             .client
             .post(format!("{}/graphql", self.address))
-            .json(&json!({ "query": query, "variables": variables }));
-        request = match credential {
-            Credential::Anonymous => request,
-            Credential::Bearer(token) => request.bearer_auth(token),
-            Credential::ApiKey(key) => request.header("x-api-key", key),
-        };
+            .json(&json!({ "query": query, "variables": variables })));
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
@@ -342,4 +348,67 @@ pub async fn next_message(socket: &mut Socket) -> Value {
 pub async fn send_json(socket: &mut Socket, message: Value) {
     use futures_util::SinkExt;
     socket.send(tokio_tungstenite::tungstenite::Message::text(message.to_string())).await.unwrap();
+}
+
+/// The name of the operation `body` holds (`query Name …`).
+pub fn operation_name(body: &str) -> &str {
+    let name = body.split_whitespace().nth(1).unwrap_or_default();
+    name.split(['(', '{']).next().unwrap_or_default()
+}
+
+/// An Apollo persisted-query manifest of `bodies`.
+pub fn manifest_of(bodies: &[&str]) -> Value {
+    let operations: Vec<Value> = bodies
+        .iter()
+        .map(|body| {
+            let kind = body.split_whitespace().next().unwrap_or_default();
+            let id = aeternum::digest::sha256_hex(body);
+            json!({ "id": id, "name": operation_name(body), "type": kind, "body": body })
+        })
+        .collect();
+    json!({ "format": "apollo-persisted-query-manifest", "version": 1, "operations": operations })
+}
+
+/// `documentId` of an operation.
+pub fn document_id(body: &str) -> String {
+    format!("sha256:{}", aeternum::digest::sha256_hex(body))
+}
+
+/// Creates partner `slug` with a key for each set of scopes, and registers and activates a
+/// manifest of `bodies` (as the admin mutation does); the keys, in order.
+pub async fn partner(app: &TestApp, slug: &str, keys: &[&[&str]], bodies: &[&str]) -> Vec<Credential> {
+    use aeternum::identity::viewer::ClientInfo;
+    use aeternum::partner::{manifest, service};
+    let client = ClientInfo::default();
+    let actor = service::Actor { id: None, client: &client };
+    let partner = service::create(&app.db, &actor, slug, slug).await.unwrap();
+    let mut credentials = Vec::new();
+    for scopes in keys {
+        let scopes = scopes.iter().map(|s| (*s).to_owned()).collect();
+        let (key, _) =
+            aeternum::identity::keys::issue(&app.db, &client, uuid::Uuid::now_v7(), partner.id, "key", scopes)
+                .await
+                .unwrap();
+        credentials.push(Credential::ApiKey(key));
+    }
+    let check = aeternum::schema::partners::SchemaCheck::new(&Settings::default().graphql);
+    let manifest = manifest::read(manifest_of(bodies)).unwrap();
+    if let Err(error) = service::register(&app.db, &check, &actor, &partner, manifest, true).await {
+        panic!("the manifest is refused: {}", error.message());
+    }
+    credentials
+}
+
+impl TestApp {
+    /// POSTs `body` as it is, with a credential; the status and the JSON answer.
+    pub async fn post_json(&self, credential: &Credential, body: Value) -> (reqwest::StatusCode, Value) {
+        let request = credential.on(self.client.post(format!("{}/graphql", self.address)).json(&body));
+        let response = request.send().await.expect("the request is sent");
+        (response.status(), response.json().await.expect("the response is JSON"))
+    }
+
+    /// Runs a registered operation by its `documentId`, as a partner does.
+    pub async fn run_document(&self, credential: &Credential, body: &str, variables: Value) -> Value {
+        self.post_json(credential, json!({ "documentId": document_id(body), "variables": variables })).await.1
+    }
 }

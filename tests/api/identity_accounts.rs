@@ -275,8 +275,12 @@ async fn partner_keys_work_until_revoked(store: Store) {
         .unwrap();
     let (admin, _) = app.sign_in("root@example.com", PASSWORD).await;
     let admin = Credential::Bearer(admin);
+    let created = app
+        .graphql_as(&admin, "mutation { createPartner(slug: \"feedly\", name: \"Feedly\") { slug } }", json!({}))
+        .await;
+    assert_eq!(created["data"]["createPartner"]["slug"], "feedly", "{created}");
     let issued = app
-        .graphql_as(&admin, "mutation { issueApiKey(name: \"Feedly\", scopes: [\"catalog:read\"]) { key apiKey { id prefix scopes } } }", json!({}))
+        .graphql_as(&admin, "mutation { issueApiKey(partner: \"feedly\", name: \"production\", scopes: [\"catalog:read\"]) { key apiKey { id prefix scopes } } }", json!({}))
         .await;
     let key = issued["data"]["issueApiKey"]["key"].as_str().unwrap().to_owned();
     let id = issued["data"]["issueApiKey"]["apiKey"]["id"].as_str().unwrap().to_owned();
@@ -285,19 +289,28 @@ async fn partner_keys_work_until_revoked(store: Store) {
     let stored = api_key::Entity::find().all(app.db.conn()).await.unwrap();
     assert!(stored.iter().all(|k| k.key_hash != key && !k.key_hash.contains(&key[4..])), "the key is stored hashed");
 
+    const FIRST: &str = "query First { products(first: 1) { edges { cursor } } }";
+    let registered = app
+        .graphql_as(
+            &admin,
+            "mutation($m: JSON!) { registerPartnerManifest(partner: \"feedly\", manifest: $m) { version active } }",
+            json!({ "m": crate::helpers::manifest_of(&[FIRST]) }),
+        )
+        .await;
+    assert_eq!(registered["data"]["registerPartnerManifest"], json!({ "version": 1, "active": true }), "{registered}");
     let partner = Credential::ApiKey(key.clone());
-    let listing = app.graphql_as(&partner, "{ products(first: 1) { edges { cursor } } }", json!({})).await;
+    let listing = app.graphql_as(&partner, FIRST, json!({})).await;
     assert!(listing.get("errors").is_none(), "{listing}");
     let keys = app.graphql_as(&admin, "{ apiKeys { lastUsedAt revokedAt } }", json!({})).await;
     let used = keys["data"]["apiKeys"][0]["lastUsedAt"].clone();
     assert!(used.is_string());
     // Used again within the minute, the key is not written again.
-    app.graphql_as(&partner, "{ products(first: 1) { edges { cursor } } }", json!({})).await;
+    app.graphql_as(&partner, FIRST, json!({})).await;
     let again = app.graphql_as(&admin, "{ apiKeys { lastUsedAt } }", json!({})).await;
     assert_eq!(again["data"]["apiKeys"][0]["lastUsedAt"], used, "kept to the minute");
 
     app.graphql_as(&admin, "mutation($id: ID!) { revokeApiKey(id: $id) { revokedAt } }", json!({ "id": id })).await;
-    let refused = app.graphql_as(&partner, "{ products(first: 1) { edges { cursor } } }", json!({})).await;
+    let refused = app.graphql_as(&partner, FIRST, json!({})).await;
     assert_eq!(error_codes(&refused), ["UNAUTHENTICATED"], "a revoked key stops at once");
 }
 

@@ -11,7 +11,7 @@ use crate::helpers::{Credential, Store, TestApp, error_codes};
 store_tests!(a_bucket_pays_until_empty_then_refuses_before_anything_runs, every_caller_has_a_bucket_of_its_own);
 
 const PASSWORD: &str = "a-long-enough-passphrase";
-const LISTING: &str = "{ products(first: 10) { edges { node { id title } } } }";
+const LISTING: &str = "query Listing { products(first: 10) { edges { node { id title } } } }";
 
 fn small_buckets(s: &mut Settings) {
     let bucket = CostBucket { capacity: 100, restore_per_second: 1 };
@@ -20,12 +20,7 @@ fn small_buckets(s: &mut Settings) {
 
 /// POSTs as `who` and returns the status, the `Retry-After` header and the answer.
 async fn send(app: &TestApp, who: &Credential, query: &str) -> (StatusCode, Option<String>, Value) {
-    let mut request = app.client.post(format!("{}/graphql", app.address)).json(&json!({ "query": query }));
-    request = match who {
-        Credential::Anonymous => request,
-        Credential::Bearer(token) => request.bearer_auth(token),
-        Credential::ApiKey(key) => request.header("x-api-key", key),
-    };
+    let request = who.on(app.client.post(format!("{}/graphql", app.address)).json(&json!({ "query": query })));
     let response = request.send().await.unwrap();
     let retry = response.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_owned);
     (response.status(), retry, response.json().await.unwrap())
@@ -80,16 +75,7 @@ async fn every_caller_has_a_bucket_of_its_own(store: Store) {
         .await
         .unwrap();
     let ada = Credential::Bearer(app.sign_in("ada@example.com", PASSWORD).await.0);
-    let (key, _) = aeternum::identity::keys::issue(
-        &app.db,
-        &aeternum::identity::viewer::ClientInfo::default(),
-        uuid::Uuid::now_v7(),
-        "Partner",
-        vec!["catalog:read".into()],
-    )
-    .await
-    .unwrap();
-    let partner = Credential::ApiKey(key);
+    let partner = crate::helpers::partner(&app, "feedly", &[&["catalog:read"]], &[LISTING]).await.remove(0);
 
     while send(&app, &Credential::Anonymous, LISTING).await.0 == StatusCode::OK {}
     // The address's bucket is empty; the account and the key, from the same address, are not.

@@ -31,6 +31,7 @@ mod persisted_queries;
 mod realtime;
 mod replicas;
 mod responses;
+mod safelists;
 mod schema;
 mod search;
 mod search_resilience;
