@@ -308,7 +308,7 @@ async fn partner(settings: &Settings, command: PartnerCommand) -> anyhow::Result
             let json = serde_json::from_str(&text).with_context(|| format!("{} is not JSON", file.display()))?;
             let partner = service::by_slug(&db, &partner).await.map_err(refused)?;
             let manifest = manifest::read(json).map_err(refused)?;
-            let check = schema::partners::SchemaCheck::new(&settings.graphql);
+            let check = schema::partners::SchemaCheck::new(settings);
             let registered =
                 service::register(&db, &check, &actor, &partner, manifest, !no_activate).await.map_err(refused)?;
             tracing::info!(

@@ -19,6 +19,7 @@ pub mod http;
 pub mod identity;
 pub mod input;
 pub mod inventory;
+pub mod limiter;
 pub mod money;
 pub mod order;
 pub mod partner;

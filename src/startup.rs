@@ -84,12 +84,19 @@ impl Application {
         let keys = TokenKeys::from_settings(&settings.auth)?;
         let accounts =
             crate::identity::authenticate::AccountCache::new(Duration::from_millis(settings.auth.account_cache_ms));
-        let auth = Arc::new(Auth { keys, settings: settings.auth.clone(), mailer: outbox.clone(), accounts });
+        let mut redis = RedisConnections::default();
+        let limiter = crate::limiter::from_settings(&settings.limits.store, &mut redis)?;
+        let auth = Arc::new(Auth {
+            keys,
+            settings: settings.auth.clone(),
+            mailer: outbox.clone(),
+            accounts,
+            limiter: Arc::clone(&limiter),
+        });
         let payments = Payments::from_settings(&settings.payments, order::lifecycle::mark_paid_in);
         let (recorder, analytics) = Analytics::channel();
         let search = Search::from_settings(&settings.search, recorder)?;
         let hub = Hub::starting_now(db.clone(), settings.events.feed_capacity).await?;
-        let mut redis = RedisConnections::default();
         let (bus, listener): (Arc<dyn EventBus>, _) = match &settings.events.bus {
             EventBusSettings::InProcess => (Arc::new(InProcessBus::new(hub.clone())), None),
             EventBusSettings::Redis { url, channel } => {

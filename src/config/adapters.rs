@@ -88,6 +88,36 @@ fn default_collection() -> String {
     "aeternum_products".to_owned()
 }
 
+/// Where the leaky buckets of costs and attempts are kept, `limits.store.kind`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum LimiterSettings {
+    /// In this process: each replica limits on its own (`AETERNUM_LIMITS__STORE__KIND=in_process`).
+    #[default]
+    InProcess,
+    /// In Redis, shared by every replica; while Redis fails, each replica's own buckets stand in
+    /// (`AETERNUM_LIMITS__STORE__KIND=redis`).
+    Redis {
+        /// `redis://[:password@]host:port[/db]`; the password is a secret. The same URL as
+        /// `events.bus.url` shares one connection.
+        url: Secret,
+        /// Prefix of the keys.
+        #[serde(default = "default_limiter_prefix")]
+        key_prefix: String,
+        /// Milliseconds a take waits for Redis before the in-process buckets stand in.
+        #[serde(default = "default_limiter_timeout")]
+        timeout_ms: u64,
+    },
+}
+
+fn default_limiter_prefix() -> String {
+    "aeternum:bucket:".to_owned()
+}
+
+fn default_limiter_timeout() -> u64 {
+    250
+}
+
 /// Whether, and where, automatic persisted queries are kept, `graphql.persisted_queries.kind`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]

@@ -17,7 +17,8 @@ mod adapters;
 mod secret;
 
 pub use adapters::{
-    EmbedderSettings, EventBusSettings, PaymentProviderSettings, PersistedQuerySettings, VectorIndexSettings,
+    EmbedderSettings, EventBusSettings, LimiterSettings, PaymentProviderSettings, PersistedQuerySettings,
+    VectorIndexSettings,
 };
 pub use secret::Secret;
 
@@ -63,6 +64,9 @@ pub struct Settings {
 pub struct CostLimitSettings {
     /// Charge operations to the buckets; off, costs are still reported (without a bucket).
     pub enabled: bool,
+    /// Where the buckets (these, and those of sign-in attempts) are kept.
+    #[serde(default)]
+    pub store: LimiterSettings,
     /// Each partner key's bucket.
     pub partner: CostBucket,
     /// Each signed-in account's bucket.
@@ -407,6 +411,7 @@ impl Default for Settings {
             },
             limits: CostLimitSettings {
                 enabled: true,
+                store: LimiterSettings::InProcess,
                 partner: CostBucket { capacity: 2_000, restore_per_second: 100 },
                 user: CostBucket { capacity: 20_000, restore_per_second: 1_000 },
                 anonymous: CostBucket { capacity: 20_000, restore_per_second: 1_000 },

@@ -73,6 +73,8 @@ fn persisted_queries_proxies_and_limits_come_from_the_environment() {
         jail.set_env("AETERNUM_GRAPHQL__PERSISTED_QUERIES__URL", "redis://:hunter2@127.0.0.1:6379");
         jail.set_env("AETERNUM_HTTP__TRUSTED_PROXIES", "[\"10.0.0.0/8\", \"192.168.1.1\"]");
         jail.set_env("AETERNUM_LIMITS__ANONYMOUS__CAPACITY", "500");
+        jail.set_env("AETERNUM_LIMITS__STORE__KIND", "redis");
+        jail.set_env("AETERNUM_LIMITS__STORE__URL", "redis://:hunter2@127.0.0.1:6379");
         let settings = Settings::load_from(jail.directory()).map_err(|e| e.to_string())?;
         let PersistedQuerySettings::Redis { ttl_seconds, key_prefix, .. } = &settings.graphql.persisted_queries else {
             panic!("persisted queries in Redis, not {:?}", settings.graphql.persisted_queries);
@@ -81,6 +83,10 @@ fn persisted_queries_proxies_and_limits_come_from_the_environment() {
         assert!(!format!("{settings:?}").contains("hunter2"), "the Redis password is redacted");
         assert_eq!(settings.http.trusted_proxies, ["10.0.0.0/8", "192.168.1.1"]);
         assert_eq!(settings.limits.anonymous, CostBucket { capacity: 500, restore_per_second: 1_000 });
+        let LimiterSettings::Redis { key_prefix, timeout_ms, .. } = &settings.limits.store else {
+            panic!("buckets in Redis, not {:?}", settings.limits.store);
+        };
+        assert_eq!((key_prefix.as_str(), *timeout_ms), ("aeternum:bucket:", 250));
 
         jail.set_env("AETERNUM_GRAPHQL__PERSISTED_QUERIES__KIND", "off");
         let settings = Settings::load_from(jail.directory()).map_err(|e| e.to_string())?;

@@ -1,21 +1,22 @@
-//! The security audit log, and the throttling of sign-ins, password changes and reset requests
-//! computed from it.
+//! The security audit log, and the throttling of sign-ins, password changes and reset requests.
 //!
-//! Attempts are audit events, written before the check they guard; counting them in the store
-//! (rather than in memory) makes the limits hold across every replica.
+//! An attempt takes a point from two leaky buckets of the [`Limiter`] (its subject's, an email or
+//! an account, and its client address's) before the costly check it guards, so no number of
+//! concurrent attempts gets past a limit; with the Redis limiter the limits hold across every
+//! replica. A sign-in or password change that succeeds gives its points back: the limits count
+//! failures. Every attempt's outcome is an audit event.
 
-use chrono::Duration;
+use std::time::Duration;
+
 use entity::security_event;
-use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde_json::Value;
 use uuid::Uuid;
 
 use super::viewer::ClientInfo;
 use crate::db::{self, Db};
 use crate::error::{AppError, AppResult, ErrorCode};
+use crate::limiter::{Limiter, Quota, Taken};
 
 /// What happened. Stored as the variant's name in snake_case; stored names never change.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr, strum::EnumIter)]
@@ -97,18 +98,13 @@ struct Event<'a> {
     client: &'a ClientInfo,
 }
 
-/// A subject as it is stored (and counted): at most 254 characters.
-fn stored_subject(subject: &str) -> String {
-    subject.chars().take(254).collect()
-}
-
 async fn insert(conn: &impl ConnectionTrait, event: Event<'_>, detail: Value) -> AppResult<()> {
     let row = security_event::ActiveModel {
         id: Set(event.id),
         occurred_at: Set(event.at),
         action: Set(event.action.name().to_owned()),
         actor_id: Set(event.actor),
-        subject: Set(event.subject.map(stored_subject)),
+        subject: Set(event.subject.map(|s| s.chars().take(254).collect())),
         ip: Set(event.client.ip.clone()),
         detail: Set(detail),
     };
@@ -116,9 +112,12 @@ async fn insert(conn: &impl ConnectionTrait, event: Event<'_>, detail: Value) ->
     Ok(())
 }
 
-/// How many attempts of one kind an account and an address may make within a window.
+/// How many attempts of one kind an account and an address may make within a window (a point
+/// of each comes back every `window / limit`).
 #[derive(Clone, Copy, Debug)]
 pub struct AttemptLimits {
+    /// The kind of attempt, naming its buckets: `sign_in`, `password_change`, `password_reset`.
+    pub kind: &'static str,
     /// Attempts per subject (an email address or an account id).
     pub per_subject: u64,
     /// Attempts per client address.
@@ -128,9 +127,10 @@ pub struct AttemptLimits {
 }
 
 impl AttemptLimits {
-    /// The limits of password checks: sign-ins, and current passwords in password changes.
-    pub fn password_checks(settings: &crate::config::AuthSettings) -> Self {
+    /// The limits of password checks of `kind` (`sign_in`, `password_change`).
+    pub fn password_checks(kind: &'static str, settings: &crate::config::AuthSettings) -> Self {
         Self {
+            kind,
             per_subject: settings.max_failed_sign_ins_per_account,
             per_ip: settings.max_failed_sign_ins_per_ip,
             window_minutes: settings.sign_in_window_minutes,
@@ -140,81 +140,63 @@ impl AttemptLimits {
     /// The limits of password-reset requests.
     pub fn password_resets(settings: &crate::config::AuthSettings) -> Self {
         Self {
+            kind: "password_reset",
             per_subject: settings.max_password_resets_per_account,
             per_ip: settings.max_password_resets_per_ip,
             window_minutes: settings.sign_in_window_minutes,
         }
     }
+
+    fn quota(self, limit: u64) -> Quota {
+        let window = Duration::from_secs(self.window_minutes.max(1) * 60);
+        Quota::per_window(u32::try_from(limit).unwrap_or(u32::MAX).max(1), window)
+    }
 }
 
-/// An attempt that was let through: its audit row, to be settled with the outcome.
+/// An attempt that was let through: the points it took, to keep (a failure) or give back.
 #[derive(Debug)]
-#[must_use = "settle the attempt with its outcome, or it counts as failed"]
 pub struct Attempt {
-    id: Uuid,
+    taken: Vec<(String, Quota)>,
 }
 
-/// Reserves an attempt before the costly check it guards (a password check, a reset mail): the
-/// attempt is written first as `presumed` (a failure), then the attempts in the window are
-/// counted, this one included. Writing before counting makes the limit hold under any
-/// concurrency and across replicas: of N attempts racing, the k-th to be written sees at least k,
-/// so no more than the limit ever get through. A refused attempt is rewritten as `throttled` and
-/// does not count.
+impl Attempt {
+    /// Gives the attempt's points back: it succeeded, or failed for a fault of ours.
+    pub async fn give_back(self, limiter: &dyn Limiter) {
+        for (bucket, quota) in self.taken {
+            limiter.give_back(&bucket, quota, 1).await;
+        }
+    }
+}
+
+/// Takes an attempt from the buckets of `subject` and of the client's address, before the
+/// costly check it guards; a refused attempt is recorded as `throttled` and takes nothing.
 ///
 /// # Errors
 /// `RATE_LIMITED` when over a limit, `INTERNAL` when the store fails.
-pub async fn reserve_attempt(
+pub async fn take_attempt(
     db: &Db,
-    presumed: Action,
+    limiter: &dyn Limiter,
     throttled: Action,
     subject: &str,
     client: &ClientInfo,
     limits: AttemptLimits,
 ) -> AppResult<Attempt> {
-    let id = Uuid::now_v7();
-    let now = db::now();
-    let event = Event { id, at: now, action: presumed, actor: None, subject: Some(subject), client };
-    insert(db.conn(), event, Value::Object(Default::default())).await?;
-    let subject = stored_subject(subject);
-    let since = now - Duration::minutes(i64::try_from(limits.window_minutes).unwrap_or(15));
-    let attempts = || {
-        security_event::Entity::find()
-            .filter(security_event::Column::Action.eq(presumed.name()))
-            .filter(security_event::Column::OccurredAt.gt(since))
-    };
-    let by_subject = attempts().filter(security_event::Column::Subject.eq(subject)).count(db.conn()).await?;
-    let by_ip = match &client.ip {
-        Some(ip) => attempts().filter(security_event::Column::Ip.eq(ip.as_str())).count(db.conn()).await?,
-        None => 0,
-    };
-    let attempt = Attempt { id };
-    if by_subject > limits.per_subject || by_ip > limits.per_ip {
-        settle(db.conn(), attempt, throttled, None).await?;
+    let mut buckets = vec![(format!("{}:subject:{subject}", limits.kind), limits.quota(limits.per_subject))];
+    if let Some(ip) = &client.ip {
+        buckets.push((format!("{}:ip:{ip}", limits.kind), limits.quota(limits.per_ip)));
+    }
+    let mut attempt = Attempt { taken: Vec::new() };
+    for (bucket, quota) in buckets {
+        if let Taken::Granted { .. } = limiter.take(&bucket, quota, 1).await {
+            attempt.taken.push((bucket, quota));
+            continue;
+        }
+        attempt.give_back(limiter).await;
+        record(db.conn(), throttled, None, Some(subject), client, Value::Object(Default::default())).await?;
         tracing::info!(audit.action = throttled.name(), "attempt refused by throttling");
         return Err(AppError::new(ErrorCode::RateLimited, "too many attempts; try again later"));
     }
     Ok(attempt)
-}
-
-/// Records the outcome of a reserved attempt (on `conn`, so it can join the transaction that
-/// acts on a success), with the account it concerned when known.
-///
-/// # Errors
-/// `INTERNAL` when the store fails.
-pub async fn settle(
-    conn: &impl ConnectionTrait,
-    attempt: Attempt,
-    outcome: Action,
-    actor: Option<Uuid>,
-) -> AppResult<()> {
-    security_event::Entity::update_many()
-        .col_expr(security_event::Column::Action, Expr::value(outcome.name()))
-        .col_expr(security_event::Column::ActorId, Expr::value(actor))
-        .filter(security_event::Column::Id.eq(attempt.id))
-        .exec(conn)
-        .await?;
-    tracing::info!(audit.action = outcome.name(), audit.actor = ?actor, "security event");
-    Ok(())
 }
 
 /// Most events [`recent`] returns.

@@ -35,29 +35,26 @@ pub async fn change_password(
         user::Entity::find_by_id(user_id).one(db.conn()).await?.ok_or_else(|| unauthenticated("sign in again"))?;
     let email = Email::parse(&account.email)?;
     let new = Password::new(new, &email)?;
-    let limits = audit::AttemptLimits::password_checks(&auth.settings);
+    let limits = audit::AttemptLimits::password_checks("password_change", &auth.settings);
+    let limiter = auth.limiter.as_ref();
     let subject = user_id.to_string();
-    let attempt = audit::reserve_attempt(
-        db,
-        Action::PasswordChangeFailed,
-        Action::PasswordChangeThrottled,
-        &subject,
-        client,
-        limits,
-    )
-    .await?;
+    let attempt = audit::take_attempt(db, limiter, Action::PasswordChangeThrottled, &subject, client, limits).await?;
     let checked = verify_password(current, Some(account.password_hash.clone())).await;
     if !matches!(checked, Ok(true)) {
         let outcome = if checked.is_err() { Action::PasswordChangeThrottled } else { Action::PasswordChangeFailed };
-        audit::settle(db.conn(), attempt, outcome, Some(user_id)).await?;
+        if checked.is_err() {
+            attempt.give_back(limiter).await;
+        }
+        audit::record(db.conn(), outcome, Some(user_id), Some(&subject), client, json!({})).await?;
         return Err(checked.err().unwrap_or_else(|| AppError::bad_input("the current password is wrong")));
     }
     let hash = new.hash().await?;
     let txn = db.begin_write().await?;
     set_password_hash(&txn, user_id, hash).await?;
     revoke_all(&txn, user_id).await?;
-    audit::settle(&txn, attempt, Action::PasswordChanged, Some(user_id)).await?;
+    audit::record(&txn, Action::PasswordChanged, Some(user_id), Some(&subject), client, json!({})).await?;
     txn.commit().await?;
+    attempt.give_back(limiter).await;
     auth.accounts.invalidate(user_id);
     Ok(())
 }
@@ -82,18 +79,13 @@ async fn set_password_hash(conn: &impl ConnectionTrait, user_id: Uuid, hash: Str
 pub async fn request_password_reset(db: &Db, auth: &Auth, client: &ClientInfo, email: &str) -> AppResult<()> {
     let email = Email::parse(email)?;
     let limits = audit::AttemptLimits::password_resets(&auth.settings);
-    let attempt = audit::reserve_attempt(
-        db,
-        Action::PasswordResetRequested,
-        Action::PasswordResetThrottled,
-        email.as_str(),
-        client,
-        limits,
-    )
-    .await?;
+    // Every request keeps its points, for an account or not, so the answer reveals nothing.
+    let _attempt =
+        audit::take_attempt(db, auth.limiter.as_ref(), Action::PasswordResetThrottled, email.as_str(), client, limits)
+            .await?;
     let Some(account) = user::Entity::find().filter(user::Column::Email.eq(email.as_str())).one(db.conn()).await?
     else {
-        drop(attempt); // counted like one for an account, so the answer reveals nothing
+        audit::record(db.conn(), Action::PasswordResetRequested, None, Some(email.as_str()), client, json!({})).await?;
         return Ok(());
     };
     let token = opaque_token("aep_");
@@ -107,7 +99,8 @@ pub async fn request_password_reset(db: &Db, auth: &Auth, client: &ClientInfo, e
         used_at: Set(None),
     };
     password_reset::Entity::insert(row).exec_without_returning(db.conn()).await?;
-    audit::settle(db.conn(), attempt, Action::PasswordResetRequested, Some(account.id)).await?;
+    let id = Some(account.id);
+    audit::record(db.conn(), Action::PasswordResetRequested, id, Some(email.as_str()), client, json!({})).await?;
     let body =
         format!("Use this code to choose a new password within {} minutes: {token}", auth.settings.reset_token_minutes);
     auth.mailer.send(Message { to: account.email, subject: "Reset your Aeternum password".to_owned(), body }).await;

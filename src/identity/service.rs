@@ -32,6 +32,8 @@ pub struct Auth {
     pub mailer: Arc<dyn Mailer>,
     /// Account states that access tokens are checked against.
     pub accounts: AccountCache,
+    /// The buckets that throttle sign-ins, password changes and reset requests.
+    pub limiter: Arc<dyn crate::limiter::Limiter>,
 }
 
 /// A signed-in session.
@@ -84,15 +86,16 @@ pub async fn sign_in(db: &Db, auth: &Auth, client: &ClientInfo, email: &str, pas
     let Ok(email) = Email::parse(email) else {
         return Err(unauthenticated("wrong email or password"));
     };
-    let limits = audit::AttemptLimits::password_checks(&auth.settings);
-    let attempt =
-        audit::reserve_attempt(db, Action::SignInFailed, Action::SignInThrottled, email.as_str(), client, limits)
-            .await?;
+    let limits = audit::AttemptLimits::password_checks("sign_in", &auth.settings);
+    let limiter = auth.limiter.as_ref();
+    let attempt = audit::take_attempt(db, limiter, Action::SignInThrottled, email.as_str(), client, limits).await?;
     let found = user::Entity::find().filter(user::Column::Email.eq(email.as_str())).one(db.conn()).await?;
     let verified = match verify_password(password, found.as_ref().map(|u| u.password_hash.clone())).await {
         Ok(verified) => verified,
         Err(error) => {
-            audit::settle(db.conn(), attempt, Action::SignInThrottled, None).await?;
+            // Not checked (the hashing queue is full): not the caller's failure.
+            attempt.give_back(limiter).await;
+            audit::record(db.conn(), Action::SignInThrottled, None, Some(email.as_str()), client, json!({})).await?;
             return Err(error);
         }
     };
@@ -100,12 +103,14 @@ pub async fn sign_in(db: &Db, auth: &Auth, client: &ClientInfo, email: &str, pas
         Some(user) => {
             let txn = db.begin_write().await?;
             let session = start_session(&txn, auth, user, Uuid::now_v7()).await?;
-            audit::settle(&txn, attempt, Action::SignedIn, Some(session.user.id)).await?;
+            let id = Some(session.user.id);
+            audit::record(&txn, Action::SignedIn, id, Some(email.as_str()), client, json!({})).await?;
             txn.commit().await?;
+            attempt.give_back(limiter).await;
             Ok(session)
         }
         None => {
-            drop(attempt); // stays recorded as a failure
+            audit::record(db.conn(), Action::SignInFailed, None, Some(email.as_str()), client, json!({})).await?;
             Err(unauthenticated("wrong email or password"))
         }
     }

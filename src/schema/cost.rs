@@ -10,124 +10,30 @@
 //! `extensions.cost {requestedQueryCost, actualQueryCost, throttleStatus {maximumAvailable,
 //! currentlyAvailable, restoreRate}}`, the actual cost being the fields the answer holds.
 //!
-//! The buckets are a port ([`CostLimiter`]); the one here keeps them in this process (GCRA, the
-//! `governor` crate), forgetting buckets that have refilled.
+//! The buckets are kept by the [`Limiter`] port: in this process, or in Redis shared by every
+//! replica.
 
-use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextRequest, NextValidation};
 use async_graphql::{Response, ServerError, ValidationResult, Value};
-use governor::clock::{Clock, DefaultClock};
-use governor::middleware::StateInformationMiddleware;
-use governor::state::keyed::DefaultKeyedStateStore;
-use governor::{Quota, RateLimiter};
 
 use crate::config::{CostBucket, CostLimitSettings};
 use crate::error::ErrorCode;
 use crate::graphql::errors::coded;
 use crate::identity::viewer::{ClientInfo, Viewer};
-
-/// Whose bucket an operation is charged to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Payer {
-    /// A partner key.
-    Partner,
-    /// A signed-in account.
-    User,
-    /// An anonymous client address.
-    Anonymous,
-}
-
-/// What taking from a bucket gave.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Taken {
-    /// Paid; this many points are left.
-    Granted {
-        /// Points left in the bucket.
-        available: u32,
-    },
-    /// The bucket cannot pay it now; it can after this long.
-    Throttled {
-        /// When to try again.
-        retry_after: Duration,
-    },
-    /// Larger than the whole bucket: it can never be paid.
-    TooCostly,
-}
-
-/// Where the buckets are kept.
-pub trait CostLimiter: Send + Sync {
-    /// Takes `cost` points from the bucket of `payer` `key`.
-    fn take(&self, payer: Payer, key: &str, cost: u32) -> Taken;
-}
-
-type Buckets = RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock, StateInformationMiddleware>;
-
-/// Buckets in this process, one keyed limiter per kind of payer.
-pub struct InProcessLimiter {
-    partner: Buckets,
-    user: Buckets,
-    anonymous: Buckets,
-    clock: DefaultClock,
-    checks: AtomicU64,
-}
-
-/// Checks between two sweeps of refilled buckets.
-const SWEEP_EVERY: u64 = 10_000;
-
-fn buckets(bucket: &CostBucket) -> Buckets {
-    let capacity = NonZeroU32::new(bucket.capacity.max(1)).unwrap_or(NonZeroU32::MIN);
-    let per_point = Duration::from_secs(1) / bucket.restore_per_second.max(1);
-    let quota = Quota::with_period(per_point).unwrap_or_else(|| Quota::per_second(capacity)).allow_burst(capacity);
-    RateLimiter::keyed(quota).with_middleware::<StateInformationMiddleware>()
-}
-
-impl InProcessLimiter {
-    /// Buckets of the configured sizes.
-    pub fn new(settings: &CostLimitSettings) -> Self {
-        Self {
-            partner: buckets(&settings.partner),
-            user: buckets(&settings.user),
-            anonymous: buckets(&settings.anonymous),
-            clock: DefaultClock::default(),
-            checks: AtomicU64::new(0),
-        }
-    }
-}
-
-impl CostLimiter for InProcessLimiter {
-    fn take(&self, payer: Payer, key: &str, cost: u32) -> Taken {
-        let buckets = match payer {
-            Payer::Partner => &self.partner,
-            Payer::User => &self.user,
-            Payer::Anonymous => &self.anonymous,
-        };
-        if self.checks.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1 {
-            buckets.retain_recent();
-        }
-        let Some(cost) = NonZeroU32::new(cost) else {
-            return Taken::Granted { available: u32::MAX };
-        };
-        match buckets.check_key_n(&key.to_owned(), cost) {
-            Ok(Ok(state)) => Taken::Granted { available: state.remaining_burst_capacity() },
-            Ok(Err(not_until)) => Taken::Throttled { retry_after: not_until.wait_time_from(self.clock.now()) },
-            Err(_) => Taken::TooCostly,
-        }
-    }
-}
+use crate::limiter::{Limiter, Quota, Taken};
 
 /// The extension charging and reporting costs.
 pub struct CostLimits {
-    limiter: Arc<dyn CostLimiter>,
+    limiter: Arc<dyn Limiter>,
     settings: CostLimitSettings,
 }
 
 impl CostLimits {
     /// Costs charged to `limiter`'s buckets, of the sizes in `settings`.
-    pub fn new(limiter: Arc<dyn CostLimiter>, settings: CostLimitSettings) -> Self {
+    pub fn new(limiter: Arc<dyn Limiter>, settings: CostLimitSettings) -> Self {
         Self { limiter, settings }
     }
 }
@@ -144,7 +50,7 @@ impl ExtensionFactory for CostLimits {
 
 /// One operation's charge.
 struct Charge {
-    limiter: Arc<dyn CostLimiter>,
+    limiter: Arc<dyn Limiter>,
     settings: CostLimitSettings,
     charged: Mutex<Option<Charged>>,
 }
@@ -158,14 +64,14 @@ struct Charged {
 }
 
 impl Charge {
-    /// Who pays for the operation, and from which bucket.
-    fn payer(&self, ctx: &ExtensionContext<'_>) -> (Payer, String, CostBucket) {
+    /// Who pays for the operation: its bucket's name and size.
+    fn payer(&self, ctx: &ExtensionContext<'_>) -> (String, CostBucket) {
         match ctx.data_opt::<Viewer>() {
-            Some(Viewer::Partner { key_id, .. }) => (Payer::Partner, key_id.to_string(), self.settings.partner),
-            Some(Viewer::User { id, .. }) => (Payer::User, id.to_string(), self.settings.user),
+            Some(Viewer::Partner { key_id, .. }) => (format!("cost:partner:{key_id}"), self.settings.partner),
+            Some(Viewer::User { id, .. }) => (format!("cost:user:{id}"), self.settings.user),
             _ => {
-                let ip = ctx.data_opt::<ClientInfo>().and_then(|c| c.ip.clone()).unwrap_or_default();
-                (Payer::Anonymous, ip, self.settings.anonymous)
+                let ip = ctx.data_opt::<ClientInfo>().and_then(|c| c.ip.as_deref()).unwrap_or_default();
+                (format!("cost:ip:{ip}"), self.settings.anonymous)
             }
         }
     }
@@ -193,9 +99,10 @@ impl Extension for Charge {
                 Some(Charged { requested: result.complexity, bucket: None, retry_after: None });
             return Ok(result);
         }
-        let (payer, key, bucket) = self.payer(ctx);
+        let (name, bucket) = self.payer(ctx);
         let cost = u32::try_from(result.complexity).unwrap_or(u32::MAX);
-        let taken = self.limiter.take(payer, &key, cost);
+        let quota = Quota::per_second(bucket.capacity, bucket.restore_per_second);
+        let taken = self.limiter.take(&name, quota, cost).await;
         let (available, retry_after) = match taken {
             Taken::Granted { available } => (available.min(bucket.capacity), None),
             Taken::Throttled { retry_after } => (0, Some(retry_after)),
@@ -252,27 +159,6 @@ impl Extension for Charge {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn limiter(capacity: u32, restore_per_second: u32) -> InProcessLimiter {
-        let bucket = CostBucket { capacity, restore_per_second };
-        InProcessLimiter::new(&CostLimitSettings { enabled: true, partner: bucket, user: bucket, anonymous: bucket })
-    }
-
-    #[test]
-    fn a_bucket_pays_until_empty_then_throttles_and_never_pays_more_than_it_holds() {
-        let buckets = limiter(100, 10);
-        assert_eq!(buckets.take(Payer::User, "ada", 60), Taken::Granted { available: 40 });
-        let Taken::Throttled { retry_after } = buckets.take(Payer::User, "ada", 60) else {
-            panic!("a second 60 does not fit in 40");
-        };
-        // 20 points missing at 10 a second: about two seconds.
-        assert!(retry_after > Duration::from_millis(1_500) && retry_after <= Duration::from_secs(2), "{retry_after:?}");
-        assert_eq!(buckets.take(Payer::User, "ada", 101), Taken::TooCostly);
-        // Each payer and each kind of payer has a bucket of its own.
-        assert_eq!(buckets.take(Payer::User, "grace", 60), Taken::Granted { available: 40 });
-        assert_eq!(buckets.take(Payer::Partner, "ada", 60), Taken::Granted { available: 40 });
-        assert!(matches!(buckets.take(Payer::User, "ada", 0), Taken::Granted { .. }));
-    }
 
     #[test]
     fn the_actual_cost_counts_the_fields_answered() {

@@ -83,9 +83,8 @@ pub fn build_schema(
     search: Search,
     hub: Hub,
 ) -> AppSchema {
-    let limiter = Arc::new(cost::InProcessLimiter::new(&settings.limits));
-    let check: Arc<dyn crate::partner::manifest::OperationCheck> =
-        Arc::new(partners::SchemaCheck::new(&settings.graphql));
+    let limiter = Arc::clone(&auth.limiter);
+    let check: Arc<dyn crate::partner::manifest::OperationCheck> = Arc::new(partners::SchemaCheck::new(settings));
     schema_builder(&settings.graphql)
         .extension(cost::CostLimits::new(limiter, settings.limits.clone()))
         .data(check)

@@ -15,12 +15,14 @@
 
 use std::sync::Arc;
 
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery};
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextValidation,
+};
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet};
-use async_graphql::{Response, ServerResult, Variables};
+use async_graphql::{Response, ServerError, ServerResult, ValidationResult, Variables};
 
 use super::AppSchema;
-use crate::config::GraphqlSettings;
+use crate::config::Settings;
 use crate::digest::sha256_hex;
 use crate::error::{AppError, ErrorCode};
 use crate::graphql::persisted::Trusted;
@@ -94,12 +96,18 @@ impl Extension for PartnerScopes {
 }
 
 /// Checks manifest operations on a copy of the schema that validates and never executes.
-pub struct SchemaCheck(AppSchema);
+pub struct SchemaCheck {
+    schema: AppSchema,
+    /// A partner key's cost bucket: an operation costing more could never run.
+    max_cost: usize,
+}
 
 impl SchemaCheck {
-    /// A check with the limits of `settings` (depth, complexity, nesting), as requests have.
-    pub fn new(settings: &GraphqlSettings) -> Self {
-        Self(super::schema_builder(settings).extension(ValidateOnly).finish())
+    /// A check with the limits of `settings` (depth, complexity, nesting, a partner key's cost
+    /// bucket), as requests have.
+    pub fn new(settings: &Settings) -> Self {
+        let max_cost = usize::try_from(settings.limits.partner.capacity).unwrap_or(usize::MAX);
+        Self { schema: super::schema_builder(&settings.graphql).extension(ValidateOnly).finish(), max_cost }
     }
 }
 
@@ -128,9 +136,19 @@ impl OperationCheck for SchemaCheck {
         if kind != operation.kind {
             return Some(format!("the body is a {}, not a {}", kind.as_str(), operation.kind.as_str()));
         }
-        let checked = self.0.execute(async_graphql::Request::new(operation.body.clone())).await;
+        let checked = self.schema.execute(async_graphql::Request::new(operation.body.clone())).await;
         if let Some(error) = checked.errors.first() {
             return Some(format!("the body is not valid: {}", error.message));
+        }
+        let cost = match checked.extensions.get(COST) {
+            Some(async_graphql::Value::Number(cost)) => cost.as_u64().and_then(|c| usize::try_from(c).ok()),
+            _ => None,
+        };
+        if let Some(cost) = cost.filter(|cost| *cost > self.max_cost) {
+            return Some(format!(
+                "it costs {cost}, more than a partner key's bucket of {} (`limits.partner`): it could never run",
+                self.max_cost
+            ));
         }
         first_closed(&document, scopes).map(|field| {
             let granted: Vec<_> = scopes.iter().map(|s| s.name()).collect();
@@ -139,19 +157,39 @@ impl OperationCheck for SchemaCheck {
     }
 }
 
-/// Stops every operation after validation: nothing runs.
+/// The extension of a checked operation's answer that holds its static cost.
+const COST: &str = "cost";
+
+/// Stops every operation after validation, answering its static cost: nothing runs.
 struct ValidateOnly;
+
+/// One checked operation: its cost, once validated.
+struct Validated(std::sync::Mutex<Option<usize>>);
 
 impl ExtensionFactory for ValidateOnly {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(ValidateOnly)
+        Arc::new(Validated(std::sync::Mutex::new(None)))
     }
 }
 
 #[async_trait::async_trait]
-impl Extension for ValidateOnly {
+impl Extension for Validated {
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        let result = next.run(ctx).await?;
+        *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(result.complexity);
+        Ok(result)
+    }
+
     async fn execute(&self, _: &ExtensionContext<'_>, _: Option<&str>, _: NextExecute<'_>) -> Response {
-        Response::new(async_graphql::Value::Null)
+        let mut response = Response::new(async_graphql::Value::Null);
+        if let Some(cost) = *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner) {
+            response.extensions.insert(COST.to_owned(), async_graphql::Value::from(cost));
+        }
+        response
     }
 }
 

@@ -391,7 +391,7 @@ pub async fn partner(app: &TestApp, slug: &str, keys: &[&[&str]], bodies: &[&str
                 .unwrap();
         credentials.push(Credential::ApiKey(key));
     }
-    let check = aeternum::schema::partners::SchemaCheck::new(&Settings::default().graphql);
+    let check = aeternum::schema::partners::SchemaCheck::new(&Settings::default());
     let manifest = manifest::read(manifest_of(bodies)).unwrap();
     if let Err(error) = service::register(&app.db, &check, &actor, &partner, manifest, true).await {
         panic!("the manifest is refused: {}", error.message());

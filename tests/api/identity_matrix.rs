@@ -264,7 +264,7 @@ async fn registrable_by_catalog_key(row: &Row) -> bool {
     let body = as_named_operation(row.query);
     let kind = body.split_whitespace().next().unwrap_or_default().parse().unwrap();
     let operation = Operation { id: aeternum::digest::sha256_hex(&body), name: "Matrix".into(), kind, body };
-    let check = aeternum::schema::partners::SchemaCheck::new(&aeternum::config::Settings::default().graphql);
+    let check = aeternum::schema::partners::SchemaCheck::new(&aeternum::config::Settings::default());
     check.refusal(&operation, &[aeternum::identity::viewer::Scope::CatalogRead]).await.is_none()
 }
 

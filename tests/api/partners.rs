@@ -106,7 +106,7 @@ async fn registration_refuses_what_the_keys_could_never_run(store: Store) {
     use aeternum::identity::viewer::ClientInfo;
     use aeternum::partner::{manifest, service};
     let shop = Shop::open(store).await;
-    let check = aeternum::schema::partners::SchemaCheck::new(&aeternum::config::Settings::default().graphql);
+    let check = aeternum::schema::partners::SchemaCheck::new(&aeternum::config::Settings::default());
     let client = ClientInfo::default();
     let actor = service::Actor { id: None, client: &client };
 
