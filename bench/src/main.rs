@@ -95,6 +95,24 @@ struct Args {
     /// Orders placed in the subscriptions scenario's burst.
     #[arg(long, default_value_t = 100)]
     burst: usize,
+    /// Cost limits: off, or charged to buckets in the server's process or in Redis (buckets
+    /// too large to refuse anything, so the figures are the limiter's overhead alone).
+    #[arg(long, value_enum, default_value_t = Limits::Off)]
+    limits: Limits,
+    /// The Redis of `--limits redis`.
+    #[arg(long, env = "AETERNUM_TEST_REDIS_URL", default_value = "redis://127.0.0.1:6379")]
+    redis_url: String,
+}
+
+/// Where the server keeps its cost buckets.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Limits {
+    /// Not charged (all the load comes from one address, whose real bucket would throttle it).
+    Off,
+    /// In the server's process.
+    InProcess,
+    /// In Redis.
+    Redis,
 }
 
 /// What the simulated clients do.
@@ -170,7 +188,24 @@ async fn main() -> anyhow::Result<()> {
 
     let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let sockets = (args.subscribers + 100).to_string();
-    let mut server = Command::new(&args.server)
+    let mut command = Command::new(&args.server);
+    match args.limits {
+        // All the load comes from one address, which one address's cost bucket would throttle.
+        Limits::Off => command.env("AETERNUM_LIMITS__ENABLED", "false"),
+        Limits::InProcess | Limits::Redis => command
+            .env("AETERNUM_LIMITS__ENABLED", "true")
+            .env("AETERNUM_LIMITS__ANONYMOUS__CAPACITY", "4000000000")
+            .env("AETERNUM_LIMITS__ANONYMOUS__RESTORE_PER_SECOND", "1000000"),
+    };
+    if args.limits == Limits::Redis {
+        let prefix = format!("aeternum:bench:{}:", std::process::id());
+        command
+            .env("AETERNUM_LIMITS__STORE__KIND", "redis")
+            .env("AETERNUM_LIMITS__STORE__URL", &args.redis_url)
+            .env("AETERNUM_LIMITS__STORE__KEY_PREFIX", prefix);
+    }
+    println!("limits      {:?}", args.limits);
+    let mut server = command
         .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
         .env("DATABASE_URL", &args.database_url)
         .env("AETERNUM_LOG__FILTER", "warn")
@@ -178,8 +213,6 @@ async fn main() -> anyhow::Result<()> {
         // unpaid orders would otherwise stop the checkout scenario after a handful of orders,
         // and the per-address cap on sockets the subscriptions scenario.
         .env("AETERNUM_ORDERS__MAX_UNPAID_ORDERS_PER_IP", "1000000000")
-        // All the load comes from one address, which one address's cost bucket would throttle.
-        .env("AETERNUM_LIMITS__ENABLED", "false")
         .env("AETERNUM_WEBSOCKET__MAX_CONNECTIONS", &sockets)
         .env("AETERNUM_WEBSOCKET__MAX_CONNECTIONS_PER_IP", &sockets)
         .stdout(Stdio::null())
