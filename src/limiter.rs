@@ -223,12 +223,11 @@ impl RedisLimiter {
         failed_at.is_some_and(|at| at.elapsed() < FALLBACK_FOR)
     }
 
-    async fn failed(&self, error: &anyhow::Error) {
+    fn failed(&self, error: &anyhow::Error) {
         let first = self.failed_at.lock().unwrap_or_else(PoisonError::into_inner).replace(Instant::now()).is_none();
         if first {
             tracing::warn!(error = format!("{error:#}"), "Redis limits unavailable: each replica limits on its own");
         }
-        self.redis.reset().await;
     }
 
     async fn run(&self, bucket: &str, quota: Quota, cost: i64) -> anyhow::Result<(i64, i64)> {
@@ -239,10 +238,7 @@ impl RedisLimiter {
             invocation.arg(quota.capacity).arg(quota.per_point_micros()).arg(cost);
             invocation.invoke_async::<(i64, i64)>(&mut connection).await
         };
-        let answer = match tokio::time::timeout(self.timeout, call).await {
-            Ok(answer) => answer?,
-            Err(_) => anyhow::bail!("Redis did not answer within {:?}", self.timeout),
-        };
+        let answer = self.redis.timed(self.timeout, call).await?;
         if self.failed_at.lock().unwrap_or_else(PoisonError::into_inner).take().is_some() {
             tracing::info!("Redis limits available again");
         }
@@ -266,7 +262,7 @@ impl Limiter for RedisLimiter {
                 Ok((available, _)) => {
                     return Taken::Granted { available: u32::try_from(available).unwrap_or(0) };
                 }
-                Err(error) => self.failed(&error).await,
+                Err(error) => self.failed(&error),
             }
         }
         self.fallback.take_now(bucket, quota, cost)
@@ -276,7 +272,7 @@ impl Limiter for RedisLimiter {
         if !self.failing() {
             match self.run(bucket, quota, -i64::from(cost)).await {
                 Ok(_) => return,
-                Err(error) => self.failed(&error).await,
+                Err(error) => self.failed(&error),
             }
         }
         self.fallback.give_back_now(bucket, quota, cost);

@@ -49,6 +49,29 @@ impl RedisConnection {
     pub async fn reset(&self) {
         *self.live.lock().await = None;
     }
+
+    /// Runs `call` (on this connection) for at most `timeout`; a failure or a timeout drops the
+    /// shared connection, so the next call opens a new one.
+    ///
+    /// # Errors
+    /// Redis's error, or the timeout.
+    pub async fn timed<T>(
+        &self,
+        timeout: std::time::Duration,
+        call: impl Future<Output = redis::RedisResult<T>>,
+    ) -> anyhow::Result<T> {
+        match tokio::time::timeout(timeout, call).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(error)) => {
+                self.reset().await;
+                Err(error.into())
+            }
+            Err(_) => {
+                self.reset().await;
+                Err(anyhow::anyhow!("Redis did not answer within {timeout:?}"))
+            }
+        }
+    }
 }
 
 /// The connections of one server, by URL: ports configured with the same Redis share one.

@@ -122,20 +122,6 @@ impl RedisQueries {
     pub fn new(redis: Arc<RedisConnection>, prefix: &str, ttl_seconds: u64, max_document_bytes: usize) -> Self {
         Self { redis, prefix: prefix.to_owned(), ttl_seconds: ttl_seconds.max(1), max_document_bytes }
     }
-
-    async fn timed<T>(&self, call: impl Future<Output = redis::RedisResult<T>>) -> anyhow::Result<T> {
-        match tokio::time::timeout(REDIS_TIMEOUT, call).await {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(error)) => {
-                self.redis.reset().await;
-                Err(error.into())
-            }
-            Err(_) => {
-                self.redis.reset().await;
-                Err(anyhow::anyhow!("Redis did not answer within {REDIS_TIMEOUT:?}"))
-            }
-        }
-    }
 }
 
 #[async_trait::async_trait]
@@ -143,7 +129,8 @@ impl QueryStore for RedisQueries {
     async fn get(&self, hash: &str) -> anyhow::Result<Option<Arc<str>>> {
         let key = format!("{}{hash}", self.prefix);
         let text: Option<String> = self
-            .timed(async {
+            .redis
+            .timed(REDIS_TIMEOUT, async {
                 let mut connection = self.redis.get().await?;
                 redis::AsyncCommands::get(&mut connection, key).await
             })
@@ -156,11 +143,13 @@ impl QueryStore for RedisQueries {
             return Ok(());
         }
         let key = format!("{}{hash}", self.prefix);
-        self.timed(async {
-            let mut connection = self.redis.get().await?;
-            redis::AsyncCommands::set_ex::<_, _, ()>(&mut connection, key, document.as_ref(), self.ttl_seconds).await
-        })
-        .await
+        self.redis
+            .timed(REDIS_TIMEOUT, async {
+                let mut connection = self.redis.get().await?;
+                redis::AsyncCommands::set_ex::<_, _, ()>(&mut connection, key, document.as_ref(), self.ttl_seconds)
+                    .await
+            })
+            .await
     }
 }
 
@@ -456,11 +445,15 @@ impl PersistedQueries {
         parsed.or_else(|| self.remember_parsed(hash, text))
     }
 
-    /// Keeps a document that parsed and validated, under its hash (it is parsed again, for this
-    /// process, when first run by its hash).
-    pub async fn keep(&self, hash: &str, text: String) {
+    /// Keeps a registering document (its hash and text, from [`Document::into_request`]) once
+    /// its first answer shows it parsed and validated: no error refused it before it ran. It is
+    /// parsed again, for this process, when first run by its hash.
+    pub async fn keep_if_it_ran(&self, (hash, text): (String, String), answer: &async_graphql::Response) {
+        if answer.errors.iter().any(super::errors::refused_before_execution) {
+            return;
+        }
         if let Some(store) = &self.store
-            && let Err(error) = store.put(hash, text.into()).await
+            && let Err(error) = store.put(&hash, text.into()).await
         {
             tracing::warn!(?error, "cannot write to the persisted-query store");
         }

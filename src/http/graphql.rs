@@ -166,10 +166,8 @@ impl GraphqlEndpoint {
         }
         let (gql, registering) = document.into_request();
         let response = self.schema.execute(with_request_parts(context.attach(gql), request)).await;
-        if let Some((hash, text)) = registering
-            && !response.errors.iter().any(refused_before_execution)
-        {
-            self.persisted.keep(&hash, text).await;
+        if let Some(registering) = registering {
+            self.persisted.keep_if_it_ran(registering, &response).await;
         }
         encode(response, media_type)
     }

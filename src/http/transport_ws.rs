@@ -309,10 +309,8 @@ impl Run {
         while let Some(response) = results.next().await {
             let refused = first && !response.errors.is_empty() && response.errors.iter().all(refused_before_execution);
             first = false;
-            if let Some((hash, text)) = registering.take()
-                && !refused
-            {
-                self.persisted.keep(&hash, text).await;
+            if let Some(registering) = registering.take() {
+                self.persisted.keep_if_it_ran(registering, &response).await;
             }
             let report =
                 if refused { Report::Error(id.clone(), response.errors) } else { Report::Next(id.clone(), response) };

@@ -22,7 +22,7 @@ use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, Opera
 use async_graphql::{Response, ServerError, ServerResult, ValidationResult, Variables};
 
 use super::AppSchema;
-use crate::config::Settings;
+use crate::config::{GraphqlSettings, Settings};
 use crate::digest::sha256_hex;
 use crate::error::{AppError, ErrorCode};
 use crate::graphql::persisted::Trusted;
@@ -97,7 +97,11 @@ impl Extension for PartnerScopes {
 
 /// Checks manifest operations on a copy of the schema that validates and never executes.
 pub struct SchemaCheck {
-    schema: AppSchema,
+    /// The limits requests have (depth, complexity, nesting).
+    graphql: GraphqlSettings,
+    /// The copy, built when the first operation is checked (registrations are rare; starts are
+    /// not).
+    schema: std::sync::OnceLock<AppSchema>,
     /// A partner key's cost bucket: an operation costing more could never run.
     max_cost: usize,
 }
@@ -107,7 +111,11 @@ impl SchemaCheck {
     /// bucket), as requests have.
     pub fn new(settings: &Settings) -> Self {
         let max_cost = usize::try_from(settings.limits.partner.capacity).unwrap_or(usize::MAX);
-        Self { schema: super::schema_builder(&settings.graphql).extension(ValidateOnly).finish(), max_cost }
+        Self { graphql: settings.graphql.clone(), schema: std::sync::OnceLock::new(), max_cost }
+    }
+
+    fn schema(&self) -> &AppSchema {
+        self.schema.get_or_init(|| super::schema_builder(&self.graphql).extension(ValidateOnly).finish())
     }
 }
 
@@ -136,7 +144,7 @@ impl OperationCheck for SchemaCheck {
         if kind != operation.kind {
             return Some(format!("the body is a {}, not a {}", kind.as_str(), operation.kind.as_str()));
         }
-        let checked = self.schema.execute(async_graphql::Request::new(operation.body.clone())).await;
+        let checked = self.schema().execute(async_graphql::Request::new(operation.body.clone())).await;
         if let Some(error) = checked.errors.first() {
             return Some(format!("the body is not valid: {}", error.message));
         }

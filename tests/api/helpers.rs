@@ -247,6 +247,12 @@ pub fn error_codes(response: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// The URL of the test Redis, which `scripts/test` starts.
+pub fn test_redis_url() -> String {
+    std::env::var("AETERNUM_TEST_REDIS_URL")
+        .expect("AETERNUM_TEST_REDIS_URL must name the test Redis; scripts/test sets it up")
+}
+
 fn postgres_admin_url() -> String {
     std::env::var("AETERNUM_TEST_DATABASE_URL").expect(
         "AETERNUM_TEST_DATABASE_URL must name a PostgreSQL server for the postgres tests; scripts/test sets it up",

@@ -114,13 +114,9 @@ fn on_redis(url: &str, prefix: &str) -> impl Fn(&mut Settings) + Clone + use<> {
     }
 }
 
-fn test_redis() -> String {
-    std::env::var("AETERNUM_TEST_REDIS_URL")
-        .expect("AETERNUM_TEST_REDIS_URL must name the test Redis; scripts/test sets it up")
-}
-
 async fn on_redis_two_replicas_share_each_bucket(store: Store) {
-    let redis = on_redis(&test_redis(), &format!("aeternum:test:{}:", uuid::Uuid::now_v7().simple()));
+    let redis =
+        on_redis(&crate::helpers::test_redis_url(), &format!("aeternum:test:{}:", uuid::Uuid::now_v7().simple()));
     let a = TestApp::spawn_with(store, redis.clone()).await;
     let b = a.replica(redis).await;
 
@@ -167,7 +163,9 @@ async fn with_redis_down_each_replica_still_limits(store: Store) {
 #[tokio::test]
 async fn redis_and_in_process_buckets_agree() {
     use aeternum::limiter::{InProcessLimiter, Limiter, Quota, RedisLimiter, Taken};
-    let connection = std::sync::Arc::new(aeternum::redis_connection::RedisConnection::open(&test_redis()).unwrap());
+    let connection = std::sync::Arc::new(
+        aeternum::redis_connection::RedisConnection::open(&crate::helpers::test_redis_url()).unwrap(),
+    );
     let prefix = format!("aeternum:test:{}:", uuid::Uuid::now_v7().simple());
     let redis = RedisLimiter::new(connection, &prefix, std::time::Duration::from_secs(2));
     let local = InProcessLimiter::default();

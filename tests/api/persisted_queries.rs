@@ -153,8 +153,7 @@ fn in_redis(url: &str, prefix: &str) -> impl Fn(&mut Settings) + Clone + use<> {
 }
 
 async fn a_query_registered_on_one_replica_runs_by_hash_on_the_other(store: Store) {
-    let url = std::env::var("AETERNUM_TEST_REDIS_URL")
-        .expect("AETERNUM_TEST_REDIS_URL must name the test Redis; scripts/test sets it up");
+    let url = crate::helpers::test_redis_url();
     let redis = in_redis(&url, &format!("aeternum:test:{}:", uuid::Uuid::now_v7().simple()));
     let a = TestApp::spawn_with(store, redis.clone()).await;
     let b = a.replica(redis).await;

@@ -34,8 +34,7 @@ async fn readiness(app: &TestApp) -> Value {
 }
 
 async fn an_order_placed_on_one_replica_reaches_a_subscriber_of_the_other(store: Store) {
-    let url = std::env::var("AETERNUM_TEST_REDIS_URL")
-        .expect("AETERNUM_TEST_REDIS_URL must name the test Redis; scripts/test sets it up");
+    let url = crate::helpers::test_redis_url();
     let redis = on_redis(&url, &channel());
     let a = Shop::open_with(store, redis.clone()).await;
     // Replica B never relays on its own after starting: what it hears came through Redis.
