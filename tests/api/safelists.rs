@@ -201,6 +201,19 @@ async fn a_manifest_that_is_not_right_is_refused_with_the_reason(store: Store) {
     }
     let unknown = register(&app, &admin, "nobody", manifest_of(&[CATEGORIES]), true).await;
     assert_eq!(error_codes(&unknown), ["NOT_FOUND"]);
+
+    // A partner needs a slug of its own, and a key a partner that exists.
+    let partners = app.count_rows("partners").await;
+    let create = "mutation($s: String!) { createPartner(slug: $s, name: \"Other\") { slug } }";
+    for (slug, code) in [("Bad Slug", "BAD_USER_INPUT"), ("-dash", "BAD_USER_INPUT"), ("feedly", "CONFLICT")] {
+        let answer = app.graphql_as(&admin, create, json!({ "s": slug })).await;
+        assert_eq!(error_codes(&answer), [code], "{slug}: {answer}");
+    }
+    assert_eq!(app.count_rows("partners").await, partners, "no partner was created");
+    let keys = app.count_rows("api_keys").await;
+    let issue = "mutation { issueApiKey(partner: \"nobody\", name: \"x\", scopes: []) { key } }";
+    assert_eq!(error_codes(&app.graphql_as(&admin, issue, json!({})).await), ["NOT_FOUND"]);
+    assert_eq!(app.count_rows("api_keys").await, keys, "no key was issued");
     assert_eq!(app.count_rows("partner_manifests").await, versions, "nothing was registered");
     assert_eq!(app.count_rows("partner_operations").await, operations);
 }
