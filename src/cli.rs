@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::config::Settings;
 use crate::db::Db;
+use crate::media::Media;
 use crate::search::analytics::Analytics;
 use crate::search::{Search, eval, indexer};
 use crate::startup::{Application, shutdown_signal};
@@ -209,6 +210,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             if let Some(count) = args.products {
                 seed::synthetic::load(&db, count).await?;
             }
+            if args.demo || args.products.is_some() {
+                let media = Media::from_settings(&settings.media, &format!("http://{}/media", settings.bind)).await?;
+                crate::media::demo::ensure_placeholders(&media).await?;
+            }
             if let Some(count) = args.orders {
                 seed::history::load(&db, count, args.lines_per_order, args.days).await?;
             }
@@ -256,7 +261,11 @@ async fn serve(mut settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
     if args.demo {
         seed::demo::load_if_empty(&db).await?;
     }
-    Application::build_with_db(settings, db).await?.run_until_stopped(shutdown_signal()).await
+    let app = Application::build_with_db(settings, db).await?;
+    if args.demo {
+        crate::media::demo::ensure_placeholders(&app.media()).await?;
+    }
+    app.run_until_stopped(shutdown_signal()).await
 }
 
 /// `user create`: the password from `AETERNUM_NEW_USER_PASSWORD`, else standard input's first

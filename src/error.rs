@@ -60,6 +60,17 @@ pub enum ErrorCode {
     PersistedQueryNotSupported,
     /// A partner key runs only the operations of its partner's manifest, sent by id (HTTP 403).
     PersistedQueryRequired,
+    /// The file is not an accepted image type (JPEG, PNG, WebP, AVIF), or its bytes are not the
+    /// type it was declared as.
+    UnsupportedMediaType,
+    /// The upload is larger than the configured limit, or than the size it was declared with.
+    UploadTooLarge,
+    /// The upload's signed URL has expired; create a new upload.
+    UploadExpired,
+    /// Nothing was uploaded to the upload's URL (or not all of it).
+    UploadNotReceived,
+    /// The image's dimensions are over the limit (a decompression bomb is refused unread).
+    ImageTooLarge,
     /// Something failed on our side; the cause is in the server's logs, not in the response.
     Internal,
 }
@@ -280,6 +291,11 @@ mod tests {
                 "PERSISTED_QUERY_NOT_FOUND",
                 "PERSISTED_QUERY_NOT_SUPPORTED",
                 "PERSISTED_QUERY_REQUIRED",
+                "UNSUPPORTED_MEDIA_TYPE",
+                "UPLOAD_TOO_LARGE",
+                "UPLOAD_EXPIRED",
+                "UPLOAD_NOT_RECEIVED",
+                "IMAGE_TOO_LARGE",
                 "INTERNAL",
             ]
         );

@@ -20,6 +20,7 @@ pub mod identity;
 pub mod input;
 pub mod inventory;
 pub mod limiter;
+pub mod media;
 pub mod money;
 pub mod order;
 pub mod partner;

@@ -24,6 +24,7 @@ use crate::http::proxies::TrustedProxies;
 use crate::identity::mailer::Outbox;
 use crate::identity::service::Auth;
 use crate::identity::tokens::TokenKeys;
+use crate::media::Media;
 use crate::payment::Payments;
 use crate::redis_connection::RedisConnections;
 use crate::search::analytics::{Analytics, Writer};
@@ -45,6 +46,7 @@ pub struct Application {
     listener: Option<tokio::task::JoinHandle<()>>,
     persisted: Arc<PersistedQueries>,
     proxies: TrustedProxies,
+    media: Media,
     settings: Settings,
 }
 
@@ -109,6 +111,7 @@ impl Application {
         let persisted =
             Arc::new(PersistedQueries::from_settings(&settings.graphql.persisted_queries, manifests, &mut redis)?);
         let proxies = TrustedProxies::parse(&settings.http.trusted_proxies)?;
+        let media = Media::from_settings(&settings.media, &format!("http://{address}/media")).await?;
         Ok(Self {
             acceptor,
             address,
@@ -123,6 +126,7 @@ impl Application {
             listener,
             persisted,
             proxies,
+            media,
             settings,
         })
     }
@@ -158,6 +162,11 @@ impl Application {
         &self.db
     }
 
+    /// The media port the server uses.
+    pub fn media(&self) -> Media {
+        self.media.clone()
+    }
+
     /// Serves until `shutdown` resolves, then gives in-flight requests the configured grace
     /// period and closes the store.
     ///
@@ -171,6 +180,7 @@ impl Application {
             self.payments.clone(),
             self.search.clone(),
             self.hub.clone(),
+            self.media.clone(),
         );
         let routes = http::routes(
             schema,
@@ -178,7 +188,11 @@ impl Application {
             self.auth.clone(),
             self.payments.clone(),
             Arc::clone(&self.bus),
-            http::Edge { persisted: Arc::clone(&self.persisted), proxies: self.proxies.clone() },
+            http::Edge {
+                persisted: Arc::clone(&self.persisted),
+                proxies: self.proxies.clone(),
+                media: self.media.clone(),
+            },
             &self.settings,
         )
         .into_endpoint();
@@ -195,6 +209,7 @@ impl Application {
         }
         let search = &self.settings.search;
         let background = [
+            crate::media::worker::spawn(self.media.clone(), self.db.clone()),
             indexer::spawn(
                 self.db.clone(),
                 self.search.clone(),

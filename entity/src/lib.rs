@@ -9,6 +9,8 @@ pub mod cart_line;
 pub mod category;
 pub mod event;
 pub mod fulfilment;
+pub mod media_deletion;
+pub mod media_upload;
 pub mod order;
 pub mod order_line;
 pub mod partner;

@@ -11,8 +11,19 @@ pub struct Model {
     pub id: Uuid,
     /// The product shown.
     pub product_id: Uuid,
-    /// Public URL of the image.
+    /// Public URL of the image: an outside URL, or the public URL of `object_key`.
     pub url: String,
+    /// The original's key in media storage, for images uploaded here.
+    pub object_key: Option<String>,
+    /// Width of the original in pixels, when known.
+    pub width: Option<i32>,
+    /// Height of the original in pixels, when known.
+    pub height: Option<i32>,
+    /// A BlurHash of the image, for a placeholder while it loads.
+    pub blur_hash: Option<String>,
+    /// Widths of the WebP variants made, comma-separated: NULL while they are being made, empty
+    /// when none are needed or they could not be made.
+    pub variant_widths: Option<String>,
     /// Alternative text for accessibility.
     pub alt_text: String,
     /// Order among the product's images; 0 is the main image.

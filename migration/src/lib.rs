@@ -18,6 +18,7 @@ mod m20261202_000008_holds;
 mod m20261202_000009_dashboard_indexes;
 mod m20261202_000010_sales;
 mod m20261202_000011_partners;
+mod m20261203_000012_media;
 
 /// Applies the migrations in order.
 pub struct Migrator;
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000009_dashboard_indexes::Migration),
             Box::new(m20261202_000010_sales::Migration),
             Box::new(m20261202_000011_partners::Migration),
+            Box::new(m20261203_000012_media::Migration),
         ]
     }
 }

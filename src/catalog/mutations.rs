@@ -129,6 +129,11 @@ impl OwnsProduct {
     pub fn new(id: &ID) -> Self {
         Self(GlobalId::parse_as(id, NodeType::Product).ok())
     }
+
+    /// A guard over the product with this id.
+    pub fn of(id: Uuid) -> Self {
+        Self(Some(id))
+    }
 }
 
 impl Guard for OwnsProduct {
@@ -223,7 +228,7 @@ impl CatalogMutation {
             price: input.price.parse()?,
             stock: input.stock,
             status: input.status.into(),
-            images: input.images.into_iter().map(|i| (i.url, i.alt_text)).collect(),
+            images: input.images.into_iter().map(|i| editing::NewImage::at(i.url, i.alt_text)).collect(),
             created_at: None,
             cost: input.cost.as_ref().map(MoneyInput::parse).transpose()?,
             internal_notes: input.internal_notes,

@@ -285,19 +285,68 @@ fn dangling(what: &str, id: uuid::Uuid) -> AppError {
 }
 
 /// An image of a product.
-#[derive(SimpleObject)]
-pub struct ProductImage {
-    /// Public URL of the image.
-    pub url: String,
-    /// Alternative text for accessibility.
-    pub alt_text: String,
-    /// Position among the product's images, from 0.
-    pub position: i32,
-}
+pub struct ProductImage(pub product_image::Model);
 
 impl From<product_image::Model> for ProductImage {
     fn from(model: product_image::Model) -> Self {
-        Self { url: model.url, alt_text: model.alt_text, position: model.position }
+        Self(model)
+    }
+}
+
+/// An image of a product, uploaded here or at an outside URL.
+#[Object]
+impl ProductImage {
+    /// The image's opaque global ID.
+    async fn id(&self) -> ID {
+        GlobalId::encode(NodeType::ProductImage, self.0.id)
+    }
+
+    /// Public URL of the image. With `width` (the CSS pixels the storefront renders times the
+    /// device pixel ratio), the narrowest WebP variant at least that wide, or the original when
+    /// none is; without it, the original. Outside images have one URL.
+    async fn url(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The width to render, in pixels.", validator(minimum = 1, maximum = 10000))] width: Option<
+            i32,
+        >,
+    ) -> Result<String> {
+        let Some(original) = &self.0.object_key else { return Ok(self.0.url.clone()) };
+        let media = ctx.state::<crate::media::Media>()?;
+        let wanted = width.and_then(|w| u32::try_from(w).ok());
+        let variant = wanted.and_then(|wanted| {
+            let widths = self.0.variant_widths.as_deref().unwrap_or_default().split(',');
+            widths.filter_map(|w| w.parse::<u32>().ok()).filter(|&w| w >= wanted).min()
+        });
+        Ok(match (variant, original.rsplit_once('/')) {
+            (Some(width), Some((folder, _))) => media.public_url(&crate::media::service::variant_key(folder, width)),
+            _ => media.public_url(original),
+        })
+    }
+
+    /// Width of the original in pixels, when known.
+    async fn width(&self) -> Option<i32> {
+        self.0.width
+    }
+
+    /// Height of the original in pixels, when known.
+    async fn height(&self) -> Option<i32> {
+        self.0.height
+    }
+
+    /// A BlurHash (https://blurha.sh) to paint while the image loads, when known.
+    async fn blur_hash(&self) -> Option<&str> {
+        self.0.blur_hash.as_deref()
+    }
+
+    /// Alternative text for accessibility.
+    async fn alt_text(&self) -> &str {
+        &self.0.alt_text
+    }
+
+    /// Position among the product's images, from 0.
+    async fn position(&self) -> i32 {
+        self.0.position
     }
 }
 

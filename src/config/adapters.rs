@@ -177,3 +177,41 @@ impl Default for PersistedQuerySettings {
         Self::InProcess { max_entries: default_persisted_entries(), max_bytes: default_persisted_bytes() }
     }
 }
+
+/// Where media objects (product images) are stored, `media.store.kind`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum MediaStoreSettings {
+    /// A folder on this machine, served by the app under `/media/` (`AETERNUM_MEDIA__STORE__KIND=local`).
+    Local {
+        /// The folder; created when missing.
+        dir: String,
+    },
+    /// AWS S3, Cloudflare R2 or any S3-compatible store (`AETERNUM_MEDIA__STORE__KIND=s3`).
+    S3 {
+        /// The bucket.
+        bucket: String,
+        /// The region (`auto` for R2).
+        #[serde(default = "default_region")]
+        region: String,
+        /// Endpoint URL for stores other than AWS, e.g.
+        /// `https://<account>.r2.cloudflarestorage.com` or `http://127.0.0.1:9000`.
+        #[serde(default)]
+        endpoint: Option<String>,
+        /// Address buckets by path (`endpoint/bucket/key`) rather than by host name; most
+        /// S3-compatible servers want this.
+        #[serde(default)]
+        path_style: bool,
+        /// Access key id; unset: the usual AWS chain (environment, profile, web identity,
+        /// instance or task role).
+        #[serde(default)]
+        access_key_id: Option<Secret>,
+        /// Secret access key, set together with `access_key_id`.
+        #[serde(default)]
+        secret_access_key: Option<Secret>,
+    },
+}
+
+fn default_region() -> String {
+    "us-east-1".to_owned()
+}

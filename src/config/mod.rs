@@ -17,8 +17,8 @@ mod adapters;
 mod secret;
 
 pub use adapters::{
-    EmbedderSettings, EventBusSettings, LimiterSettings, PaymentProviderSettings, PersistedQuerySettings,
-    VectorIndexSettings,
+    EmbedderSettings, EventBusSettings, LimiterSettings, MediaStoreSettings, PaymentProviderSettings,
+    PersistedQuerySettings, VectorIndexSettings,
 };
 pub use secret::Secret;
 
@@ -52,6 +52,8 @@ pub struct Settings {
     pub events: EventSettings,
     /// Cost buckets: what each caller's operations may cost over time.
     pub limits: CostLimitSettings,
+    /// Media storage and image uploads.
+    pub media: MediaSettings,
     /// Apply pending migrations when `serve` starts.
     pub migrate_on_start: bool,
     /// Seconds in-flight requests get to finish after a shutdown signal.
@@ -289,6 +291,38 @@ pub struct SearchSettings {
     pub visitor_key: Secret,
 }
 
+/// Media storage and image uploads. See docs/MEDIA.md.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct MediaSettings {
+    /// Where objects are stored.
+    pub store: MediaStoreSettings,
+    /// Base URL objects are read from, such as a CDN in front of the bucket
+    /// (`https://cdn.example.com`); empty: the app serves them itself under
+    /// `http://<bind address>/media` (set it when the app sits behind a proxy).
+    pub public_base_url: String,
+    /// Secret that signs upload URLs of the local store. Set it when several replicas share the
+    /// folder; empty: a random key per process.
+    pub signing_secret: Secret,
+    /// Seconds a signed upload URL stays valid.
+    pub upload_expiry_seconds: u64,
+    /// Largest upload in bytes.
+    pub max_upload_bytes: u64,
+    /// Most pixels (width × height) an image may have; larger ones are refused before they are
+    /// decoded.
+    pub max_pixels: u64,
+    /// Longest side an image may have, in pixels.
+    pub max_dimension: u32,
+    /// Widths of the WebP variants made of each image, narrowest first; none wider than the
+    /// original.
+    pub variant_widths: Vec<u32>,
+    /// Images checked or resized at the same time; 0: one per core.
+    pub max_concurrent_processing: usize,
+    /// Uploads not yet confirmed that one product may have at once.
+    pub max_pending_uploads_per_product: u64,
+    /// Seconds between two sweeps of expired uploads and deleted images' objects; 0: never.
+    pub sweep_seconds: u64,
+}
+
 /// A key that signs or verifies access tokens.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct JwtKey {
@@ -415,6 +449,19 @@ impl Default for Settings {
                 partner: CostBucket { capacity: 2_000, restore_per_second: 100 },
                 user: CostBucket { capacity: 20_000, restore_per_second: 1_000 },
                 anonymous: CostBucket { capacity: 20_000, restore_per_second: 1_000 },
+            },
+            media: MediaSettings {
+                store: MediaStoreSettings::Local { dir: "data/media".to_owned() },
+                public_base_url: String::new(),
+                signing_secret: Secret::new(""),
+                upload_expiry_seconds: 15 * 60,
+                max_upload_bytes: 15 * 1024 * 1024,
+                max_pixels: 40_000_000,
+                max_dimension: 12_000,
+                variant_widths: vec![320, 768, 1600],
+                max_concurrent_processing: 0,
+                max_pending_uploads_per_product: 10,
+                sweep_seconds: 300,
             },
             migrate_on_start: true,
             shutdown_grace_seconds: 20,

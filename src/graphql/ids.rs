@@ -33,6 +33,10 @@ pub enum NodeType {
     Fulfilment,
     /// A payment attempt.
     Payment,
+    /// An image of a product.
+    ProductImage,
+    /// An image upload on its way to a product.
+    Upload,
 }
 
 impl NodeType {

@@ -1,4 +1,4 @@
-//! The HTTP surface: `/graphql`, `/webhooks/payments`, `/healthz`, `/readyz`.
+//! The HTTP surface: `/graphql`, `/media/*`, `/webhooks/payments`, `/healthz`, `/readyz`.
 
 pub mod context;
 mod graphiql;
@@ -27,6 +27,8 @@ pub struct Edge {
     pub persisted: Arc<crate::graphql::persisted::PersistedQueries>,
     /// Proxies whose `X-Forwarded-For` names the client.
     pub proxies: proxies::TrustedProxies,
+    /// Media storage, served under `/media/`.
+    pub media: crate::media::Media,
 }
 
 /// The application's routes.
@@ -43,6 +45,7 @@ pub fn routes(
         graphql::GraphqlEndpoint::new(schema, db.clone(), auth, &settings.graphql, &settings.websocket, edge.persisted);
     Route::new()
         .at("/graphql", graphql)
+        .at("/media/*key", crate::media::http::endpoint())
         .at("/webhooks/payments", post(crate::payment::webhook::receive))
         .at("/healthz", get(health::healthz))
         .at("/readyz", get(health::readyz))
@@ -50,6 +53,7 @@ pub fn routes(
         .data(payments)
         .data(bus)
         .data(edge.proxies)
+        .data(edge.media)
         .with(Tracing)
         .with(CatchPanic::new())
 }

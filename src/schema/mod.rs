@@ -18,7 +18,7 @@ use crate::graphql::shape::ShapeLimits;
 use crate::identity::service::Auth;
 use crate::payment::Payments;
 use crate::search::Search;
-use crate::{admin, cart, catalog, events, identity, inventory, order, partner, payment, search};
+use crate::{admin, cart, catalog, events, identity, inventory, media, order, partner, payment, search};
 
 /// The query root: one part per domain.
 #[derive(MergedObject, Default)]
@@ -45,6 +45,7 @@ pub struct Mutation(
     payment::graphql::PaymentMutation,
     search::moderation::ModerationMutation,
     partner::graphql::PartnerMutation,
+    media::graphql::MediaMutation,
 );
 
 /// The subscription root: live events (see [`crate::events`]).
@@ -82,6 +83,7 @@ pub fn build_schema(
     payments: Payments,
     search: Search,
     hub: Hub,
+    media: crate::media::Media,
 ) -> AppSchema {
     let limiter = Arc::clone(&auth.limiter);
     let check: Arc<dyn crate::partner::manifest::OperationCheck> = Arc::new(partners::SchemaCheck::new(settings));
@@ -94,6 +96,7 @@ pub fn build_schema(
         .data(payments)
         .data(search)
         .data(hub)
+        .data(media)
         .data(settings.events.clone())
         .finish()
 }

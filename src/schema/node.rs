@@ -48,7 +48,9 @@ impl NodeQuery {
             | NodeType::Cart
             | NodeType::Order
             | NodeType::Fulfilment
-            | NodeType::Payment => return Err(AppError::not_found(global.node_type.name()).into()),
+            | NodeType::Payment
+            | NodeType::ProductImage
+            | NodeType::Upload => return Err(AppError::not_found(global.node_type.name()).into()),
         })
     }
 }

@@ -65,7 +65,11 @@ pub async fn load(db: &Db, count: u64) -> anyhow::Result<()> {
                     price: Money::from_minor(1_000 + (rng.below(200_000) as i64) * 5, Currency::EUR),
                     stock: 1 + rng.below(3) as i32,
                     status: entity::ProductStatus::Active,
-                    images: vec![(format!("/media/synthetic/{i}.jpg"), title.clone())],
+                    images: vec![super::demo::placeholder_image(
+                        usize::try_from(i).unwrap_or_default(),
+                        0,
+                        title.clone(),
+                    )],
                     title,
                     created_at: None,
                     cost: None,

@@ -114,7 +114,7 @@ async fn invalid_products_are_refused_and_nothing_is_written(store: Store) {
         ("negative stock", |p| p.stock = -1, aeternum::ErrorCode::BadUserInput),
         (
             "too many images",
-            |p| p.images = vec![("/a.jpg".into(), String::new()); 21],
+            |p| p.images = vec![aeternum::catalog::editing::NewImage::at("/a.jpg", ""); 21],
             aeternum::ErrorCode::BadUserInput,
         ),
         ("unknown vendor", |p| p.vendor_id = uuid::Uuid::now_v7(), aeternum::ErrorCode::NotFound),

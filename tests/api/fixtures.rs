@@ -62,7 +62,10 @@ pub fn new_product(n: usize, vendor: Uuid, category: Uuid) -> NewProduct {
         price: eur(10_000),
         stock: 1,
         status: ProductStatus::Active,
-        images: vec![(format!("/media/{n}/0.jpg"), format!("Piece {n}"))],
+        images: vec![aeternum::catalog::editing::NewImage::at(
+            format!("https://images.example.com/{n}/0.jpg"),
+            format!("Piece {n}"),
+        )],
         created_at: None,
         cost: None,
         internal_notes: String::new(),

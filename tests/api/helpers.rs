@@ -72,7 +72,10 @@ pub struct TestApp {
     stopped: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     /// The store's URL, for a second replica on the same store.
     pub database_url: String,
+    /// The media port (a folder of this test's own unless the test chose another store).
+    pub media: aeternum::media::Media,
     _sqlite_dir: Option<tempfile::TempDir>,
+    _media_dir: tempfile::TempDir,
 }
 
 impl TestApp {
@@ -100,6 +103,9 @@ impl TestApp {
         settings.search.embedder = aeternum::config::EmbedderSettings::None;
         settings.search.sync_interval_ms = 20;
         settings.search.analytics_flush_ms = 20;
+        let media_dir = tempfile::tempdir().unwrap();
+        settings.media.store =
+            aeternum::config::MediaStoreSettings::Local { dir: media_dir.path().display().to_string() };
         configure(&mut settings);
 
         let mut app = Application::build(settings).await.expect("the application starts");
@@ -110,6 +116,7 @@ impl TestApp {
         let address = format!("http://{}", app.address());
         let db = app.db().clone();
         let outbox = app.outbox();
+        let media = app.media();
         let (shutdown, stop) = oneshot::channel::<()>();
         let stopped = tokio::spawn(app.run_until_stopped(async {
             let _ = stop.await;
@@ -123,7 +130,9 @@ impl TestApp {
             shutdown: Some(shutdown),
             stopped: Some(stopped),
             database_url: url,
+            media,
             _sqlite_dir: sqlite_dir,
+            _media_dir: media_dir,
         }
     }
 
@@ -251,6 +260,34 @@ pub fn error_codes(response: &Value) -> Vec<String> {
 pub fn test_redis_url() -> String {
     std::env::var("AETERNUM_TEST_REDIS_URL")
         .expect("AETERNUM_TEST_REDIS_URL must name the test Redis; scripts/test sets it up")
+}
+
+/// Settings of a new, empty bucket of this test's own on the test S3 server, which
+/// `scripts/test` starts.
+pub async fn test_s3_bucket() -> aeternum::config::MediaStoreSettings {
+    let var = |name: &str| {
+        std::env::var(name).unwrap_or_else(|_| panic!("{name} must be set; scripts/test starts the test S3 server"))
+    };
+    let (endpoint, access, secret) =
+        (var("AETERNUM_TEST_S3_URL"), var("AETERNUM_TEST_S3_ACCESS_KEY"), var("AETERNUM_TEST_S3_SECRET_KEY"));
+    let bucket = format!("aeternum-test-{}", uuid::Uuid::now_v7().simple());
+    let store = aeternum::media::s3::S3Store::connect(aeternum::media::s3::S3Location {
+        bucket: &bucket,
+        region: "us-east-1",
+        endpoint: Some(&endpoint),
+        path_style: true,
+        credentials: Some((&Secret::new(access.clone()), &Secret::new(secret.clone()))),
+    })
+    .await;
+    store.client().create_bucket().bucket(&bucket).send().await.expect("the test bucket is created");
+    aeternum::config::MediaStoreSettings::S3 {
+        bucket,
+        region: "us-east-1".into(),
+        endpoint: Some(endpoint),
+        path_style: true,
+        access_key_id: Some(Secret::new(access)),
+        secret_access_key: Some(Secret::new(secret)),
+    }
 }
 
 fn postgres_admin_url() -> String {

@@ -23,6 +23,8 @@ mod http;
 mod identity_accounts;
 mod identity_matrix;
 mod limits;
+mod media;
+mod media_s3;
 mod order_lifecycle;
 mod partners;
 mod payment_safety;

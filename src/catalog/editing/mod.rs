@@ -4,7 +4,7 @@
 mod products;
 mod vendors_and_categories;
 
-pub use products::{NewProduct, ProductPatch, create_product, insert_products, update_product};
+pub use products::{NewImage, NewProduct, ProductPatch, StoredImage, create_product, insert_products, update_product};
 pub use vendors_and_categories::{
     MAX_CATEGORY_DEPTH, NewCategory, NewVendor, create_category, create_vendor, update_category, update_vendor,
 };

@@ -54,8 +54,8 @@ pub struct NewProduct {
     pub stock: i32,
     /// Initial status: DRAFT or ACTIVE (an order makes a product RESERVED or SOLD).
     pub status: entity::ProductStatus,
-    /// Images in display order: URL and alt text.
-    pub images: Vec<(String, String)>,
+    /// Images in display order.
+    pub images: Vec<NewImage>,
     /// Creation time; `None` for now.
     pub created_at: Option<DateTime<Utc>>,
     /// What the vendor paid, in the price's currency; private.
@@ -64,6 +64,37 @@ pub struct NewProduct {
     pub internal_notes: String,
     /// A unique piece: at most one unit.
     pub one_of_a_kind: bool,
+}
+
+/// An image of a new product: an outside URL, or an object already in media storage.
+#[derive(Clone, Debug, Default)]
+pub struct NewImage {
+    /// Public URL.
+    pub url: String,
+    /// Alternative text.
+    pub alt: String,
+    /// The object in media storage, when the image is stored here.
+    pub stored: Option<StoredImage>,
+}
+
+/// An image object already in media storage, with what is known of it.
+#[derive(Clone, Debug)]
+pub struct StoredImage {
+    /// The object's key.
+    pub object_key: String,
+    /// Width in pixels.
+    pub width: i32,
+    /// Height in pixels.
+    pub height: i32,
+    /// Its BlurHash.
+    pub blur_hash: Option<String>,
+}
+
+impl NewImage {
+    /// An image at an outside URL.
+    pub fn at(url: impl Into<String>, alt: impl Into<String>) -> Self {
+        Self { url: url.into(), alt: alt.into(), stored: None }
+    }
 }
 
 /// Creates a product with its images, in one transaction.
@@ -162,14 +193,21 @@ fn validate_product(new: NewProduct) -> AppResult<(product::ActiveModel, Vec<pro
         .images
         .into_iter()
         .enumerate()
-        .map(|(position, (url, alt))| {
+        .map(|(position, image)| {
+            let stored = image.stored;
             Ok(product_image::ActiveModel {
                 id: Set(Uuid::now_v7()),
                 product_id: Set(id),
-                url: Set(bounded_text("image url", &url, 2048, true)?),
-                alt_text: Set(bounded_text("image alt text", &alt, 300, false)?),
+                url: Set(bounded_text("image url", &image.url, 2048, true)?),
+                alt_text: Set(bounded_text("image alt text", &image.alt, 300, false)?),
                 position: Set(i32::try_from(position).unwrap_or(i32::MAX)),
                 created_at: Set(now),
+                width: Set(stored.as_ref().map(|s| s.width)),
+                height: Set(stored.as_ref().map(|s| s.height)),
+                blur_hash: Set(stored.as_ref().and_then(|s| s.blur_hash.clone())),
+                // Outside images and stored placeholders have no variants to make.
+                variant_widths: Set(Some(String::new())),
+                object_key: Set(stored.map(|s| s.object_key)),
             })
         })
         .collect::<AppResult<Vec<_>>>()?;

@@ -310,6 +310,21 @@ pub(super) const COLOURS: [&str; 12] = [
     "Ochre",
     "Silver",
 ];
+/// The sRGB shade of each of [`COLOURS`], for the placeholder pictures.
+pub(super) const COLOUR_RGB: [[u8; 3]; 12] = [
+    [38, 38, 40],
+    [236, 230, 214],
+    [193, 154, 107],
+    [31, 45, 84],
+    [110, 28, 45],
+    [34, 85, 51],
+    [168, 26, 36],
+    [214, 160, 166],
+    [70, 72, 76],
+    [0, 71, 171],
+    [204, 142, 42],
+    [178, 180, 186],
+];
 pub(super) const PATTERNS: [&str; 7] = ["solid", "houndstooth", "floral", "striped", "monogram", "check", "polka dot"];
 pub(super) const ORIGINS: [&str; 7] = ["Italy", "France", "Japan", "United Kingdom", "Spain", "Portugal", "USA"];
 pub(super) const DETAILS: [&str; 12] = [

@@ -10,10 +10,11 @@ use entity::ProductStatus;
 use uuid::Uuid;
 
 use self::data::{
-    BRANDS, COLOURS, CONDITIONS, DEPARTMENTS, DETAILS, ERAS, Leaf, ONE_SIZE, ORIGINS, PATTERNS, VENDORS, VIEWS,
+    BRANDS, COLOUR_RGB, COLOURS, CONDITIONS, DEPARTMENTS, DETAILS, ERAS, Leaf, ONE_SIZE, ORIGINS, PATTERNS, VENDORS,
+    VIEWS,
 };
 use super::Rng;
-use crate::catalog::editing::{self, NewCategory, NewProduct, NewVendor};
+use crate::catalog::editing::{self, NewCategory, NewImage, NewProduct, NewVendor, StoredImage};
 use crate::catalog::input::Slug;
 use crate::catalog::service;
 use crate::db::Db;
@@ -24,6 +25,59 @@ mod data;
 
 /// Number of products in the demo catalog.
 pub const PRODUCT_COUNT: usize = 360;
+
+/// Width and height of the demo catalog's placeholder pictures.
+pub const PLACEHOLDER_SIZE: (u32, u32) = (480, 600);
+
+/// One placeholder picture of the demo catalog.
+pub struct Placeholder {
+    /// Its key in media storage.
+    pub key: String,
+    /// Its colour.
+    pub rgb: [u8; 3],
+    /// Which view it stands for (the panel's place).
+    pub view: u32,
+}
+
+/// Every placeholder picture the demo catalog's images point at: one per colour and view.
+pub fn placeholders() -> Vec<Placeholder> {
+    (0..COLOURS.len())
+        .flat_map(|colour| (0..VIEWS.len()).map(move |view| (colour, view)))
+        .map(|(colour, view)| Placeholder {
+            key: placeholder_key(colour, view),
+            rgb: COLOUR_RGB[colour],
+            view: view as u32,
+        })
+        .collect()
+}
+
+fn placeholder_key(colour: usize, view: usize) -> String {
+    format!("demo/{}-{}.webp", COLOURS[colour].to_lowercase().replace(' ', "-"), VIEWS[view])
+}
+
+/// The image of a demo or synthetic product in `colour` (an index of the demo colours) seen
+/// from `view`: a placeholder picture.
+pub fn placeholder_image(colour: usize, view: usize, alt: String) -> NewImage {
+    static HASHES: std::sync::OnceLock<Vec<Option<String>>> = std::sync::OnceLock::new();
+    let hashes = HASHES.get_or_init(|| {
+        placeholders()
+            .iter()
+            .map(|p| crate::media::picture::placeholder(24, 30, p.rgb, p.view).ok().map(|(_, hash)| hash))
+            .collect()
+    });
+    let (colour, view) = (colour % COLOURS.len(), view % VIEWS.len());
+    let key = placeholder_key(colour, view);
+    NewImage {
+        url: format!("/media/{key}"),
+        alt,
+        stored: Some(StoredImage {
+            object_key: key,
+            width: PLACEHOLDER_SIZE.0 as i32,
+            height: PLACEHOLDER_SIZE.1 as i32,
+            blur_hash: hashes.get(colour * VIEWS.len() + view).cloned().flatten(),
+        }),
+    }
+}
 
 /// Loads the demo catalog unless the catalog already holds products.
 ///
@@ -121,8 +175,9 @@ fn products(vendors: &[(Uuid, &str)], leaves: &[(Uuid, &Leaf)]) -> Vec<NewProduc
             let slug = Slug::from_text(&format!("{title} {i}"))
                 .map(|s| s.as_str().to_owned())
                 .unwrap_or_else(|_| format!("piece-{i}"));
+            let shade = COLOURS.iter().position(|c| *c == colour).unwrap_or_default();
             let images = (0..1 + rng.below(4))
-                .map(|n| (format!("/media/demo/{slug}/{n}.jpg"), format!("{title}, {} view", VIEWS[n])))
+                .map(|n| placeholder_image(shade, n, format!("{title}, {} view", VIEWS[n])))
                 .collect();
             NewProduct {
                 vendor_id,
