@@ -111,7 +111,7 @@ impl Application {
         let persisted =
             Arc::new(PersistedQueries::from_settings(&settings.graphql.persisted_queries, manifests, &mut redis)?);
         let proxies = TrustedProxies::parse(&settings.http.trusted_proxies)?;
-        let media = Media::from_settings(&settings.media, &format!("http://{address}/media")).await?;
+        let media = Media::from_settings(&settings.media, &app_base(address)).await?;
         Ok(Self {
             acceptor,
             address,
@@ -246,6 +246,17 @@ impl Application {
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// Where the app serves `/media` when `media.public_base_url` is unset: its own address, with
+/// loopback for an address that listens on every interface.
+fn app_base(address: SocketAddr) -> String {
+    let mut reachable = address;
+    if address.ip().is_unspecified() {
+        reachable.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        tracing::warn!(%address, "media URLs name {reachable}; set media.public_base_url to the address clients use");
+    }
+    format!("http://{reachable}/media")
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

@@ -202,6 +202,11 @@ pub enum MediaStoreSettings {
         /// S3-compatible servers want this.
         #[serde(default)]
         path_style: bool,
+        /// The endpoint browsers reach the store at, when it differs from `endpoint` (a store
+        /// on a private network name, such as `http://minio:9000` in compose): upload URLs
+        /// are signed for this one.
+        #[serde(default)]
+        public_endpoint: Option<String>,
         /// Access key id; unset: the usual AWS chain (environment, profile, web identity,
         /// instance or task role).
         #[serde(default)]

@@ -54,16 +54,28 @@ impl Media {
     /// # Errors
     /// When the local folder cannot be created.
     pub async fn from_settings(settings: &MediaSettings, app_base: &str) -> anyhow::Result<Self> {
+        let public_base = match settings.public_base_url.trim_end_matches('/') {
+            "" => app_base.trim_end_matches('/'),
+            base => base,
+        };
         let (store, local): (Arc<dyn MediaStore>, _) = match &settings.store {
             MediaStoreSettings::Local { dir } => {
                 let key = match settings.signing_secret.expose() {
                     "" => crate::identity::tokens::opaque_token("media_").into_bytes(),
                     key => key.as_bytes().to_vec(),
                 };
-                let local = Arc::new(LocalStore::open(dir, app_base, key).context("media.store.dir")?);
+                let local = Arc::new(LocalStore::open(dir, public_base, key).context("media.store.dir")?);
                 (local.clone(), Some(local))
             }
-            MediaStoreSettings::S3 { bucket, region, endpoint, path_style, access_key_id, secret_access_key } => {
+            MediaStoreSettings::S3 {
+                bucket,
+                region,
+                endpoint,
+                path_style,
+                public_endpoint,
+                access_key_id,
+                secret_access_key,
+            } => {
                 let credentials = match (access_key_id, secret_access_key) {
                     (Some(id), Some(secret)) => Some((id, secret)),
                     (None, None) => None,
@@ -76,14 +88,11 @@ impl Media {
                     region,
                     endpoint: endpoint.as_deref(),
                     path_style: *path_style,
+                    public_endpoint: public_endpoint.as_deref(),
                     credentials,
                 };
                 (Arc::new(s3::S3Store::connect(location).await), None)
             }
-        };
-        let public_base = match settings.public_base_url.trim_end_matches('/') {
-            "" => app_base.trim_end_matches('/'),
-            base => base,
         };
         let workers = match settings.max_concurrent_processing {
             0 => std::thread::available_parallelism().map_or(2, std::num::NonZero::get),

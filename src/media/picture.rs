@@ -256,14 +256,12 @@ mod avif {
 
     type Boxes = Vec<([u8; 4], Range<usize>)>;
 
+    /// Whether the file starts with an `ftyp` box naming an AVIF brand (the rest may be broken).
     pub(super) fn is_avif(bytes: &[u8]) -> bool {
-        let Some(first) = children(bytes, 0..bytes.len()).and_then(|b| b.into_iter().next()) else { return false };
-        let (kind, body) = first;
-        kind == *b"ftyp"
-            && bytes[body]
-                .chunks_exact(4)
-                .enumerate()
-                .any(|(i, brand)| i != 1 && (brand == b"avif" || brand == b"avis"))
+        let Some(size) = be(bytes, 0, 4).and_then(|n| usize::try_from(n).ok()) else { return false };
+        let Some(body) = bytes.get(8..size.max(8)) else { return false };
+        bytes.get(4..8) == Some(b"ftyp")
+            && body.chunks_exact(4).enumerate().any(|(i, brand)| i != 1 && (brand == b"avif" || brand == b"avis"))
     }
 
     pub(super) fn check(bytes: &[u8], bounds: Bounds) -> Result<Checked, Refusal> {
@@ -431,6 +429,85 @@ mod tests {
         let variants = variants(&checked.bytes, Format::Png, &[16, 32, 64], BOUNDS)?;
         assert_eq!(variants.iter().map(|(w, _)| *w).collect::<Vec<_>>(), vec![16, 32]);
         assert!(variants.iter().all(|(_, bytes)| Format::sniff(bytes) == Some(Format::Webp)));
+        Ok(())
+    }
+
+    fn full_box(kind: &[u8; 4], body: &[u8]) -> Vec<u8> {
+        let mut with_version = vec![0, 0, 0, 0];
+        with_version.extend_from_slice(body);
+        plain_box(kind, &with_version)
+    }
+
+    fn plain_box(kind: &[u8; 4], body: &[u8]) -> Vec<u8> {
+        let mut out = ((body.len() + 8) as u32).to_be_bytes().to_vec();
+        out.extend_from_slice(kind);
+        out.extend_from_slice(body);
+        out
+    }
+
+    /// A minimal AVIF container: an `av01` item and an `Exif` item holding a location, both in
+    /// `mdat`, and an `ispe` of `width`×`height`.
+    fn avif(width: u32, height: u32) -> Vec<u8> {
+        let picture = b"AV1-PICTURE-DATA".as_slice();
+        let exif = b"Exif\0\0MM\0*GPS 48.8584N 2.2945E".as_slice();
+        let ftyp = plain_box(b"ftyp", b"avif\0\0\0\0mif1avif");
+        let infe = |id: u16, kind: &[u8; 4]| {
+            let mut body = vec![2, 0, 0, 0];
+            body.extend_from_slice(&id.to_be_bytes());
+            body.extend_from_slice(&[0, 0]);
+            body.extend_from_slice(kind);
+            body.push(0);
+            plain_box(b"infe", &body)
+        };
+        let mut iinf = 2u16.to_be_bytes().to_vec();
+        iinf.extend(infe(1, b"av01"));
+        iinf.extend(infe(2, b"Exif"));
+        let iinf = full_box(b"iinf", &iinf);
+        let mut ispe = width.to_be_bytes().to_vec();
+        ispe.extend_from_slice(&height.to_be_bytes());
+        let iprp = plain_box(b"iprp", &plain_box(b"ipco", &full_box(b"ispe", &ispe)));
+        // iloc's size does not depend on the offsets it holds: build it once to measure.
+        let iloc = |base: u32| {
+            let mut body = vec![0x44, 0x00];
+            body.extend_from_slice(&2u16.to_be_bytes());
+            for (id, offset, length) in [(1u16, base, picture.len()), (2, base + picture.len() as u32, exif.len())] {
+                body.extend_from_slice(&id.to_be_bytes());
+                body.extend_from_slice(&[0, 0, 0, 1]);
+                body.extend_from_slice(&offset.to_be_bytes());
+                body.extend_from_slice(&(length as u32).to_be_bytes());
+            }
+            full_box(b"iloc", &body)
+        };
+        let meta_len = 12 + iinf.len() + iloc(0).len() + iprp.len();
+        let base = (ftyp.len() + meta_len + 8) as u32;
+        let mut meta = iinf.clone();
+        meta.extend(iloc(base));
+        meta.extend(iprp);
+        let mut out = ftyp;
+        out.extend(full_box(b"meta", &meta));
+        let mut mdat = picture.to_vec();
+        mdat.extend_from_slice(exif);
+        out.extend(plain_box(b"mdat", &mdat));
+        out
+    }
+
+    #[test]
+    fn an_avif_is_measured_from_its_container_and_its_exif_blanked() -> anyhow::Result<()> {
+        let original = avif(1200, 800);
+        assert_eq!(Format::sniff(&original), Some(Format::Avif));
+        let checked = check(&original, Format::Avif, BOUNDS)?;
+        assert_eq!((checked.width, checked.height), (1200, 800));
+        assert_eq!(checked.bytes.len(), original.len(), "rewritten in place");
+        assert!(!checked.bytes.windows(3).any(|w| w == b"GPS"), "the location is blanked");
+        assert!(checked.bytes.windows(16).any(|w| w == b"AV1-PICTURE-DATA"), "the picture is kept");
+        assert!(variants(&checked.bytes, Format::Avif, &[320], BOUNDS)?.is_empty());
+        assert_eq!(
+            check(&avif(30_000, 30_000), Format::Avif, BOUNDS).err(),
+            Some(Refusal::TooLarge { width: 30_000, height: 30_000 })
+        );
+        let mut broken = original;
+        broken.truncate(60);
+        assert!(matches!(check(&broken, Format::Avif, BOUNDS), Err(Refusal::Unreadable(_))));
         Ok(())
     }
 

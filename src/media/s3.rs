@@ -22,6 +22,7 @@ const OPERATION_TIMEOUT: Duration = Duration::from_secs(30);
 /// A bucket of an S3-compatible store.
 pub struct S3Store {
     client: Client,
+    signer: Client,
     bucket: String,
 }
 
@@ -35,6 +36,9 @@ pub struct S3Location<'a> {
     pub endpoint: Option<&'a str>,
     /// Address the bucket in the path rather than the host name.
     pub path_style: bool,
+    /// The endpoint browsers reach, when it differs from `endpoint`: upload URLs are signed
+    /// for it.
+    pub public_endpoint: Option<&'a str>,
     /// Access key id and secret; `None`: the usual AWS credential chain.
     pub credentials: Option<(&'a Secret, &'a Secret)>,
 }
@@ -61,14 +65,21 @@ impl S3Store {
         let shared = shared.load().await;
         // Browsers cannot compute the SDK's default checksums for a presigned PUT, and not every
         // S3-compatible store knows them: send and check them only where S3 requires them.
-        let mut config = aws_sdk_s3::config::Builder::from(&shared)
-            .force_path_style(location.path_style)
-            .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
-            .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
-        if let Some(endpoint) = location.endpoint {
-            config = config.endpoint_url(endpoint);
+        let client = |endpoint: Option<&str>| {
+            let mut config = aws_sdk_s3::config::Builder::from(&shared)
+                .force_path_style(location.path_style)
+                .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+                .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
+            if let Some(endpoint) = endpoint {
+                config = config.endpoint_url(endpoint);
+            }
+            Client::from_conf(config.build())
+        };
+        Self {
+            client: client(location.endpoint),
+            signer: client(location.public_endpoint.or(location.endpoint)),
+            bucket: location.bucket.to_owned(),
         }
-        Self { client: Client::from_conf(config.build()), bucket: location.bucket.to_owned() }
     }
 
     /// The SDK client, for tools and tests that manage buckets.
@@ -87,7 +98,7 @@ impl MediaStore for S3Store {
         expires_in: Duration,
     ) -> anyhow::Result<SignedPut> {
         let presigned = self
-            .client
+            .signer
             .put_object()
             .bucket(&self.bucket)
             .key(key)

@@ -276,6 +276,7 @@ pub async fn test_s3_bucket() -> aeternum::config::MediaStoreSettings {
         region: "us-east-1",
         endpoint: Some(&endpoint),
         path_style: true,
+        public_endpoint: None,
         credentials: Some((&Secret::new(access.clone()), &Secret::new(secret.clone()))),
     })
     .await;
@@ -285,6 +286,7 @@ pub async fn test_s3_bucket() -> aeternum::config::MediaStoreSettings {
         region: "us-east-1".into(),
         endpoint: Some(endpoint),
         path_style: true,
+        public_endpoint: None,
         access_key_id: Some(Secret::new(access)),
         secret_access_key: Some(Secret::new(secret)),
     }
