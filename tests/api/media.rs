@@ -207,6 +207,12 @@ async fn an_uploaded_image_reaches_the_product_without_its_location(store: Store
     assert!(!original.windows(8).any(|w| w == b"LOCATION"), "the location is gone");
     assert_eq!(image::load_from_memory(&original).unwrap().width(), 1000);
 
+    // Only plain keys are served.
+    for path in ["images/%2e%2e/%2e%2e/test.db", "images//x.jpg", "images/a%2Fb.jpg", "..%2F..%2Fetc%2Fpasswd"] {
+        let response = app.client.get(format!("{}/media/{path}", app.address)).send().await.unwrap();
+        assert_eq!(response.status(), 404, "{path}");
+    }
+
     // Conditional and ranged reads.
     let again = app.client.get(url).header("if-none-match", &etag).send().await.unwrap();
     assert_eq!(again.status(), 304);
