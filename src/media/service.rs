@@ -210,13 +210,7 @@ pub async fn confirm_upload(
     store.write(&original, checked.format.content_type(), checked.bytes).await.map_err(AppError::internal)?;
 
     let txn = db.begin_write().await?;
-    let claimed = media_upload::Entity::update_many()
-        .col_expr(media_upload::Column::Status, Expr::value(CONFIRMED))
-        .filter(media_upload::Column::Id.eq(upload.id))
-        .filter(media_upload::Column::Status.eq(PENDING))
-        .exec(&txn)
-        .await?;
-    if claimed.rows_affected == 0 {
+    if !settle(&txn, upload.id, CONFIRMED).await? {
         return Err(AppError::conflict("this upload is already attached"));
     }
     let count = image_count(&txn, upload.product_id).await?;
@@ -284,12 +278,7 @@ async fn check_object(media: &Media, upload: &media_upload::Model) -> AppResult<
 /// Marks a refused upload and deletes its object.
 async fn reject(media: &Media, db: &Db, upload: &media_upload::Model) -> AppResult<()> {
     let txn = db.begin_write().await?;
-    media_upload::Entity::update_many()
-        .col_expr(media_upload::Column::Status, Expr::value(REJECTED))
-        .filter(media_upload::Column::Id.eq(upload.id))
-        .filter(media_upload::Column::Status.eq(PENDING))
-        .exec(&txn)
-        .await?;
+    settle(&txn, upload.id, REJECTED).await?;
     list_for_deletion(&txn, std::slice::from_ref(&upload.object_key)).await?;
     txn.commit().await?;
     delete_now(media, db, vec![upload.object_key.clone()]).await;
@@ -360,6 +349,18 @@ pub fn variant_key(folder: &str, width: u32) -> String {
     format!("{folder}/w{width}.webp")
 }
 
+/// Moves a pending upload to `status`; false when it was no longer pending (another request
+/// settled it first).
+async fn settle(conn: &impl ConnectionTrait, upload_id: Uuid, status: &str) -> AppResult<bool> {
+    let settled = media_upload::Entity::update_many()
+        .col_expr(media_upload::Column::Status, Expr::value(status))
+        .filter(media_upload::Column::Id.eq(upload_id))
+        .filter(media_upload::Column::Status.eq(PENDING))
+        .exec(conn)
+        .await?;
+    Ok(settled.rows_affected == 1)
+}
+
 async fn image_count(conn: &impl ConnectionTrait, product_id: Uuid) -> AppResult<u64> {
     Ok(product_image::Entity::find().filter(product_image::Column::ProductId.eq(product_id)).count(conn).await?)
 }
@@ -424,13 +425,7 @@ pub async fn sweep(media: &Media, db: &Db) -> AppResult<Swept> {
     let mut keys = Vec::new();
     for upload in stale {
         let txn = db.begin_write().await?;
-        let expired = media_upload::Entity::update_many()
-            .col_expr(media_upload::Column::Status, Expr::value(EXPIRED))
-            .filter(media_upload::Column::Id.eq(upload.id))
-            .filter(media_upload::Column::Status.eq(PENDING))
-            .exec(&txn)
-            .await?;
-        if expired.rows_affected == 1 {
+        if settle(&txn, upload.id, EXPIRED).await? {
             list_for_deletion(&txn, std::slice::from_ref(&upload.object_key)).await?;
             keys.push(upload.object_key);
             swept.expired_uploads += 1;
