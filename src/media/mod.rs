@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
 use self::local::LocalStore;
 use self::picture::Bounds;
@@ -135,10 +135,24 @@ impl Media {
     /// Runs CPU-bound image work on the blocking pool, at most `max_concurrent_processing` at
     /// once; a caller that waits too long for a slot gets `THROTTLED`.
     async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> AppResult<T> {
-        let permit = tokio::time::timeout(QUEUE_TIMEOUT, Arc::clone(&self.work).acquire_owned())
+        let permit = self.slot().await?;
+        Self::run_in(permit, work).await
+    }
+
+    /// A slot for image work, taken before the image is read into memory, so the bytes held at
+    /// once are bounded too.
+    async fn slot(&self) -> AppResult<OwnedSemaphorePermit> {
+        tokio::time::timeout(QUEUE_TIMEOUT, Arc::clone(&self.work).acquire_owned())
             .await
             .map_err(|_| AppError::new(ErrorCode::Throttled, "the server is busy processing images; retry shortly"))?
-            .map_err(AppError::internal)?;
+            .map_err(AppError::internal)
+    }
+
+    /// Runs image work on the blocking pool in a slot already taken.
+    async fn run_in<T: Send + 'static>(
+        permit: OwnedSemaphorePermit,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> AppResult<T> {
         let done = tokio::task::spawn_blocking(move || {
             let _permit = permit;
             work()

@@ -256,6 +256,7 @@ fn expired() -> AppError {
 /// Reads the uploaded object and checks it on the blocking pool.
 async fn check_object(media: &Media, upload: &media_upload::Model) -> AppResult<picture::Checked> {
     let declared = u64::try_from(upload.byte_size).unwrap_or_default();
+    let slot = media.slot().await?;
     let object = media
         .store()
         .read(&upload.object_key, declared)
@@ -265,7 +266,7 @@ async fn check_object(media: &Media, upload: &media_upload::Model) -> AppResult<
     let format = Format::from_content_type(&upload.content_type)
         .ok_or_else(|| AppError::new(ErrorCode::UnsupportedMediaType, "the upload's type is not accepted"))?;
     let bounds = media.bounds();
-    let checked = media.run(move || picture::check(&object.bytes, format, bounds)).await?;
+    let checked = Media::run_in(slot, move || picture::check(&object.bytes, format, bounds)).await?;
     checked.map_err(|refusal| {
         let code = match refusal {
             Refusal::TooLarge { .. } => ErrorCode::ImageTooLarge,

@@ -93,11 +93,11 @@ async fn variants_of(media: &Media, image: &product_image::Model) -> anyhow::Res
         .ok_or_else(|| anyhow::anyhow!("the original {original} has no image extension"))?;
     let bounds = media.bounds();
     let max_bytes = bounds.max_pixels.saturating_mul(4).saturating_add(1 << 20);
+    let slot = media.slot().await.map_err(|e| anyhow::anyhow!(e.message().to_owned()))?;
     let object =
         media.store().read(&original, max_bytes).await?.ok_or_else(|| anyhow::anyhow!("{original} is missing"))?;
     let widths = media.settings().variant_widths.clone();
-    let made = media
-        .run(move || picture::variants(&object.bytes, format, &widths, bounds))
+    let made = Media::run_in(slot, move || picture::variants(&object.bytes, format, &widths, bounds))
         .await
         .map_err(|e| anyhow::anyhow!(e.message().to_owned()))??;
     let folder = original.rsplit_once('/').map_or("", |(folder, _)| folder).to_owned();
