@@ -235,4 +235,21 @@ mod tests {
         let slugs: std::collections::HashSet<_> = first.iter().map(|p| &p.slug).collect();
         assert_eq!(slugs.len(), PRODUCT_COUNT, "slugs are unique");
     }
+
+    #[test]
+    fn every_judged_product_of_the_relevance_set_is_in_the_catalog() {
+        let vendors: Vec<(Uuid, &str)> = VENDORS.iter().map(|v| (Uuid::nil(), v.2)).collect();
+        let leaves: Vec<(Uuid, &Leaf)> =
+            DEPARTMENTS.iter().flat_map(|d| d.2.iter()).map(|l| (Uuid::nil(), l)).collect();
+        let titles: std::collections::HashSet<String> =
+            products(&vendors, &leaves).into_iter().map(|p| p.title).collect();
+        let judged = include_str!("../../../bench/search/judged.tsv");
+        let missing: Vec<&str> = judged
+            .lines()
+            .filter(|line| !line.starts_with('#'))
+            .filter_map(|line| line.split('\t').nth(1))
+            .filter(|title| !titles.contains(*title))
+            .collect();
+        assert!(missing.is_empty(), "judged products missing from the demo catalog: {missing:?}");
+    }
 }
