@@ -1,5 +1,10 @@
 //! The lexical side: PostgreSQL full-text search or SQLite FTS5, with the catalog filter in the
 //! same statement so every candidate already passes it.
+//!
+//! Every word must match for the first results; when that leaves less than a page, the
+//! products matching any of the words follow (ranked by the same weighted score, so those
+//! matching more words and better fields come first), and a query with one word that matches
+//! nothing still finds what the others name.
 
 use entity::product;
 use sea_orm::sea_query::{Alias, Expr, Order, Query, SelectStatement};
@@ -23,11 +28,36 @@ pub struct LexicalHit {
     pub title: String,
 }
 
-/// The best `limit` products matching `query` and `condition`, best first.
+/// Below this many products matching every word, the products matching any word follow.
+pub const FULL_PAGE: usize = 24;
+
+/// The best `limit` products for `query` among those passing `condition`, best first: those
+/// matching every word, then, when they are fewer than [`FULL_PAGE`], those matching any.
 ///
 /// # Errors
 /// When the store fails.
 pub async fn search(db: &Db, query: &TextQuery, condition: Condition, limit: u64) -> AppResult<Vec<LexicalHit>> {
+    let mut hits = search_all_words(db, query, condition.clone(), limit).await?;
+    let short = hits.len() < FULL_PAGE && (hits.len() as u64) < limit;
+    if let Some(relaxed) = query.relaxed().filter(|_| short) {
+        let seen: std::collections::HashSet<Uuid> = hits.iter().map(|h| h.id).collect();
+        let more = search_all_words(db, &relaxed, condition, limit).await?;
+        let room = usize::try_from(limit).unwrap_or(usize::MAX).saturating_sub(hits.len());
+        hits.extend(more.into_iter().filter(|h| !seen.contains(&h.id)).take(room));
+    }
+    Ok(hits)
+}
+
+/// The best `limit` products matching every group of `query` and `condition`, best first.
+///
+/// # Errors
+/// When the store fails.
+pub async fn search_all_words(
+    db: &Db,
+    query: &TextQuery,
+    condition: Condition,
+    limit: u64,
+) -> AppResult<Vec<LexicalHit>> {
     let mut select = Query::select();
     select
         .column((product::Entity, product::Column::Id))

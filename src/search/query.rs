@@ -4,6 +4,10 @@
 //! `or` between two words or phrases accepts either, a leading `-` excludes a word or phrase, and
 //! the last word also matches as a prefix so results follow typing. Only letters and digits
 //! reach the engines (everything else separates words), so no input can break a query.
+//!
+//! Stop words ("the", "for", "with"…) are not required to match unless the query has nothing
+//! else, and an `or` with nothing on one side is a word. When not every word matches anything,
+//! [`TextQuery::relaxed`] asks for any of them instead (see `lexical::search`).
 
 use crate::error::{AppError, AppResult};
 
@@ -34,6 +38,20 @@ pub struct TextQuery {
     pub groups: Vec<Vec<Unit>>,
     /// Units that must not match.
     pub excluded: Vec<Unit>,
+    /// Every word looked for, stop words included, in the order typed: the text to embed.
+    semantic: String,
+}
+
+/// English words too common to be required: they are dropped from the words that must match
+/// (the embedding keeps them), unless the query has no other word. PostgreSQL's `english`
+/// configuration ignores the same words; SQLite's tokenizer would not.
+const STOP_WORDS: [&str; 32] = [
+    "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "from", "has", "in", "into", "is", "it", "its",
+    "of", "on", "or", "so", "such", "that", "the", "their", "this", "to", "was", "were", "will", "with", "very",
+];
+
+fn is_stop_word(unit: &Unit) -> bool {
+    matches!(unit, Unit::Word { text, prefix: false } if STOP_WORDS.contains(&text.as_str()))
 }
 
 enum Token {
@@ -52,11 +70,11 @@ impl TextQuery {
             return Err(AppError::bad_input(format!("a search query is at most {MAX_QUERY_CHARS} characters")));
         }
         let typing = !input.ends_with(|c: char| c.is_whitespace() || c == '"');
-        let tokens = tokenize(input);
+        let tokens = operators_between_units(tokenize(input));
         if tokens.len() > MAX_QUERY_PARTS {
             return Err(AppError::bad_input(format!("a search query has at most {MAX_QUERY_PARTS} words or phrases")));
         }
-        let mut query = Self { groups: Vec::new(), excluded: Vec::new() };
+        let mut query = Self { groups: Vec::new(), excluded: Vec::new(), semantic: String::new() };
         let mut join_next = false;
         for token in tokens {
             match token {
@@ -80,19 +98,33 @@ impl TextQuery {
         if typing && let Some(Unit::Word { prefix, .. }) = query.groups.last_mut().and_then(|group| group.last_mut()) {
             *prefix = true;
         }
-        Ok(query)
-    }
-
-    /// The words to embed: what the shopper looks for, without exclusions and operators.
-    pub fn semantic_text(&self) -> String {
         let mut words = Vec::new();
-        for unit in self.groups.iter().flatten() {
+        for unit in query.groups.iter().flatten() {
             match unit {
                 Unit::Word { text, .. } => words.push(text.as_str()),
                 Unit::Phrase(phrase) => words.extend(phrase.iter().map(String::as_str)),
             }
         }
-        words.join(" ")
+        query.semantic = words.join(" ");
+        if query.groups.iter().any(|group| !group.iter().all(is_stop_word)) {
+            query.groups.retain(|group| !group.iter().all(is_stop_word));
+        }
+        Ok(query)
+    }
+
+    /// The words to embed: what the shopper looks for, without exclusions and operators.
+    pub fn semantic_text(&self) -> String {
+        self.semantic.clone()
+    }
+
+    /// The query asking for any of its words instead of all of them (exclusions still apply), or
+    /// `None` when it has only one group, so relaxing changes nothing.
+    pub fn relaxed(&self) -> Option<TextQuery> {
+        (self.groups.len() > 1).then(|| TextQuery {
+            groups: vec![self.groups.iter().flatten().cloned().collect()],
+            excluded: self.excluded.clone(),
+            semantic: self.semantic.clone(),
+        })
     }
 
     /// The query in PostgreSQL `to_tsquery` syntax.
@@ -131,6 +163,24 @@ impl TextQuery {
             format!("({positive}) NOT ({excluded})")
         }
     }
+}
+
+/// Keeps `or` an operator only between two units; elsewhere (alone, first, last, next to
+/// another `or`) it is the word "or".
+fn operators_between_units(tokens: Vec<Token>) -> Vec<Token> {
+    let is_unit = |token: Option<&Token>| matches!(token, Some(Token::Unit { .. }));
+    let mut kept = Vec::with_capacity(tokens.len());
+    let mut tokens = tokens.into_iter().peekable();
+    while let Some(token) = tokens.next() {
+        let token = match token {
+            Token::Or if !(is_unit(kept.last()) && is_unit(tokens.peek())) => {
+                Token::Unit { unit: Unit::Word { text: "or".to_owned(), prefix: false }, negated: false }
+            }
+            token => token,
+        };
+        kept.push(token);
+    }
+    kept
 }
 
 /// Splits input into words, phrases and `or`s. Runs of letters and digits are words; a
@@ -191,6 +241,33 @@ mod tests {
     }
 
     #[test]
+    fn stop_words_are_not_required_unless_nothing_else_is_asked() {
+        let query = TextQuery::parse("boots for the snow ").unwrap();
+        assert_eq!(query.to_fts5(), "(\"boots\") AND (\"snow\")");
+        assert_eq!(query.semantic_text(), "boots for the snow", "the embedding keeps every word");
+        assert_eq!(TextQuery::parse("the who ").unwrap().to_fts5(), "(\"who\")");
+        assert_eq!(TextQuery::parse("the ").unwrap().to_fts5(), "(\"the\")");
+        assert_eq!(TextQuery::parse(r#""made for walking""#).unwrap().to_fts5(), "(\"made for walking\")");
+    }
+
+    #[test]
+    fn a_lone_or_is_a_word() {
+        assert_eq!(TextQuery::parse("or").unwrap().to_fts5(), "(\"or\"*)");
+        assert_eq!(TextQuery::parse("or dress ").unwrap().to_fts5(), "(\"dress\")");
+        assert_eq!(TextQuery::parse("gold or ").unwrap().to_fts5(), "(\"gold\")");
+        assert_eq!(TextQuery::parse("gold or or silver ").unwrap().groups.len(), 2);
+    }
+
+    #[test]
+    fn a_relaxed_query_asks_for_any_word() {
+        let query = TextQuery::parse("designer tote -canvas ").unwrap();
+        let relaxed = query.relaxed().unwrap();
+        assert_eq!(relaxed.to_fts5(), "((\"designer\" OR \"tote\")) NOT (\"canvas\")");
+        assert_eq!(relaxed.to_tsquery(), "('designer' | 'tote') & !'canvas'");
+        assert!(TextQuery::parse("tote").unwrap().relaxed().is_none());
+    }
+
+    #[test]
     fn hostile_input_becomes_plain_words() {
         for input in ["'); DROP TABLE products; --", "a & b | !c <-> d:*", "NEAR(x y) ^z \"unclosed", "col:val*"] {
             let query = TextQuery::parse(input).unwrap();
@@ -217,7 +294,7 @@ mod tests {
 
     #[test]
     fn empty_negative_only_and_oversized_queries_are_refused() {
-        for input in ["", "   ", "-dress", "!!! ???", "or"] {
+        for input in ["", "   ", "-dress", "!!! ???"] {
             assert!(TextQuery::parse(input).is_err(), "{input:?} must be refused");
         }
         assert!(TextQuery::parse(&"a".repeat(MAX_QUERY_CHARS + 1)).is_err());

@@ -118,6 +118,9 @@ pub async fn search(
         }
     };
     let embedding_ms = vector_hits.as_ref().and_then(|(_, ms)| *ms);
+    let lexical_found_nothing = lexical_hits.as_ref().is_none_or(Vec::is_empty);
+    let vector_hits =
+        vector_hits.map(|(hits, ms)| (above_floor(hits, settings.min_similarity, lexical_found_nothing), ms));
     let hits = fuse(
         lexical_hits.as_deref().unwrap_or_default(),
         vector_hits.as_ref().map(|(hits, _)| hits.as_slice()).unwrap_or_default(),
@@ -134,6 +137,25 @@ pub async fn search(
         visitor: visitor.map(str::to_owned),
     });
     Ok(Outcome { hits, mode, degraded, notices, embedding_ms })
+}
+
+/// When the full-text side found nothing, vector candidates count down to this share of the best
+/// one's similarity, even below `search.min_similarity`: a query a little off the catalog's
+/// words still gets its nearest products rather than an empty page.
+const RELATIVE_FLOOR: f32 = 0.85;
+/// No vector candidate counts below this similarity.
+const LEAST_SIMILARITY: f32 = 0.15;
+
+/// The vector candidates (best first) at or above the similarity floor: `min_similarity`, or,
+/// when the full-text side found nothing, the lower of it and [`RELATIVE_FLOOR`] of the best.
+fn above_floor(hits: Vec<(Uuid, f32)>, min_similarity: f32, lexical_found_nothing: bool) -> Vec<(Uuid, f32)> {
+    let best = hits.iter().map(|(_, s)| *s).fold(f32::MIN, f32::max);
+    let floor = if lexical_found_nothing {
+        min_similarity.min(best * RELATIVE_FLOOR).max(LEAST_SIMILARITY)
+    } else {
+        min_similarity
+    };
+    hits.into_iter().filter(|(_, similarity)| *similarity >= floor).collect()
 }
 
 /// Runs one side within `timeout`. A failure is the notice for the client (`"<side> search
@@ -172,7 +194,7 @@ fn answered<T>(
 type VectorHits = (Vec<(Uuid, f32)>, Option<f64>);
 
 /// Embeds the query (or takes its cached vector) and asks the index, then keeps the candidates
-/// the store confirms pass the filter (the index may lag behind a write by a moment). Returns
+/// above [`LEAST_SIMILARITY`] that the store confirms pass the filter (the index may lag behind a write by a moment). Returns
 /// the hits and the milliseconds spent embedding, if it was embedded.
 async fn vector_candidates(
     db: &Db,
@@ -185,8 +207,8 @@ async fn vector_candidates(
     let (vector, embedding_ms) = search.query_vector(&query.semantic_text()).await?;
     let found =
         index.search(&vector, search.settings.candidates.max(1), &VectorFilter::from_criteria(criteria)).await?;
-    let found: Vec<(Uuid, f32)> =
-        found.into_iter().filter(|(_, similarity)| *similarity >= search.settings.min_similarity).collect();
+    // The similarity floor is applied once the full-text side has answered (`above_floor`).
+    let found: Vec<(Uuid, f32)> = found.into_iter().filter(|(_, similarity)| *similarity >= LEAST_SIMILARITY).collect();
     Ok((confirmed(db, found, condition.clone()).await?, embedding_ms))
 }
 
@@ -313,7 +335,7 @@ pub async fn suggestions(db: &Db, search: &Search, prefix: &str, limit: usize) -
         .take(limit)
         .collect();
     let public = ProductCriteria::public().condition(db.backend(), None);
-    for title in lexical::search(db, &query, public, limit as u64).await?.into_iter().map(|hit| hit.title) {
+    for title in lexical::search_all_words(db, &query, public, limit as u64).await?.into_iter().map(|hit| hit.title) {
         if suggestions.len() >= limit {
             break;
         }
@@ -352,4 +374,24 @@ fn filters_json(criteria: &ProductCriteria) -> serde_json::Value {
         json.insert(format!("attr.{name}"), values.clone().into());
     }
     serde_json::Value::Object(json)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(hits: &[(Uuid, f32)]) -> Vec<f32> {
+        hits.iter().map(|(_, s)| *s).collect()
+    }
+
+    #[test]
+    fn the_similarity_floor_falls_relative_to_the_best_only_when_full_text_found_nothing() {
+        let hits: Vec<(Uuid, f32)> = [0.28, 0.25, 0.22, 0.1].iter().map(|s| (Uuid::nil(), *s)).collect();
+        assert!(above_floor(hits.clone(), 0.3, false).is_empty(), "the absolute floor with full-text hits");
+        assert_eq!(ids(&above_floor(hits.clone(), 0.3, true)), [0.28, 0.25], "0.85 of the best");
+        let strong: Vec<(Uuid, f32)> = [0.9, 0.5, 0.31, 0.2].iter().map(|s| (Uuid::nil(), *s)).collect();
+        assert_eq!(ids(&above_floor(strong, 0.3, true)), [0.9, 0.5, 0.31], "never above the absolute floor");
+        let weak: Vec<(Uuid, f32)> = [0.16, 0.14].iter().map(|s| (Uuid::nil(), *s)).collect();
+        assert_eq!(ids(&above_floor(weak, 0.3, true)), [0.16], "never below the least similarity");
+    }
 }

@@ -576,4 +576,37 @@ store_tests!(
     product_writes_reach_the_index,
     similar_products_and_suggestions,
     bad_queries_are_refused_and_not_recorded,
+    a_word_that_matches_nothing_does_not_empty_the_page,
 );
+
+async fn a_word_that_matches_nothing_does_not_empty_the_page(store: Store) {
+    let app = TestApp::spawn(store).await;
+    app.load_demo().await;
+    let totes = app.count_rows("products WHERE status = 'ACTIVE' AND LOWER(title) LIKE '%tote%'").await as usize;
+    assert!(totes >= 5, "the demo catalog has totes: {totes}");
+    assert_eq!(app.count_rows("products WHERE LOWER(title || description) LIKE '%designer%'").await, 0);
+
+    // "designer" is in no product: the totes are found all the same, first.
+    let found = search(&app, "designer tote", json!({ "mode": "LEXICAL", "first": 100 })).await;
+    let titles = titles(&found);
+    assert!(titles.len() >= totes, "{found:#}");
+    assert!(titles[..totes].iter().all(|t| t.to_lowercase().contains("tote")), "{titles:?}");
+
+    // When every word matches, those products come first, the rest after.
+    let both = search(&app, "canvas tote", json!({ "mode": "LEXICAL", "first": 100 })).await;
+    let titles = self::titles(&both);
+    let with_both = app
+        .count_rows("products WHERE status = 'ACTIVE' AND LOWER(title) LIKE '%tote%' AND LOWER(title) LIKE '%canvas%'")
+        .await as usize;
+    assert!(with_both > 0);
+    let first: Vec<&String> = titles.iter().take(with_both).collect();
+    assert!(first.iter().all(|t| t.to_lowercase().contains("tote")), "{first:?}");
+    assert!(titles.len() > with_both, "products matching one of the words follow");
+
+    // Stop words are not required, and a lone "or" is a word, not a refused operator.
+    let long = search(&app, "a canvas tote for the beach ", json!({ "mode": "LEXICAL", "first": 100 })).await;
+    let long = self::titles(&long);
+    assert!(long.iter().take(with_both).all(|t| t.to_lowercase().contains("canvas")), "{long:?}");
+    let or = app.graphql(SEARCH, json!({ "q": "or", "mode": "LEXICAL" })).await;
+    assert!(or["errors"].is_null(), "{or}");
+}
