@@ -303,6 +303,7 @@ async fn load_scenario(args: &Args, client: &reqwest::Client, base: &str) -> any
     };
     if args.scenario == Scenario::Search {
         cold_searches(client, base).await?;
+        burst_searches(client, base).await?;
     }
     let token = match args.scenario {
         Scenario::Dashboard => {
@@ -639,6 +640,46 @@ async fn cold_searches(client: &reqwest::Client, base: &str) -> anyhow::Result<(
     let ((embed_p50, embed_max), (total_p50, total_max)) = (median(&mut embedding), median(&mut total));
     println!(
         "cold        first search of each query, one client: embedding p50 {embed_p50:.2} ms (max {embed_max:.2}), whole search p50 {total_p50:.2} ms (max {total_max:.2})"
+    );
+    Ok(())
+}
+
+/// Rounds in which [`BURST`] shoppers send queries nobody searched before at the same moment.
+const BURST_ROUNDS: usize = 20;
+/// Shoppers in one burst.
+const BURST: usize = 8;
+
+/// How long embedding takes when several first-seen queries arrive together: each round sends
+/// [`BURST`] new queries at once (a catalog query with a number no one typed before, so none is
+/// cached) and reports the embedding time the server measured and the whole search's.
+async fn burst_searches(client: &reqwest::Client, base: &str) -> anyhow::Result<()> {
+    let (mut embedding, mut total) = (Vec::new(), Vec::new());
+    for round in 0..BURST_ROUNDS {
+        let searches = (0..BURST).map(|i| {
+            let query = format!("{} {}", QUERIES[(round * BURST + i) % QUERIES.len()], 1_000 + round * BURST + i);
+            async move {
+                let started = Instant::now();
+                let body = json!({ "query": SEARCH, "variables": { "q": query } });
+                let response: Value = client.post(format!("{base}/graphql")).json(&body).send().await?.json().await?;
+                anyhow::Ok((response["data"]["search"]["embeddingMs"].as_f64(), started.elapsed().as_secs_f64() * 1e3))
+            }
+        });
+        for (embedded, spent) in futures_util::future::try_join_all(searches).await? {
+            embedding.extend(embedded);
+            total.push(spent);
+        }
+    }
+    let quantile = |values: &mut Vec<f64>, q: f64| {
+        values.sort_by(f64::total_cmp);
+        values.get(((values.len() as f64 * q).ceil() as usize).saturating_sub(1)).copied().unwrap_or(0.0)
+    };
+    println!(
+        "burst       {BURST} first-seen queries at once, {BURST_ROUNDS} rounds: embedding p50 {:.2} ms, p95 {:.2} ms ({} embedded); whole search p50 {:.2} ms, p95 {:.2} ms",
+        quantile(&mut embedding, 0.5),
+        quantile(&mut embedding, 0.95),
+        embedding.len(),
+        quantile(&mut total, 0.5),
+        quantile(&mut total, 0.95),
     );
     Ok(())
 }
