@@ -55,6 +55,7 @@ pub fn from_settings(settings: &EmbedderSettings, timeout_ms: u64) -> anyhow::Re
 pub struct LocalEmbedder {
     model: Arc<MiniLm>,
     cores: Arc<tokio::sync::Semaphore>,
+    core_count: usize,
 }
 
 impl LocalEmbedder {
@@ -67,7 +68,21 @@ impl LocalEmbedder {
             format!("cannot load the embedding model from {} (run scripts/fetch-model)", dir.display())
         })?;
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-        Ok(Self { model: Arc::new(model), cores: Arc::new(tokio::sync::Semaphore::new(cores)) })
+        Ok(Self { model: Arc::new(model), cores: Arc::new(tokio::sync::Semaphore::new(cores)), core_count: cores })
+    }
+
+    /// Embeds `texts` on one core, in chunks of [`EMBED_BATCH`].
+    async fn run(&self, texts: Vec<String>) -> anyhow::Result<Vec<Vec<f32>>> {
+        let model = self.model.clone();
+        let _core = self.cores.acquire().await.context("the embedder is shutting down")?;
+        tokio::task::spawn_blocking(move || {
+            texts.chunks(EMBED_BATCH).try_fold(Vec::with_capacity(texts.len()), |mut all, chunk| {
+                all.extend(model.embed(chunk)?);
+                anyhow::Ok(all)
+            })
+        })
+        .await
+        .context("the embedding task failed")?
     }
 }
 
@@ -81,18 +96,15 @@ impl Embedder for LocalEmbedder {
         self.model.dimensions()
     }
 
+    /// The texts are split into runs, at most one per core at once (queued fairly with other
+    /// callers'): a batch of at most [`EMBED_BATCH`] (queries arriving together) into one run
+    /// per core, a longer one (reindexing) into runs of [`EMBED_BATCH`].
     async fn embed(&self, texts: &[String]) -> anyhow::Result<Vec<Vec<f32>>> {
-        let model = self.model.clone();
-        let texts = texts.to_vec();
-        let _core = self.cores.acquire().await.context("the embedder is shutting down")?;
-        tokio::task::spawn_blocking(move || {
-            texts.chunks(EMBED_BATCH).try_fold(Vec::with_capacity(texts.len()), |mut all, chunk| {
-                all.extend(model.embed(chunk)?);
-                anyhow::Ok(all)
-            })
-        })
-        .await
-        .context("the embedding task failed")?
+        let per_run =
+            if texts.len() <= EMBED_BATCH { texts.len().div_ceil(self.core_count).max(1) } else { EMBED_BATCH };
+        let runs = texts.chunks(per_run).map(|chunk| self.run(chunk.to_vec()));
+        let vectors = futures_util::future::try_join_all(runs).await?;
+        Ok(vectors.into_iter().flatten().collect())
     }
 }
 

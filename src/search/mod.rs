@@ -7,6 +7,7 @@
 //! outbox filled by database triggers; [`analytics`] records every search. See docs/SEARCH.md.
 
 pub mod analytics;
+pub mod batcher;
 pub mod embedder;
 pub mod eval;
 pub mod facets;
@@ -45,6 +46,8 @@ pub struct Search {
     pub analytics: Analytics,
     /// Vectors of recent queries: shoppers repeat queries, and the model is the costliest step.
     query_vectors: Arc<Mutex<HashMap<String, Arc<Vec<f32>>>>>,
+    /// First-seen queries arriving together, embedded in one model run.
+    batcher: batcher::QueryBatcher,
     /// The key visitors' pseudonyms are made with.
     visitor_key: Arc<Vec<u8>>,
 }
@@ -104,6 +107,7 @@ impl Search {
             settings: Arc::new(settings),
             analytics,
             query_vectors: Arc::default(),
+            batcher: batcher::QueryBatcher::default(),
             visitor_key: Arc::new(visitor_key),
         }
     }
@@ -114,8 +118,9 @@ impl Search {
         &self.visitor_key
     }
 
-    /// The vector of a query text, from the cache or the embedder, and the milliseconds spent
-    /// embedding it (none when it came from the cache).
+    /// The vector of a query text, from the cache or the embedder (batched with other texts
+    /// arriving at the same moment, see [`batcher`]), and the milliseconds spent waiting for it
+    /// (none when it came from the cache).
     ///
     /// # Errors
     /// When there is no embedder or it fails.
@@ -126,8 +131,7 @@ impl Search {
         }
         let embedder = self.embedder.as_ref().context("no embedder is configured")?;
         let started = std::time::Instant::now();
-        let vector = embedder.embed(&[text.to_owned()]).await?.pop().filter(|v| !v.is_empty());
-        let vector = Arc::new(vector.context("the embedder returned no vector for the query")?);
+        let vector = self.batcher.embed(embedder, text).await?;
         let spent = started.elapsed().as_secs_f64() * 1_000.0;
         if let Ok(mut cache) = self.query_vectors.lock() {
             if cache.len() >= QUERY_CACHE {
