@@ -152,7 +152,7 @@ impl SearchQuery {
             Some((embedder, index)) => SearchIndexStatus {
                 embedder: Some(embedder.model().to_owned()),
                 vector_index: Some(index.name().to_owned()),
-                indexed: index.count().await.map_err(AppError::internal)?,
+                indexed: search.within("vector index", index.count()).await?,
                 pending,
             },
             None => SearchIndexStatus { embedder: None, vector_index: None, indexed: 0, pending },

@@ -142,6 +142,27 @@ impl Search {
         Ok((vector, Some(spent)))
     }
 
+    /// Runs a call to the embedder or the vector index within `search.timeout_ms`, as each side
+    /// of a search is: a hanging index fails the caller with `SERVICE_UNAVAILABLE` in that time
+    /// rather than after the client's own, longer timeout and retry.
+    ///
+    /// # Errors
+    /// `SERVICE_UNAVAILABLE` on timeout, `INTERNAL` when the call fails.
+    pub async fn within<T>(
+        &self,
+        what: &str,
+        call: impl std::future::Future<Output = anyhow::Result<T>>,
+    ) -> crate::error::AppResult<T> {
+        let timeout = std::time::Duration::from_millis(self.settings.timeout_ms.max(1));
+        match tokio::time::timeout(timeout, call).await {
+            Ok(result) => result.map_err(crate::error::AppError::internal),
+            Err(_) => Err(crate::error::AppError::new(
+                crate::error::ErrorCode::ServiceUnavailable,
+                format!("the {what} did not answer within {} ms", timeout.as_millis()),
+            )),
+        }
+    }
+
     /// The embedder and vector index, when search has a vector side.
     pub fn vector_side(&self) -> Option<VectorSide<'_>> {
         self.embedder.as_ref().zip(self.index.as_ref())

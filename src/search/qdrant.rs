@@ -112,38 +112,56 @@ impl VectorIndex for QdrantIndex {
         true
     }
 
+    /// Creates the collection when it is missing (a replica or `reindex` that loses the race to
+    /// create it goes on with the winner's), then checks it holds one unnamed cosine vector of
+    /// `dimensions` per point and creates any payload index it lacks.
     async fn prepare(&self, dimensions: usize) -> anyhow::Result<()> {
-        if self.client.collection_exists(&self.collection).await.context("Qdrant is unreachable")? {
-            let info = self.client.collection_info(&self.collection).await?;
-            let size =
-                info.result.and_then(|r| r.config).and_then(|c| c.params).and_then(|p| p.vectors_config).and_then(
-                    |v| match v.config? {
-                        qdrant_client::qdrant::vectors_config::Config::Params(params) => Some(params.size),
-                        qdrant_client::qdrant::vectors_config::Config::ParamsMap(_) => None,
-                    },
-                );
-            if let Some(size) = size
-                && size != dimensions as u64
-            {
-                bail!(
-                    "the Qdrant collection {} holds vectors of {size} dimensions, not {dimensions}: drop it and reindex",
-                    self.collection
-                );
+        if !self.client.collection_exists(&self.collection).await.context("Qdrant is unreachable")? {
+            let created = self
+                .client
+                .create_collection(
+                    CreateCollectionBuilder::new(&self.collection)
+                        .vectors_config(VectorParamsBuilder::new(dimensions as u64, Distance::Cosine)),
+                )
+                .await;
+            if let Err(error) = created {
+                let exists = self.client.collection_exists(&self.collection).await.unwrap_or(false);
+                if !exists {
+                    return Err(anyhow::Error::new(error).context("cannot create the Qdrant collection"));
+                }
             }
-            return Ok(());
         }
-        self.client
-            .create_collection(
-                CreateCollectionBuilder::new(&self.collection)
-                    .vectors_config(VectorParamsBuilder::new(dimensions as u64, Distance::Cosine)),
-            )
-            .await
-            .context("cannot create the Qdrant collection")?;
+        let info = self.client.collection_info(&self.collection).await.context("cannot read the Qdrant collection")?;
+        let info = info.result.context("Qdrant returned no collection info")?;
+        let vectors = info.config.as_ref().and_then(|c| c.params.as_ref()).and_then(|p| p.vectors_config.as_ref());
+        match vectors.and_then(|v| v.config.as_ref()) {
+            Some(qdrant_client::qdrant::vectors_config::Config::Params(params)) => {
+                if params.size != dimensions as u64 {
+                    bail!(
+                        "the Qdrant collection {} holds vectors of {} dimensions, not {dimensions}: drop it and reindex",
+                        self.collection,
+                        params.size
+                    );
+                }
+                if params.distance() != Distance::Cosine {
+                    bail!(
+                        "the Qdrant collection {} measures {:?} distance, not cosine similarity: drop it and reindex",
+                        self.collection,
+                        params.distance()
+                    );
+                }
+            }
+            Some(qdrant_client::qdrant::vectors_config::Config::ParamsMap(_)) => bail!(
+                "the Qdrant collection {} has named vectors; it needs one unnamed vector per point: drop it and reindex",
+                self.collection
+            ),
+            None => bail!("the Qdrant collection {} has no vector configuration", self.collection),
+        }
         let indexes = KEYWORD_FIELDS
             .iter()
             .map(|field| (*field, FieldType::Keyword))
             .chain([("price_minor", FieldType::Integer), ("buyable", FieldType::Bool)]);
-        for (field, kind) in indexes {
+        for (field, kind) in indexes.filter(|(field, _)| !info.payload_schema.contains_key(*field)) {
             self.client
                 .create_field_index(CreateFieldIndexCollectionBuilder::new(&self.collection, field, kind).wait(true))
                 .await

@@ -308,11 +308,11 @@ pub async fn similar(
         None => {
             let category = catalog::category_by_id(db, product.category_id).await?;
             let text = indexer::document(&product, &category.name);
-            embedder.embed(&[text]).await.map_err(AppError::internal)?.pop().unwrap_or_default()
+            search.within("embedder", embedder.embed(&[text])).await?.pop().unwrap_or_default()
         }
     };
     let filter = VectorFilter::from_criteria(criteria);
-    let found = index.search(&vector, limit + 1, &filter).await.map_err(AppError::internal)?;
+    let found = search.within("vector index", index.search(&vector, limit + 1, &filter)).await?;
     let found = found.into_iter().filter(|(other, _)| *other != id).take(limit).collect();
     confirmed(db, found, condition).await.map_err(AppError::internal)
 }

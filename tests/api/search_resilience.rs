@@ -11,7 +11,7 @@ use poem::{EndpointExt, Request, Response, Route, Server, post};
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 
-use crate::helpers::{Store, TestApp, with_model};
+use crate::helpers::{Credential, Store, TestApp, error_codes, with_model};
 use crate::search::{indexed, search, shelf, titles, unindexed_shelf};
 
 #[derive(Clone, Copy, PartialEq)]
@@ -185,7 +185,57 @@ store_tests!(
     an_unreachable_vector_index_degrades_to_lexical,
     a_broken_full_text_side_answers_from_vectors,
     without_a_model_search_is_lexical_and_says_so,
+    a_hanging_vector_index_fails_similar_and_status_within_the_search_timeout,
 );
+
+/// A server that takes connections and never answers.
+async fn hanging_server() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    format!("http://{address}")
+}
+
+async fn a_hanging_vector_index_fails_similar_and_status_within_the_search_timeout(store: Store) {
+    let (embedder, _) = provider(Provider::Working).await;
+    let qdrant = hanging_server().await;
+    let app = TestApp::spawn_with(store, |s| {
+        s.search.embedder = http_embedder(&embedder, "minilm-over-http");
+        s.search.vector_index =
+            VectorIndexSettings::Qdrant { url: qdrant.clone(), collection: "aeternum_products".into(), api_key: None };
+        s.search.timeout_ms = 300;
+    })
+    .await;
+    unindexed_shelf(&app).await;
+    let id =
+        app.graphql("{ products(first: 1) { edges { node { id } } } }", json!({})).await["data"]["products"]["edges"]
+            [0]["node"]["id"]
+            .clone();
+    let started = std::time::Instant::now();
+    let similar = app.graphql("query ($id: ID!) { similar(productId: $id) { similarity } }", json!({ "id": id })).await;
+    assert_eq!(error_codes(&similar), ["SERVICE_UNAVAILABLE"], "{similar}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "bounded, not the client's own timeout and retry");
+
+    aeternum::identity::service::create_user(
+        &app.db,
+        "staff@example.com",
+        "correct horse battery staple",
+        "S",
+        entity::Role::Staff,
+        None,
+    )
+    .await
+    .unwrap();
+    let staff = Credential::Bearer(app.sign_in("staff@example.com", "correct horse battery staple").await.0);
+    let status = app.graphql_as(&staff, "{ searchIndexStatus { indexed } }", json!({})).await;
+    assert_eq!(error_codes(&status), ["SERVICE_UNAVAILABLE"], "{status}");
+    app.stop().await.unwrap();
+}
 
 /// Settings of an HTTP embedder at `url` serving `model`, with 384 dimensions and no key.
 fn http_embedder(url: &str, model: &str) -> EmbedderSettings {

@@ -1,6 +1,6 @@
 //! The contract every `VectorIndex` adapter keeps. The embedded index is checked always; Qdrant
 //! whenever `QDRANT_URL` names a server (gRPC, e.g. `http://127.0.0.1:6334`), each run in a
-//! collection of its own.
+//! collection of its own, dropped at the end.
 
 use std::sync::Arc;
 
@@ -123,4 +123,18 @@ async fn the_qdrant_index_keeps_the_contract_when_qdrant_url_is_set() {
     let collection = format!("aeternum_contract_{}", Uuid::now_v7().simple());
     let index = QdrantIndex::connect(&url, &collection, None, std::time::Duration::from_secs(6)).unwrap();
     contract(Arc::new(index)).await;
+
+    // Two replicas preparing a new collection at once: both go on, whichever created it.
+    let raced = format!("aeternum_race_{}", Uuid::now_v7().simple());
+    let connect = || QdrantIndex::connect(&url, &raced, None, std::time::Duration::from_secs(6)).unwrap();
+    let (first, second) = (connect(), connect());
+    let (a, b) = tokio::join!(first.prepare(4), second.prepare(4));
+    a.unwrap();
+    b.unwrap();
+    assert!(first.prepare(8).await.is_err(), "a collection of other dimensions is refused");
+
+    let client = qdrant_client::Qdrant::from_url(&url).build().unwrap();
+    for name in [&collection, &raced] {
+        client.delete_collection(name.as_str()).await.unwrap();
+    }
 }
