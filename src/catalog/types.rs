@@ -318,9 +318,9 @@ impl ProductImage {
             let widths = self.0.variant_widths.as_deref().unwrap_or_default().split(',');
             widths.filter_map(|w| w.parse::<u32>().ok()).filter(|&w| w >= wanted).min()
         });
-        Ok(match (variant, original.rsplit_once('/')) {
-            (Some(width), Some((folder, _))) => media.public_url(&crate::media::service::variant_key(folder, width)),
-            _ => media.public_url(original),
+        Ok(match variant {
+            Some(width) => media.public_url(&crate::media::service::variant_key(original, width)),
+            None => media.public_url(original),
         })
     }
 

@@ -2,6 +2,7 @@
 //! a storefront on the demo shows an image for every product.
 
 use super::{Media, picture};
+use crate::error::AppError;
 use crate::seed::demo::{PLACEHOLDER_SIZE, placeholders};
 
 /// Writes every demo placeholder picture that storage does not hold yet; returns how many it
@@ -20,7 +21,7 @@ pub async fn ensure_placeholders(media: &Media) -> anyhow::Result<usize> {
         let (bytes, _) = media
             .run(move || picture::placeholder(width, height, rgb, view))
             .await
-            .map_err(|e| anyhow::anyhow!(e.message().to_owned()))??;
+            .map_err(AppError::into_anyhow)??;
         media.store().write(&placeholder.key, "image/webp", bytes).await?;
         written += 1;
     }

@@ -205,7 +205,7 @@ pub async fn confirm_upload(
 
     let image_id = Uuid::now_v7();
     let original =
-        format!("images/{}/{}/original.{}", upload.product_id, image_id.simple(), checked.format.extension());
+        format!("{IMAGES}{}/{}/original.{}", upload.product_id, image_id.simple(), checked.format.extension());
     list_for_deletion(db.conn(), std::slice::from_ref(&original)).await?;
     store.write(&original, checked.format.content_type(), checked.bytes).await.map_err(AppError::internal)?;
 
@@ -335,18 +335,21 @@ pub async fn remove_image(media: &Media, db: &Db, image_id: Uuid) -> AppResult<U
     Ok(image.product_id)
 }
 
-/// Every object an image may have: its original and a variant per configured width.
+/// Where uploaded images live, each in a folder of its own.
+const IMAGES: &str = "images/";
+
+/// Every object an image owns: its original and a variant per configured width. Images that
+/// point at shared objects (the demo's placeholders) own none.
 pub(super) fn objects_of(media: &Media, image: &product_image::Model) -> Vec<String> {
-    let Some(original) = &image.object_key else { return Vec::new() };
+    let Some(original) = image.object_key.as_ref() else { return Vec::new() };
     let mut keys = vec![original.clone()];
-    if let Some((folder, _)) = original.rsplit_once('/') {
-        keys.extend(media.settings().variant_widths.iter().map(|w| variant_key(folder, *w)));
-    }
+    keys.extend(media.settings().variant_widths.iter().map(|w| variant_key(original, *w)));
     keys
 }
 
-/// The key of an image's variant of `width`, in the image's folder.
-pub fn variant_key(folder: &str, width: u32) -> String {
+/// The key of the WebP variant of `width` of the original under `original`, in its folder.
+pub fn variant_key(original: &str, width: u32) -> String {
+    let folder = original.rsplit_once('/').map_or("", |(folder, _)| folder);
     format!("{folder}/w{width}.webp")
 }
 

@@ -11,7 +11,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use super::service::{self, variant_key};
 use super::{Media, picture};
 use crate::db::Db;
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 
 /// Images given variants in one pass.
 const BATCH: u64 = 8;
@@ -93,17 +93,16 @@ async fn variants_of(media: &Media, image: &product_image::Model) -> anyhow::Res
         .ok_or_else(|| anyhow::anyhow!("the original {original} has no image extension"))?;
     let bounds = media.bounds();
     let max_bytes = bounds.max_pixels.saturating_mul(4).saturating_add(1 << 20);
-    let slot = media.slot().await.map_err(|e| anyhow::anyhow!(e.message().to_owned()))?;
+    let slot = media.slot().await.map_err(AppError::into_anyhow)?;
     let object =
         media.store().read(&original, max_bytes).await?.ok_or_else(|| anyhow::anyhow!("{original} is missing"))?;
     let widths = media.settings().variant_widths.clone();
     let made = Media::run_in(slot, move || picture::variants(&object.bytes, format, &widths, bounds))
         .await
-        .map_err(|e| anyhow::anyhow!(e.message().to_owned()))??;
-    let folder = original.rsplit_once('/').map_or("", |(folder, _)| folder).to_owned();
+        .map_err(AppError::into_anyhow)??;
     let mut widths = Vec::with_capacity(made.len());
     for (width, bytes) in made {
-        media.store().write(&variant_key(&folder, width), "image/webp", bytes).await?;
+        media.store().write(&variant_key(&original, width), "image/webp", bytes).await?;
         widths.push(width);
     }
     Ok(widths)
