@@ -341,7 +341,7 @@ const IMAGES: &str = "images/";
 /// Every object an image owns: its original and a variant per configured width. Images that
 /// point at shared objects (the demo's placeholders) own none.
 pub(super) fn objects_of(media: &Media, image: &product_image::Model) -> Vec<String> {
-    let Some(original) = image.object_key.as_ref() else { return Vec::new() };
+    let Some(original) = image.object_key.as_ref().filter(|key| key.starts_with(IMAGES)) else { return Vec::new() };
     let mut keys = vec![original.clone()];
     keys.extend(media.settings().variant_widths.iter().map(|w| variant_key(original, *w)));
     keys

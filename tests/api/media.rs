@@ -6,6 +6,7 @@ use std::io::Cursor;
 
 use aeternum::identity::service::create_user;
 use entity::Role;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Statement};
 use serde_json::{Value, json};
 
 use crate::fixtures;
@@ -470,4 +471,25 @@ async fn the_demo_catalog_shows_pictures(store: Store) {
         let picture = image::load_from_memory(&response.bytes().await.unwrap()).unwrap();
         assert_eq!((picture.width(), picture.height()), (480, 600));
     }
+
+    // Placeholders are shared: removing one product's image leaves every other product's.
+    let sharing = "SELECT object_key FROM product_images GROUP BY object_key HAVING COUNT(*) > 1";
+    let conn = app.db.conn();
+    let row = conn.query_one_raw(Statement::from_string(conn.get_database_backend(), sharing)).await.unwrap().unwrap();
+    let key: String = row.try_get("", "object_key").unwrap();
+    let image = entity::product_image::Entity::find()
+        .filter(entity::product_image::Column::ObjectKey.eq(key.clone()))
+        .one(conn)
+        .await
+        .unwrap()
+        .unwrap();
+    create_user(&app.db, "staff@example.com", PASSWORD, "Staff", Role::Staff, None).await.unwrap();
+    let staff = Credential::Bearer(app.sign_in("staff@example.com", PASSWORD).await.0);
+    let id = aeternum::graphql::ids::GlobalId::encode(aeternum::graphql::ids::NodeType::ProductImage, image.id);
+    let removed =
+        app.graphql_as(&staff, "mutation($i: ID!) { removeImage(imageId: $i) { id } }", json!({ "i": id })).await;
+    assert!(removed["errors"].is_null(), "{removed}");
+    assert!(app.media.store().size(&key).await.unwrap().is_some(), "{key} is still there for the others");
+    let served = app.client.get(app.media.public_url(&key)).send().await.unwrap();
+    assert_eq!(served.status(), 200);
 }
