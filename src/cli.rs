@@ -48,6 +48,16 @@ pub enum Command {
         #[arg(long, default_value = "bench/search/judged.tsv")]
         judgements: PathBuf,
     },
+    /// Compare the embedded HNSW index with the exact scan on the catalog's stored vectors:
+    /// recall@10, build time, graph size and search time.
+    VectorRecall {
+        /// A shopper query to compare on (repeatable).
+        #[arg(long = "query")]
+        queries: Vec<String>,
+        /// How many stored product vectors to use as queries too.
+        #[arg(long, default_value_t = 500)]
+        samples: usize,
+    },
     /// Print the GraphQL schema (SDL).
     ExportSchema {
         /// Write to this file instead of standard output.
@@ -225,6 +235,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Partner(command) => partner(&settings, command).await,
         Command::Reindex => reindex(&settings).await,
         Command::EvalSearch { judgements } => eval_search(settings, &judgements).await,
+        Command::VectorRecall { queries, samples } => vector_recall(&settings, &queries, samples).await,
         Command::ExportSchema { out } => {
             let sdl = schema::sdl();
             match out {
@@ -353,6 +364,27 @@ async fn reindex(settings: &Settings) -> anyhow::Result<()> {
     bar.finish();
     tracing::info!(indexed, "vector index rebuilt");
     Ok(())
+}
+
+/// `vector-recall`: the approximate index against the exact scan, one line of figures.
+async fn vector_recall(settings: &Settings, queries: &[String], samples: usize) -> anyhow::Result<()> {
+    let db = migrated(settings).await?;
+    let search = Search::from_settings(&settings.search, Analytics::default())?;
+    let report = crate::search::recall::compare(&db, &search, queries, samples).await;
+    db.close().await;
+    let report = report?;
+    write_stdout(&format!(
+        "recall      HNSW recall@10 against the exact scan: {:.3} on {} shopper queries, {:.3} on {samples} \
+         product neighbourhoods; {} vectors linked in {:.1} s, graph {:.1} MiB; one search {:.2} ms (exact {:.2} ms)\n",
+        report.query_recall,
+        queries.len(),
+        report.neighbour_recall,
+        report.points,
+        report.build_seconds,
+        report.graph_bytes as f64 / 1_048_576.0,
+        report.median_ms.0,
+        report.median_ms.1,
+    ))
 }
 
 /// `eval-search`: the demo catalog in a temporary SQLite file, indexed, scored, removed.

@@ -258,6 +258,11 @@ async fn seed(args: &Args) -> anyhow::Result<()> {
         let started = Instant::now();
         run_cli(args, &["reindex"], &[]).await?;
         println!("reindex     vector index built in {:.1} s", started.elapsed().as_secs_f64());
+        let mut recall = vec!["vector-recall"];
+        for query in QUERIES {
+            recall.extend(["--query", query]);
+        }
+        run_cli(args, &recall, &[]).await?;
     }
     if args.scenario == Scenario::Dashboard && args.orders > 0 {
         let started = Instant::now();

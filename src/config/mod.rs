@@ -17,7 +17,7 @@ mod adapters;
 mod secret;
 
 pub use adapters::{
-    EmbedderSettings, EventBusSettings, LimiterSettings, MediaStoreSettings, PaymentProviderSettings,
+    EmbeddedMethod, EmbedderSettings, EventBusSettings, LimiterSettings, MediaStoreSettings, PaymentProviderSettings,
     PersistedQuerySettings, VectorIndexSettings,
 };
 pub use secret::Secret;
@@ -424,7 +424,7 @@ impl Default for Settings {
             },
             search: SearchSettings {
                 embedder: EmbedderSettings::Local { model_dir: "models/all-minilm-l6-v2".to_owned() },
-                vector_index: VectorIndexSettings::Embedded,
+                vector_index: VectorIndexSettings::Embedded { method: EmbeddedMethod::Hnsw },
                 lexical_weight: 1.0,
                 vector_weight: 1.0,
                 rrf_k: 60.0,

@@ -17,7 +17,8 @@ use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
 use uuid::Uuid;
 
 use super::Search;
-use super::vector::{Payload, VectorPoint};
+use super::embedder::Embedder;
+use super::vector::{Payload, VectorIndex, VectorPoint};
 use crate::db::Db;
 
 /// Products taken from the queue (or rebuilt) per pass.
@@ -189,6 +190,14 @@ pub async fn load(db: &Db, search: &Search) -> anyhow::Result<u64> {
     if index.keeps_vectors() {
         return Ok(0);
     }
+    load_into(db, embedder.as_ref(), index.as_ref()).await
+}
+
+/// Fills `index` from `product_embeddings` with the vectors of `embedder`'s model.
+///
+/// # Errors
+/// When the store or the index fails.
+pub async fn load_into(db: &Db, embedder: &dyn Embedder, index: &dyn VectorIndex) -> anyhow::Result<u64> {
     let categories = category_paths(db, None).await?;
     let (mut loaded, mut stale) = (0u64, 0u64);
     let mut after: Option<Uuid> = None;

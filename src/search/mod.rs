@@ -12,12 +12,14 @@ pub mod embedder;
 pub mod eval;
 pub mod facets;
 pub mod graphql;
+pub mod hnsw;
 pub mod indexer;
 pub mod lexical;
 pub mod minilm;
 pub mod moderation;
 pub mod qdrant;
 pub mod query;
+pub mod recall;
 pub mod service;
 pub mod types;
 pub mod vector;
@@ -72,7 +74,7 @@ impl Search {
         };
         let index: Option<Arc<dyn VectorIndex>> = match (&embedder, &settings.vector_index) {
             (None, _) => None,
-            (Some(_), VectorIndexSettings::Embedded) => Some(Arc::new(MemoryIndex::default())),
+            (Some(_), VectorIndexSettings::Embedded { method }) => Some(Arc::new(MemoryIndex::new(*method))),
             (Some(_), VectorIndexSettings::Qdrant { url, collection, api_key }) => {
                 let timeout = std::time::Duration::from_millis(settings.timeout_ms.max(1) * 4);
                 Some(Arc::new(qdrant::QdrantIndex::connect(url, collection, api_key.as_ref(), timeout)?))

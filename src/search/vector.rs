@@ -1,9 +1,13 @@
 //! The `VectorIndex` port, the payload and filter every adapter understands, and the embedded
-//! adapter: an exact in-memory index over unit vectors.
+//! adapter: an HNSW graph over int8 codes rescored exactly, or an exact scan.
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::ops::Range;
+use std::os::unix::fs::FileExt;
+use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
 use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use async_trait::async_trait;
@@ -11,7 +15,9 @@ use entity::product;
 use sea_orm::{ActiveEnum, IdenStatic};
 use uuid::Uuid;
 
+use super::hnsw::{Code, Graph, Walk};
 use crate::catalog::filter::ProductCriteria;
+use crate::config::EmbeddedMethod;
 
 /// What a vector search may filter on, stored beside each vector.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -173,43 +179,237 @@ pub trait VectorIndex: Send + Sync {
     async fn count(&self) -> anyhow::Result<u64>;
 }
 
-/// The embedded index: every vector in one contiguous array, searched exactly. Its contents
-/// are persisted in the relational store (`product_embeddings`) and loaded at start, so it
-/// suits one replica; several replicas share a Qdrant instead.
-#[derive(Clone, Default)]
+/// The embedded index, for one replica; several replicas share a Qdrant instead. Its contents
+/// are persisted in the relational store (`product_embeddings`) and loaded at start.
+///
+/// With [`EmbeddedMethod::Hnsw`] (the default) it keeps int8 codes and an HNSW graph in memory
+/// and the exact f32 vectors in an unlinked temporary file (the page cache holds them, outside
+/// the process's own memory); a search walks the graph, filtering as it goes, and rescores the
+/// candidates exactly. Vectors added since the last link are scanned exactly until a background
+/// task has linked them, so a search never misses a fresh product and the index serves while it
+/// is being built at start. A filter too narrow for the walk falls back to an exact scan.
+/// With [`EmbeddedMethod::Exact`] every vector is in memory and every search compares them all:
+/// the oracle for the graph, and fine for small catalogs.
+#[derive(Clone)]
 pub struct MemoryIndex {
     inner: Arc<RwLock<Slots>>,
+    /// Whether a task is linking new vectors into the graph.
+    linking: Arc<AtomicBool>,
 }
 
-#[derive(Default)]
+impl Default for MemoryIndex {
+    fn default() -> Self {
+        Self::new(EmbeddedMethod::default())
+    }
+}
+
+/// The exact vectors, by slot.
+enum Originals {
+    Memory(Vec<f32>),
+    File(std::fs::File),
+}
+
+impl Originals {
+    fn new(method: EmbeddedMethod) -> Self {
+        match method {
+            EmbeddedMethod::Exact => Self::Memory(Vec::new()),
+            EmbeddedMethod::Hnsw => match tempfile::tempfile() {
+                Ok(file) => Self::File(file),
+                Err(error) => {
+                    tracing::warn!(%error, "no temporary file for exact vectors: they are kept in memory");
+                    Self::Memory(Vec::new())
+                }
+            },
+        }
+    }
+
+    fn write(&mut self, slot: usize, vector: &[f32]) -> anyhow::Result<()> {
+        match self {
+            Self::Memory(all) => all.extend_from_slice(vector),
+            Self::File(file) => {
+                let bytes: Vec<u8> = vector.iter().flat_map(|x| x.to_le_bytes()).collect();
+                file.write_all_at(&bytes, (slot * bytes.len()) as u64).context("cannot write a vector to its file")?;
+            }
+        }
+        Ok(())
+    }
+
+    fn read(&self, slot: usize, dimensions: usize, out: &mut Vec<f32>) -> anyhow::Result<()> {
+        out.clear();
+        match self {
+            Self::Memory(all) => out.extend_from_slice(&all[slot * dimensions..(slot + 1) * dimensions]),
+            Self::File(file) => {
+                let mut bytes = vec![0u8; dimensions * 4];
+                file.read_exact_at(&mut bytes, (slot * dimensions * 4) as u64)
+                    .context("cannot read a vector from its file")?;
+                out.extend(bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Points by slot. A replaced or removed point's slot is only marked dead (the graph still
+/// walks through it); the slots are compacted when the dead outnumber the living.
 struct Slots {
     dimensions: usize,
-    positions: HashMap<Uuid, usize>,
+    method: EmbeddedMethod,
+    positions: HashMap<Uuid, u32>,
     ids: Vec<Uuid>,
     payloads: Vec<Payload>,
-    vectors: Vec<f32>,
+    alive: Vec<bool>,
+    dead: usize,
+    originals: Originals,
+    /// Codes and links, with [`EmbeddedMethod::Hnsw`].
+    graph: Option<Graph>,
+    /// Slots below this are linked into the graph; the rest are scanned.
+    linked: usize,
 }
 
+/// Dead slots tolerated before compaction, at least.
+const COMPACT_AFTER: usize = 1_024;
+
 impl Slots {
-    fn vector(&self, position: usize) -> &[f32] {
-        &self.vectors[position * self.dimensions..(position + 1) * self.dimensions]
+    fn new(dimensions: usize, method: EmbeddedMethod) -> Self {
+        Self {
+            dimensions,
+            method,
+            positions: HashMap::new(),
+            ids: Vec::new(),
+            payloads: Vec::new(),
+            alive: Vec::new(),
+            dead: 0,
+            originals: Originals::new(method),
+            graph: (method == EmbeddedMethod::Hnsw).then(|| Graph::new(dimensions)),
+            linked: 0,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.ids.len()
     }
 
     fn remove(&mut self, id: Uuid) {
-        let Some(position) = self.positions.remove(&id) else { return };
-        let last = self.ids.len() - 1;
-        if position != last {
-            let moved = self.ids[last];
-            self.ids.swap(position, last);
-            self.payloads.swap(position, last);
-            let (head, tail) = self.vectors.split_at_mut(last * self.dimensions);
-            head[position * self.dimensions..(position + 1) * self.dimensions].copy_from_slice(tail);
-            self.positions.insert(moved, position);
+        if let Some(slot) = self.positions.remove(&id) {
+            self.alive[slot as usize] = false;
+            self.dead += 1;
         }
-        self.ids.pop();
-        self.payloads.pop();
-        self.vectors.truncate(last * self.dimensions);
     }
+
+    fn insert(&mut self, id: Uuid, vector: &[f32], payload: Payload) -> anyhow::Result<()> {
+        let slot = self.len();
+        self.originals.write(slot, vector)?;
+        if let Some(graph) = &mut self.graph {
+            graph.push(vector);
+        }
+        self.remove(id);
+        self.positions.insert(id, u32::try_from(slot).context("the vector index is full")?);
+        self.ids.push(id);
+        self.payloads.push(payload);
+        self.alive.push(true);
+        Ok(())
+    }
+
+    /// Drops dead slots once they outnumber the living; the graph is then linked anew.
+    fn compact(&mut self) -> anyhow::Result<()> {
+        if self.dead < COMPACT_AFTER.max(self.positions.len()) {
+            return Ok(());
+        }
+        let mut fresh = Self::new(self.dimensions, self.method);
+        let mut vector = Vec::with_capacity(self.dimensions);
+        for slot in (0..self.len()).filter(|&slot| self.alive[slot]) {
+            self.originals.read(slot, self.dimensions, &mut vector)?;
+            fresh.insert(self.ids[slot], &vector, std::mem::take(&mut self.payloads[slot]))?;
+        }
+        *self = fresh;
+        Ok(())
+    }
+
+    /// Links pending slots into the graph for about `budget`; returns whether any remain.
+    fn link_some(&mut self, budget: Duration) -> bool {
+        let Some(graph) = &mut self.graph else { return false };
+        let started = Instant::now();
+        while self.linked < graph.len() && started.elapsed() < budget {
+            graph.link(u32::try_from(self.linked).unwrap_or(u32::MAX));
+            self.linked += 1;
+        }
+        self.linked < graph.len()
+    }
+
+    fn search(&self, query: &[f32], limit: usize, filter: &VectorFilter) -> anyhow::Result<Vec<(Uuid, f32)>> {
+        if query.len() != self.dimensions {
+            bail!("a query of {} dimensions cannot search an index of {}", query.len(), self.dimensions);
+        }
+        let accept = |slot: u32| self.alive[slot as usize] && filter.matches(&self.payloads[slot as usize]);
+        let candidates: Vec<u32> = match &self.graph {
+            None => {
+                let mut vector = Vec::with_capacity(self.dimensions);
+                let mut scored = Vec::new();
+                for slot in 0..self.len() {
+                    if accept(slot as u32) {
+                        self.originals.read(slot, self.dimensions, &mut vector)?;
+                        scored.push((slot as u32, dot(&vector, query)));
+                    }
+                }
+                return Ok(self.best(scored, limit));
+            }
+            Some(graph) => {
+                let code = Code::of(query);
+                let ef = (limit + limit / 2).max(64);
+                let walked = match graph.search(&code, ef, &accept, (self.linked / 8).max(ef * 8)) {
+                    Walk::Found(found) => found,
+                    Walk::GaveUp => scan(graph, &code, 0..self.linked, ef, &accept),
+                };
+                let pending = scan(graph, &code, self.linked..self.len(), ef, &accept);
+                walked.into_iter().chain(pending).map(|(slot, _)| slot).collect()
+            }
+        };
+        let mut vector = Vec::with_capacity(self.dimensions);
+        let mut rescored = Vec::with_capacity(candidates.len());
+        for slot in candidates {
+            self.originals.read(slot as usize, self.dimensions, &mut vector)?;
+            rescored.push((slot, dot(&vector, query)));
+        }
+        Ok(self.best(rescored, limit))
+    }
+
+    /// The `limit` best of scored slots, as product ids by descending similarity.
+    fn best(&self, scored: Vec<(u32, f32)>, limit: usize) -> Vec<(Uuid, f32)> {
+        let mut best = BinaryHeap::with_capacity(limit + 1);
+        for (slot, score) in scored {
+            if best.len() < limit {
+                best.push(Candidate(score, slot as usize));
+            } else if best.peek().is_some_and(|worst: &Candidate| score > worst.0) {
+                best.pop();
+                best.push(Candidate(score, slot as usize));
+            }
+        }
+        let mut hits: Vec<(Uuid, f32)> =
+            best.into_iter().map(|Candidate(score, slot)| (self.ids[slot], score)).collect();
+        hits.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        hits
+    }
+}
+
+/// The `limit` accepted slots of `range` nearest to `query` by approximate similarity.
+fn scan(
+    graph: &Graph,
+    query: &Code,
+    range: Range<usize>,
+    limit: usize,
+    accept: &dyn Fn(u32) -> bool,
+) -> Vec<(u32, f32)> {
+    let mut best = BinaryHeap::with_capacity(limit + 1);
+    for slot in range.map(|slot| slot as u32).filter(|&slot| accept(slot)) {
+        let score = graph.similarity(query, slot);
+        if best.len() < limit {
+            best.push(Candidate(score, slot as usize));
+        } else if best.peek().is_some_and(|worst: &Candidate| score > worst.0) {
+            best.pop();
+            best.push(Candidate(score, slot as usize));
+        }
+    }
+    best.into_iter().map(|Candidate(score, slot)| (slot as u32, score)).collect()
 }
 
 /// The dot product of two vectors of equal length (their cosine similarity when both are unit
@@ -247,13 +447,84 @@ impl Ord for Candidate {
     }
 }
 
+/// How long the linking task holds the index before letting searches in.
+const LINK_SLICE: Duration = Duration::from_millis(4);
+
 impl MemoryIndex {
+    /// An empty index searched by `method`.
+    pub fn new(method: EmbeddedMethod) -> Self {
+        Self { inner: Arc::new(RwLock::new(Slots::new(0, method))), linking: Arc::default() }
+    }
+
     fn read(&self) -> anyhow::Result<std::sync::RwLockReadGuard<'_, Slots>> {
         self.inner.read().map_err(|_| anyhow::anyhow!("the vector index lock is poisoned"))
     }
 
     fn write(&self) -> anyhow::Result<std::sync::RwLockWriteGuard<'_, Slots>> {
         self.inner.write().map_err(|_| anyhow::anyhow!("the vector index lock is poisoned"))
+    }
+
+    /// How many points wait to be linked into the graph (always 0 for the exact method).
+    ///
+    /// # Errors
+    /// When the lock is poisoned.
+    pub fn pending(&self) -> anyhow::Result<usize> {
+        let slots = self.read()?;
+        Ok(slots.graph.as_ref().map_or(0, |graph| graph.len() - slots.linked))
+    }
+
+    /// Bytes of the graph's codes and links (0 for the exact method).
+    ///
+    /// # Errors
+    /// When the lock is poisoned.
+    pub fn graph_bytes(&self) -> anyhow::Result<usize> {
+        Ok(self.read()?.graph.as_ref().map_or(0, Graph::bytes))
+    }
+
+    /// Up to `count` living vectors, every `step`-th slot: queries for recall measurements.
+    ///
+    /// # Errors
+    /// When the lock is poisoned or a vector cannot be read.
+    pub fn sample(&self, step: usize, count: usize) -> anyhow::Result<Vec<Vec<f32>>> {
+        let slots = self.read()?;
+        let mut sampled = Vec::with_capacity(count);
+        for slot in (0..slots.len()).step_by(step.max(1)).filter(|&slot| slots.alive[slot]).take(count) {
+            let mut vector = Vec::new();
+            slots.originals.read(slot, slots.dimensions, &mut vector)?;
+            sampled.push(vector);
+        }
+        Ok(sampled)
+    }
+
+    /// Links every pending point now, on this thread.
+    ///
+    /// # Errors
+    /// When the lock is poisoned.
+    pub fn link_all(&self) -> anyhow::Result<()> {
+        while self.write()?.link_some(LINK_SLICE) {}
+        Ok(())
+    }
+
+    /// Starts the linking task unless one runs. It links in short slices, so searches wait at
+    /// most one slice, and stops when nothing is pending.
+    fn link_in_background(&self) {
+        if self.linking.swap(true, AtomicOrdering::AcqRel) {
+            return;
+        }
+        let index = self.clone();
+        tokio::task::spawn_blocking(move || {
+            loop {
+                let Ok(mut slots) = index.write() else { break };
+                if !slots.link_some(LINK_SLICE) {
+                    // Cleared under the lock: an upsert that adds work after this sees the flag down.
+                    index.linking.store(false, AtomicOrdering::Release);
+                    return;
+                }
+                drop(slots);
+                std::thread::yield_now();
+            }
+            index.linking.store(false, AtomicOrdering::Release);
+        });
     }
 }
 
@@ -270,63 +541,44 @@ impl VectorIndex for MemoryIndex {
     async fn prepare(&self, dimensions: usize) -> anyhow::Result<()> {
         let mut slots = self.write()?;
         if slots.dimensions != dimensions {
-            *slots = Slots { dimensions, ..Slots::default() };
+            *slots = Slots::new(dimensions, slots.method);
         }
         Ok(())
     }
 
     async fn upsert(&self, points: Vec<VectorPoint>) -> anyhow::Result<()> {
-        let mut slots = self.write()?;
-        for point in points {
-            if point.vector.len() != slots.dimensions {
-                bail!("a vector of {} dimensions cannot join an index of {}", point.vector.len(), slots.dimensions);
+        {
+            let mut slots = self.write()?;
+            for point in points {
+                if point.vector.len() != slots.dimensions {
+                    bail!("a vector of {} dimensions cannot join an index of {}", point.vector.len(), slots.dimensions);
+                }
+                slots.insert(point.id, &point.vector, point.payload)?;
             }
-            slots.remove(point.id);
-            let position = slots.ids.len();
-            slots.positions.insert(point.id, position);
-            slots.ids.push(point.id);
-            slots.payloads.push(point.payload);
-            slots.vectors.extend_from_slice(&point.vector);
+            slots.compact()?;
         }
+        self.link_in_background();
         Ok(())
     }
 
     async fn remove(&self, ids: &[Uuid]) -> anyhow::Result<()> {
-        let mut slots = self.write()?;
-        ids.iter().for_each(|id| slots.remove(*id));
+        {
+            let mut slots = self.write()?;
+            ids.iter().for_each(|id| slots.remove(*id));
+            slots.compact()?;
+        }
+        self.link_in_background();
         Ok(())
     }
 
     async fn search(&self, vector: &[f32], limit: usize, filter: &VectorFilter) -> anyhow::Result<Vec<(Uuid, f32)>> {
         let (index, query, filter) = (self.clone(), vector.to_vec(), filter.clone());
-        tokio::task::spawn_blocking(move || {
-            let slots = index.read()?;
-            if query.len() != slots.dimensions {
-                bail!("a query of {} dimensions cannot search an index of {}", query.len(), slots.dimensions);
-            }
-            let mut best = BinaryHeap::with_capacity(limit + 1);
-            for (position, payload) in slots.payloads.iter().enumerate() {
-                if !filter.matches(payload) {
-                    continue;
-                }
-                let score = dot(slots.vector(position), &query);
-                if best.len() < limit {
-                    best.push(Candidate(score, position));
-                } else if best.peek().is_some_and(|worst: &Candidate| score > worst.0) {
-                    best.pop();
-                    best.push(Candidate(score, position));
-                }
-            }
-            let mut hits: Vec<(Uuid, f32)> =
-                best.into_iter().map(|Candidate(score, position)| (slots.ids[position], score)).collect();
-            hits.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-            Ok(hits)
-        })
-        .await
-        .context("the vector search task failed")?
+        tokio::task::spawn_blocking(move || index.read()?.search(&query, limit, &filter))
+            .await
+            .context("the vector search task failed")?
     }
 
     async fn count(&self) -> anyhow::Result<u64> {
-        Ok(self.read()?.ids.len() as u64)
+        Ok(self.read()?.positions.len() as u64)
     }
 }

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use aeternum::config::EmbeddedMethod;
 use aeternum::search::qdrant::QdrantIndex;
 use aeternum::search::vector::{MemoryIndex, Payload, VectorFilter, VectorIndex, VectorPoint};
 use uuid::Uuid;
@@ -110,8 +111,122 @@ async fn contract(index: Arc<dyn VectorIndex>) {
 }
 
 #[tokio::test]
-async fn the_embedded_index_keeps_the_contract() {
-    contract(Arc::new(MemoryIndex::default())).await;
+async fn the_embedded_index_keeps_the_contract_with_either_method() {
+    contract(Arc::new(MemoryIndex::new(EmbeddedMethod::Hnsw))).await;
+    contract(Arc::new(MemoryIndex::new(EmbeddedMethod::Exact))).await;
+}
+
+/// Unit vectors around a few centres (like a catalog's categories), from a fixed seed.
+fn clustered(count: usize, dimensions: usize, seed: u64) -> Vec<Vec<f32>> {
+    let mut state = seed;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f32 / (1u64 << 53) as f32 - 0.5
+    };
+    let centres: Vec<Vec<f32>> = (0..20).map(|_| (0..dimensions).map(|_| next()).collect()).collect();
+    (0..count)
+        .map(|i| {
+            let v: Vec<f32> = centres[i % centres.len()].iter().map(|c| c + 0.5 * next()).collect();
+            let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+            v.into_iter().map(|x| x / norm).collect()
+        })
+        .collect()
+}
+
+/// The same points, vendor `vendors[i % 100]`, in an approximate and an exact index.
+async fn twin_indexes(vectors: &[Vec<f32>], vendors: &[Uuid]) -> (MemoryIndex, MemoryIndex, Vec<Uuid>) {
+    let (approximate, exact) = (MemoryIndex::new(EmbeddedMethod::Hnsw), MemoryIndex::new(EmbeddedMethod::Exact));
+    let ids: Vec<Uuid> = vectors.iter().map(|_| Uuid::now_v7()).collect();
+    let points: Vec<VectorPoint> = vectors
+        .iter()
+        .zip(&ids)
+        .enumerate()
+        .map(|(i, (vector, id))| VectorPoint {
+            id: *id,
+            vector: vector.clone(),
+            payload: Payload { vendor: vendors[i % vendors.len()], ..Payload::default() },
+        })
+        .collect();
+    for index in [&approximate, &exact] {
+        index.prepare(vectors[0].len()).await.unwrap();
+        index.upsert(points.clone()).await.unwrap();
+    }
+    (approximate, exact, ids)
+}
+
+#[tokio::test]
+async fn the_approximate_index_finds_what_the_exact_scan_finds() {
+    let mut vectors = clustered(3_050, 32, 5);
+    let queries = vectors.split_off(3_000);
+    let vendors: Vec<Uuid> = (0..100).map(|_| Uuid::now_v7()).collect();
+    let (approximate, exact, _) = twin_indexes(&vectors, &vendors).await;
+
+    // Before linking, fresh points are scanned: the answers are already exact.
+    let unlinked = approximate.search(&queries[0], 10, &VectorFilter::default()).await.unwrap();
+    assert_eq!(unlinked, exact.search(&queries[0], 10, &VectorFilter::default()).await.unwrap());
+
+    approximate.link_all().unwrap();
+    assert_eq!(approximate.pending().unwrap(), 0);
+    let mut found = 0;
+    for query in &queries {
+        let truth = exact.search(query, 10, &VectorFilter::default()).await.unwrap();
+        let near = approximate.search(query, 10, &VectorFilter::default()).await.unwrap();
+        assert!(near.windows(2).all(|w| w[0].1 >= w[1].1), "by descending similarity");
+        found += truth.iter().filter(|hit| near.iter().any(|n| n.0 == hit.0)).count();
+        // Rescored exactly: a product found by both has the same similarity.
+        for (id, similarity) in &near {
+            if let Some((_, exact_similarity)) = truth.iter().find(|t| t.0 == *id) {
+                assert!((similarity - exact_similarity).abs() < 1e-5);
+            }
+        }
+    }
+    let recall = found as f64 / (queries.len() * 10) as f64;
+    assert!(recall >= 0.98, "recall@10 against the exact scan: {recall}");
+}
+
+#[tokio::test]
+async fn a_narrow_filter_returns_a_full_page_from_the_approximate_index() {
+    let vectors = clustered(3_000, 32, 9);
+    let vendors: Vec<Uuid> = (0..100).map(|_| Uuid::now_v7()).collect();
+    let (approximate, exact, _) = twin_indexes(&vectors, &vendors).await;
+    approximate.link_all().unwrap();
+    // Each vendor has 30 products: one in a hundred.
+    let narrow = VectorFilter { vendors: vec![vendors[42]], ..Default::default() };
+    for query in &vectors[..5] {
+        let page = approximate.search(query, 24, &narrow).await.unwrap();
+        assert_eq!(page.len(), 24, "a full page");
+        assert_eq!(page, exact.search(query, 24, &narrow).await.unwrap());
+    }
+    let all_thirty = approximate.search(&vectors[0], 200, &narrow).await.unwrap();
+    assert_eq!(all_thirty.len(), 30);
+}
+
+#[tokio::test]
+async fn replacing_points_many_times_over_keeps_one_of_each() {
+    let vectors = clustered(1_500, 16, 13);
+    let vendors = [Uuid::now_v7()];
+    let (approximate, _, ids) = twin_indexes(&vectors, &vendors).await;
+    // Every point replaced with the vector of the next: the dead slots outnumber the living and
+    // are compacted away.
+    for round in 1..3 {
+        let points = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| VectorPoint {
+                id: *id,
+                vector: vectors[(i + round) % vectors.len()].clone(),
+                payload: Payload { vendor: vendors[0], ..Payload::default() },
+            })
+            .collect();
+        approximate.upsert(points).await.unwrap();
+    }
+    approximate.link_all().unwrap();
+    assert_eq!(approximate.count().await.unwrap(), 1_500);
+    let top = approximate.search(&vectors[7], 1, &VectorFilter::default()).await.unwrap();
+    assert_eq!(top[0].0, ids[5], "the point now holding vector 7");
+    assert!((top[0].1 - 1.0).abs() < 1e-5);
 }
 
 #[tokio::test]
