@@ -98,13 +98,22 @@ impl Embedder for LocalEmbedder {
 
     /// The texts are split into runs, at most one per core at once (queued fairly with other
     /// callers'): a batch of at most [`EMBED_BATCH`] (queries arriving together) into one run
-    /// per core, a longer one (reindexing) into runs of [`EMBED_BATCH`].
+    /// per core, a longer one (reindexing) into runs of [`EMBED_BATCH`] texts of similar
+    /// length, since a run pads every text to its longest.
     async fn embed(&self, texts: &[String]) -> anyhow::Result<Vec<Vec<f32>>> {
         let per_run =
             if texts.len() <= EMBED_BATCH { texts.len().div_ceil(self.core_count).max(1) } else { EMBED_BATCH };
-        let runs = texts.chunks(per_run).map(|chunk| self.run(chunk.to_vec()));
+        let mut order: Vec<usize> = (0..texts.len()).collect();
+        if texts.len() > EMBED_BATCH {
+            order.sort_by_key(|&i| texts[i].len());
+        }
+        let runs = order.chunks(per_run).map(|chunk| self.run(chunk.iter().map(|&i| texts[i].clone()).collect()));
         let vectors = futures_util::future::try_join_all(runs).await?;
-        Ok(vectors.into_iter().flatten().collect())
+        let mut placed = vec![Vec::new(); texts.len()];
+        for (i, vector) in order.into_iter().zip(vectors.into_iter().flatten()) {
+            placed[i] = vector;
+        }
+        Ok(placed)
     }
 }
 
@@ -207,4 +216,25 @@ pub fn normalised(mut vector: Vec<f32>) -> Vec<f32> {
         vector.iter_mut().for_each(|x| *x /= norm);
     }
     vector
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::search::vector::dot as cosine;
+
+    #[tokio::test]
+    async fn a_long_batch_grouped_by_length_keeps_each_text_with_its_vector() -> anyhow::Result<()> {
+        let embedder = LocalEmbedder::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("models/all-minilm-l6-v2"))?;
+        let texts: Vec<String> = (0..EMBED_BATCH + 8)
+            .map(|i| format!("{} boots number {i}", "very long and warm winter ".repeat(i % 7)))
+            .collect();
+        let together = embedder.embed(&texts).await?;
+        assert_eq!(together.len(), texts.len());
+        for i in [0, 5, 13, EMBED_BATCH + 7] {
+            let alone = embedder.embed(std::slice::from_ref(&texts[i])).await?;
+            assert!(cosine(&alone[0], &together[i]) > 0.9999, "text {i} got another text's vector");
+        }
+        Ok(())
+    }
 }

@@ -24,22 +24,45 @@ use crate::db::Db;
 /// Products taken from the queue (or rebuilt) per pass.
 pub const BATCH: u64 = 64;
 
-/// The text a product is embedded from: what it is, then how it is described.
+/// Characters of the description that join the embedded text: its start says what the
+/// product is; the rest mostly adds words the model averages away (and tokens it pays for).
+const DESCRIPTION_START: usize = 300;
+
+/// The text a product is embedded from: what it is (title, brand), its describing attributes,
+/// then the start of its description. The category name joins only when the title does not
+/// already say it, so it does not dilute a short title; sizes and ids are left out (filters
+/// answer them, and they carry no meaning for the model).
 pub fn document(product: &product::Model, category: &str) -> String {
     let mut parts = vec![product.title.clone()];
     parts.extend(product.brand.clone());
-    parts.push(category.to_owned());
+    let title = product.title.to_lowercase();
+    if !category.split_whitespace().any(|word| title.contains(&word.to_lowercase())) {
+        parts.push(category.to_owned());
+    }
     let mut details: Vec<String> =
-        [&product.colour, &product.material, &product.era, &product.size].into_iter().flatten().cloned().collect();
+        [&product.colour, &product.material, &product.era].into_iter().flatten().cloned().collect();
     if let Some(attributes) = product.attributes.as_object() {
         details.extend(attributes.values().filter_map(|v| v.as_str().map(str::to_owned)));
     }
     if !details.is_empty() {
         parts.push(details.join(", "));
     }
-    parts.push(product.description.clone());
+    parts.push(start_of(&product.description, DESCRIPTION_START));
     parts.retain(|p| !p.trim().is_empty());
     parts.join(". ")
+}
+
+/// The first sentences of `text` within `limit` characters (at least its first words).
+fn start_of(text: &str, limit: usize) -> String {
+    let text = text.trim();
+    if text.chars().count() <= limit {
+        return text.to_owned();
+    }
+    let cut: String = text.chars().take(limit).collect();
+    match cut.rfind(['.', '!', '?']) {
+        Some(end) if end > limit / 3 => cut[..=end].to_owned(),
+        _ => cut.rfind(char::is_whitespace).map_or(cut.clone(), |end| cut[..end].to_owned()),
+    }
 }
 
 /// Encodes a vector for `product_embeddings`.
@@ -338,4 +361,65 @@ async fn index_products(db: &Db, search: &Search, ids: &[Uuid]) -> anyhow::Resul
         .await?;
     index.upsert(points).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn product(title: &str, description: &str) -> product::Model {
+        let now = Utc::now();
+        product::Model {
+            id: Uuid::nil(),
+            vendor_id: Uuid::nil(),
+            category_id: Uuid::nil(),
+            slug: "a".into(),
+            sku: "a".into(),
+            title: title.into(),
+            description: description.into(),
+            brand: Some("Acne".into()),
+            size: Some("EU 42".into()),
+            colour: Some("black".into()),
+            material: Some("leather".into()),
+            condition: None,
+            era: None,
+            attributes: serde_json::json!({ "heel": "block" }),
+            price_minor: 1,
+            currency: "EUR".into(),
+            stock: 1,
+            status: entity::ProductStatus::Active,
+            created_at: now,
+            updated_at: now,
+            cost_minor: None,
+            internal_notes: "never embedded".into(),
+            one_of_a_kind: false,
+            sold_price_minor: None,
+            held_by_cart: None,
+            held_until: None,
+            held_from: None,
+        }
+    }
+
+    #[test]
+    fn the_embedded_text_says_what_the_product_is_without_filler() {
+        let text = document(&product("Chelsea boots", "Pull-on boots."), "Boots");
+        assert_eq!(text, "Chelsea boots. Acne. black, leather, block. Pull-on boots.");
+        let text = document(&product("Chelsea", "Pull-on boots."), "Boots");
+        assert_eq!(
+            text, "Chelsea. Acne. Boots. black, leather, block. Pull-on boots.",
+            "the category when the title lacks it"
+        );
+    }
+
+    #[test]
+    fn only_the_start_of_a_long_description_is_embedded() {
+        let long = format!("A sturdy boot for wet days. {}", "It has a story. ".repeat(40));
+        let start = start_of(&long, DESCRIPTION_START);
+        assert!(start.starts_with("A sturdy boot for wet days."));
+        assert!(start.ends_with('.') && start.chars().count() <= DESCRIPTION_START);
+        let words = "word ".repeat(100);
+        let start = start_of(&words, 50);
+        assert!(start.chars().count() <= 50 && start.ends_with("word"), "cut between words: {start:?}");
+        assert_eq!(start_of("  short  ", 50), "short");
+    }
 }
