@@ -19,6 +19,7 @@ mod m20261202_000009_dashboard_indexes;
 mod m20261202_000010_sales;
 mod m20261202_000011_partners;
 mod m20261203_000012_media;
+mod m20261204_000013_ranked_full_text;
 
 /// Applies the migrations in order.
 pub struct Migrator;
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000010_sales::Migration),
             Box::new(m20261202_000011_partners::Migration),
             Box::new(m20261203_000012_media::Migration),
+            Box::new(m20261204_000013_ranked_full_text::Migration),
         ]
     }
 }

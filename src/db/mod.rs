@@ -24,6 +24,9 @@ use crate::config::DatabaseSettings;
 pub struct Db {
     conn: DatabaseConnection,
     statements: Arc<AtomicU64>,
+    /// Whether PostgreSQL holds the RUM index that returns full-text matches ordered by rank;
+    /// looked up once, on first use (after migrations).
+    ranked_full_text: Arc<tokio::sync::OnceCell<bool>>,
 }
 
 impl Db {
@@ -72,7 +75,34 @@ impl Db {
         conn.set_metric_callback(move |_| {
             counter.fetch_add(1, Ordering::Relaxed);
         });
-        Ok(Self { conn, statements })
+        Ok(Self { conn, statements, ranked_full_text: Arc::default() })
+    }
+
+    /// Whether full-text matches can be read in rank order from an index (PostgreSQL with the
+    /// RUM index of migration 13). False on SQLite, whose FTS5 ranks in its own way.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub async fn ranked_full_text(&self) -> Result<bool, sea_orm::DbErr> {
+        if self.backend() != DatabaseBackend::Postgres {
+            return Ok(false);
+        }
+        let found = self
+            .ranked_full_text
+            .get_or_try_init(|| async {
+                let statement = sea_orm::Statement::from_string(
+                    DatabaseBackend::Postgres,
+                    "SELECT 1 AS found FROM pg_indexes WHERE indexname = 'products_search_rum_idx' \
+                     AND schemaname = current_schema()",
+                );
+                let found = self.conn.query_one_raw(statement).await?.is_some();
+                if !found {
+                    tracing::info!("no RUM index (extension rum): full-text search ranks every match");
+                }
+                Ok::<bool, sea_orm::DbErr>(found)
+            })
+            .await?;
+        Ok(*found)
     }
 
     /// The SeaORM connection, for queries.

@@ -64,15 +64,34 @@ pub async fn search_all_words(
         .column((product::Entity, product::Column::Title))
         .from(product::Entity)
         .cond_where(condition);
-    matching(&mut select, db.backend(), query);
-    select.order_by((product::Entity, product::Column::Id), Order::Asc).limit(limit);
+    let ranked = db.ranked_full_text().await?;
+    matching(&mut select, db.backend(), ranked, query);
+    if !ranked {
+        // A second sort key would keep the index from returning rows in rank order.
+        select.order_by((product::Entity, product::Column::Id), Order::Asc);
+    }
+    select.limit(limit);
     let rows = db.conn().query_all(&select).await?;
     rows.iter().map(|row| Ok(LexicalHit { id: row.try_get("", "id")?, title: row.try_get("", "title")? })).collect()
 }
 
-/// Restricts `select` (over `products`) to the products matching `query`, best first.
-fn matching(select: &mut SelectStatement, backend: DatabaseBackend, query: &TextQuery) {
+/// Restricts `select` (over `products`) to the products matching `query`, best first. With
+/// `ranked`, PostgreSQL's RUM index returns the matches in rank order (its `<=>` distance is
+/// the inverse of the same weighted rank), so a `LIMIT` stops reading early.
+fn matching(select: &mut SelectStatement, backend: DatabaseBackend, ranked: bool, query: &TextQuery) {
     match backend {
+        DatabaseBackend::Postgres if ranked => {
+            let tsquery = query.to_tsquery();
+            select
+                .and_where(Expr::cust_with_values(
+                    r#""products"."search_vector" @@ to_tsquery('english', $1)"#,
+                    [tsquery.clone()],
+                ))
+                .order_by_expr(
+                    Expr::cust_with_values(r#""products"."search_vector" <=> to_tsquery('english', $1)"#, [tsquery]),
+                    Order::Asc,
+                );
+        }
         DatabaseBackend::Postgres => {
             let tsquery = query.to_tsquery();
             select

@@ -610,3 +610,30 @@ async fn a_word_that_matches_nothing_does_not_empty_the_page(store: Store) {
     let or = app.graphql(SEARCH, json!({ "q": "or", "mode": "LEXICAL" })).await;
     assert!(or["errors"].is_null(), "{or}");
 }
+
+/// PostgreSQL reads full-text matches in rank order from the RUM index when the extension is
+/// installed (`scripts/test-services` installs it), and ranks every GIN match without it: both
+/// paths find the same products.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_full_text_uses_the_rum_index_and_finds_what_gin_finds() {
+    let app = TestApp::spawn(Store::Postgres).await;
+    app.load_demo().await;
+    assert!(app.db.ranked_full_text().await.unwrap(), "migration 13 made the RUM index");
+    let queries = ["tote", "black leather", "designer tote", "wool coat"];
+    let mut ranked = Vec::new();
+    for q in queries {
+        let mut found = titles(&search(&app, q, json!({ "mode": "LEXICAL", "first": 100 })).await);
+        assert!(!found.is_empty(), "{q}");
+        found.sort();
+        ranked.push(found);
+    }
+
+    sea_orm::ConnectionTrait::execute_unprepared(app.db.conn(), "DROP INDEX products_search_rum_idx").await.unwrap();
+    let without = app.replica(|_| {}).await;
+    assert!(!without.db.ranked_full_text().await.unwrap());
+    for (q, ranked) in queries.into_iter().zip(ranked) {
+        let mut found = titles(&search(&without, q, json!({ "mode": "LEXICAL", "first": 100 })).await);
+        found.sort();
+        assert_eq!(found, ranked, "{q}: the same products either way");
+    }
+}
