@@ -58,6 +58,15 @@ pub async fn search_all_words(
     condition: Condition,
     limit: u64,
 ) -> AppResult<Vec<LexicalHit>> {
+    if db.backend() == DatabaseBackend::Sqlite {
+        // The best matches from FTS5 alone, then the filter: exact whenever a page's worth of
+        // them passes (every passing match outside them ranks below), else the whole plan.
+        let first = limit.saturating_mul(FTS_FIRST);
+        let (hits, read) = sqlite_first_matches(db, query, condition.clone(), limit, first).await?;
+        if hits.len() as u64 >= limit || read < first {
+            return Ok(hits);
+        }
+    }
     let mut select = Query::select();
     select
         .column((product::Entity, product::Column::Id))
@@ -73,6 +82,54 @@ pub async fn search_all_words(
     select.limit(limit);
     let rows = db.conn().query_all(&select).await?;
     rows.iter().map(|row| Ok(LexicalHit { id: row.try_get("", "id")?, title: row.try_get("", "title")? })).collect()
+}
+
+/// How many of the best FTS5 matches, per hit wanted, are read before the catalog filter.
+const FTS_FIRST: u64 = 4;
+
+/// The best `limit` products passing `condition` among the `first` best FTS5 matches of
+/// `query`, with how many matches were read (fewer than `first`: there are no more). FTS5
+/// ranks on its own table, without a join per match.
+async fn sqlite_first_matches(
+    db: &Db,
+    query: &TextQuery,
+    condition: Condition,
+    limit: u64,
+    first: u64,
+) -> AppResult<(Vec<LexicalHit>, u64)> {
+    let mut best = Query::select();
+    best.expr_as(Expr::cust(r#""product_fts"."rowid""#), Alias::new("row_id"))
+        .expr_as(Expr::cust(BM25), Alias::new("score"))
+        .from(Alias::new("product_fts"))
+        .and_where(Expr::cust_with_values(r#""product_fts" MATCH ?"#, [query.to_fts5()]))
+        .order_by(Alias::new("score"), Order::Asc)
+        .limit(first);
+    let mut read = Query::select();
+    read.expr(Expr::cust("COUNT(*)")).from_subquery(best.clone(), Alias::new("best"));
+    let mut select = Query::select();
+    select
+        .column((product::Entity, product::Column::Id))
+        .column((product::Entity, product::Column::Title))
+        .from_subquery(best, Alias::new("best"))
+        .inner_join(
+            Alias::new("product_search_rows"),
+            Expr::cust(r#""product_search_rows"."row_id" = "best"."row_id""#),
+        )
+        .inner_join(product::Entity, Expr::cust(r#""products"."id" = "product_search_rows"."product_id""#))
+        .cond_where(condition)
+        .order_by((Alias::new("best"), Alias::new("score")), Order::Asc)
+        .order_by((product::Entity, product::Column::Id), Order::Asc)
+        .limit(limit);
+    let rows = db.conn().query_all(&select).await?;
+    let hits = rows
+        .iter()
+        .map(|row| Ok(LexicalHit { id: row.try_get("", "id")?, title: row.try_get("", "title")? }))
+        .collect::<AppResult<Vec<_>>>()?;
+    if hits.len() as u64 >= limit {
+        return Ok((hits, first));
+    }
+    let count: i64 = db.conn().query_one(&read).await?.map_or(Ok(0), |row| row.try_get_by_index(0))?;
+    Ok((hits, u64::try_from(count).unwrap_or(0)))
 }
 
 /// Restricts `select` (over `products`) to the products matching `query`, best first. With

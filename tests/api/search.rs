@@ -577,7 +577,36 @@ store_tests!(
     similar_products_and_suggestions,
     bad_queries_are_refused_and_not_recorded,
     a_word_that_matches_nothing_does_not_empty_the_page,
+    a_filter_that_passes_few_of_many_matches_still_fills_the_page,
 );
+
+/// The full-text side reads a bounded number of the best matches before filtering; when the
+/// filter passes too few of them, it reads them all.
+async fn a_filter_that_passes_few_of_many_matches_still_fills_the_page(store: Store) {
+    let app = TestApp::spawn_with(store, |s| s.search.candidates = 2).await;
+    app.load_demo().await;
+    let rows = sea_orm::ConnectionTrait::query_all_raw(
+        app.db.conn(),
+        sea_orm::Statement::from_string(
+            app.db.backend(),
+            "SELECT brand, COUNT(*) AS totes FROM products WHERE status = 'ACTIVE' AND LOWER(title) LIKE '%tote%' \
+             AND brand IS NOT NULL GROUP BY brand",
+        ),
+    )
+    .await
+    .unwrap();
+    assert!(rows.len() >= 3, "totes of several brands");
+    for row in rows {
+        let brand: String = row.try_get("", "brand").unwrap();
+        let totes: i64 = row.try_get("", "totes").unwrap();
+        let found =
+            search(&app, "tote", json!({ "mode": "LEXICAL", "first": 2, "filter": { "brands": [brand] } })).await;
+        let titles = titles(&found);
+        assert!(titles.len() >= totes.min(2) as usize, "{brand}: {found:#}");
+        let by_title = titles.iter().take(totes as usize).filter(|t| t.to_lowercase().contains("tote")).count();
+        assert_eq!(by_title, titles.len().min(totes as usize), "{brand}: title matches first: {titles:?}");
+    }
+}
 
 async fn a_word_that_matches_nothing_does_not_empty_the_page(store: Store) {
     let app = TestApp::spawn(store).await;
