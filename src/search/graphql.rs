@@ -154,8 +154,9 @@ impl SearchQuery {
                 vector_index: Some(index.name().to_owned()),
                 indexed: search.within("vector index", index.count()).await?,
                 pending,
+                refilling: search.is_refilling(),
             },
-            None => SearchIndexStatus { embedder: None, vector_index: None, indexed: 0, pending },
+            None => SearchIndexStatus { embedder: None, vector_index: None, indexed: 0, pending, refilling: false },
         };
         Ok(Some(status))
     }

@@ -131,13 +131,20 @@ pub fn spawn(db: Db, search: Search, interval: Duration) -> tokio::task::JoinHan
     }
     tokio::spawn(async move {
         let mut failures = 0u32;
+        let mut checked: Option<std::time::Instant> = None;
         loop {
             let pass = async {
-                // After a failure the index may have come back empty (a new Qdrant): prepare it.
+                // After a failure the index may have come back empty (a new Qdrant): prepare it,
+                // and refill it if it is short.
                 if failures > 0
                     && let Some((embedder, index)) = search.vector_side()
                 {
                     index.prepare(embedder.dimensions()).await?;
+                    checked = None;
+                }
+                if checked.is_none_or(|at| at.elapsed() >= SHORT_CHECK) {
+                    refill_if_short(&db, &search).await?;
+                    checked = Some(std::time::Instant::now());
                 }
                 sync_once(&db, &search).await
             };
@@ -160,6 +167,35 @@ pub fn spawn(db: Db, search: Search, interval: Duration) -> tokio::task::JoinHan
             }
         }
     })
+}
+
+/// How often the worker compares the vector index with the stored vectors.
+const SHORT_CHECK: Duration = Duration::from_secs(60);
+
+/// Refills the vector index from `product_embeddings`, without running the model, when it
+/// holds fewer points than there are stored vectors of the model: a Qdrant that came back
+/// empty or was restored from an old snapshot. `searchIndexStatus` shows `refilling` meanwhile.
+/// Returns how many points were written, or `None` when nothing was missing.
+///
+/// # Errors
+/// When the store or the index fails.
+pub async fn refill_if_short(db: &Db, search: &Search) -> anyhow::Result<Option<u64>> {
+    let Some((embedder, index)) = search.vector_side() else { return Ok(None) };
+    let stored = product_embedding::Entity::find()
+        .filter(product_embedding::Column::Model.eq(embedder.model()))
+        .count(db.conn())
+        .await?;
+    let indexed = index.count().await?;
+    if indexed >= stored {
+        return Ok(None);
+    }
+    tracing::warn!(indexed, stored, "the vector index holds fewer points than the stored vectors: refilling it");
+    search.set_refilling(true);
+    let written = load_into(db, embedder.as_ref(), index.as_ref()).await;
+    search.set_refilling(false);
+    let written = written?;
+    tracing::info!(written, "vector index refilled from the stored vectors");
+    Ok(Some(written))
 }
 
 /// Rebuilds the vector index from the catalog, reporting `(done, total)` after each batch.

@@ -52,6 +52,8 @@ pub struct Search {
     batcher: batcher::QueryBatcher,
     /// The key visitors' pseudonyms are made with.
     visitor_key: Arc<Vec<u8>>,
+    /// Whether the vector index is being refilled from the stored vectors.
+    refilling: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Most query vectors kept (about 1.5 KiB each); the cache is emptied when full.
@@ -110,6 +112,7 @@ impl Search {
             analytics,
             query_vectors: Arc::default(),
             batcher: batcher::QueryBatcher::default(),
+            refilling: Arc::default(),
             visitor_key: Arc::new(visitor_key),
         }
     }
@@ -163,6 +166,17 @@ impl Search {
                 format!("the {what} did not answer within {} ms", timeout.as_millis()),
             )),
         }
+    }
+
+    /// Whether the vector index is being refilled from the stored vectors
+    /// ([`indexer::refill_if_short`]).
+    pub fn is_refilling(&self) -> bool {
+        self.refilling.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Marks a refill as running or over.
+    fn set_refilling(&self, running: bool) {
+        self.refilling.store(running, std::sync::atomic::Ordering::Release);
     }
 
     /// The embedder and vector index, when search has a vector side.

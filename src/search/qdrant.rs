@@ -3,17 +3,20 @@
 
 use anyhow::{Context, bail};
 use async_trait::async_trait;
-use qdrant_client::Qdrant;
 use qdrant_client::qdrant::{
     Condition, CountPointsBuilder, CreateCollectionBuilder, CreateFieldIndexCollectionBuilder, DeletePointsBuilder,
-    Distance, FieldType, Filter, PointId, PointStruct, PointsIdsList, QueryPointsBuilder, Range, UpsertPointsBuilder,
-    VectorParamsBuilder, point_id::PointIdOptions,
+    Distance, FieldType, Filter, PointId, PointStruct, PointsIdsList, QueryPointsBuilder, Range, SearchParamsBuilder,
+    UpsertPointsBuilder, VectorParamsBuilder, point_id::PointIdOptions,
 };
+use qdrant_client::{Qdrant, QdrantError};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::vector::{Payload, VectorFilter, VectorIndex, VectorPoint};
 use crate::config::Secret;
+
+/// Filters passing at most this many points are searched exactly.
+const EXACT_BELOW: u64 = 2_000;
 
 /// Points per upsert request.
 const UPSERT_BATCH: usize = 256;
@@ -49,6 +52,32 @@ impl QdrantIndex {
         }
         let client = builder.build().context("cannot configure the Qdrant client")?;
         Ok(Self { client, collection: collection.to_owned() })
+    }
+}
+
+/// A Qdrant failure while `doing` something, labelled by its cause so logs and
+/// `searchIndexStatus` tell a wrong key from a server that is down.
+fn failed(doing: &'static str) -> impl FnOnce(QdrantError) -> anyhow::Error {
+    move |error| {
+        let label = cause(&error);
+        anyhow::Error::new(error).context(format!("{label} ({doing})"))
+    }
+}
+
+/// What a Qdrant error says went wrong, by its gRPC status code.
+fn cause(error: &QdrantError) -> &'static str {
+    match error {
+        QdrantError::ResponseError { status } => match i32::from(status.code()) {
+            // UNAUTHENTICATED, PERMISSION_DENIED
+            16 | 7 => "Qdrant refused the API key (search.vector_index.api_key)",
+            // CANCELLED, DEADLINE_EXCEEDED, UNAVAILABLE
+            1 | 4 | 14 => "Qdrant is unreachable",
+            // NOT_FOUND
+            5 => "the Qdrant collection is missing",
+            _ => "Qdrant refused the request",
+        },
+        QdrantError::ResourceExhaustedError { .. } => "Qdrant is overloaded",
+        _ => "the Qdrant client failed",
     }
 }
 
@@ -116,7 +145,7 @@ impl VectorIndex for QdrantIndex {
     /// create it goes on with the winner's), then checks it holds one unnamed cosine vector of
     /// `dimensions` per point and creates any payload index it lacks.
     async fn prepare(&self, dimensions: usize) -> anyhow::Result<()> {
-        if !self.client.collection_exists(&self.collection).await.context("Qdrant is unreachable")? {
+        if !self.client.collection_exists(&self.collection).await.map_err(failed("checking the collection"))? {
             let created = self
                 .client
                 .create_collection(
@@ -127,11 +156,11 @@ impl VectorIndex for QdrantIndex {
             if let Err(error) = created {
                 let exists = self.client.collection_exists(&self.collection).await.unwrap_or(false);
                 if !exists {
-                    return Err(anyhow::Error::new(error).context("cannot create the Qdrant collection"));
+                    return Err(failed("creating the collection")(error));
                 }
             }
         }
-        let info = self.client.collection_info(&self.collection).await.context("cannot read the Qdrant collection")?;
+        let info = self.client.collection_info(&self.collection).await.map_err(failed("reading the collection"))?;
         let info = info.result.context("Qdrant returned no collection info")?;
         let vectors = info.config.as_ref().and_then(|c| c.params.as_ref()).and_then(|p| p.vectors_config.as_ref());
         match vectors.and_then(|v| v.config.as_ref()) {
@@ -165,7 +194,7 @@ impl VectorIndex for QdrantIndex {
             self.client
                 .create_field_index(CreateFieldIndexCollectionBuilder::new(&self.collection, field, kind).wait(true))
                 .await
-                .context("cannot create a Qdrant payload index")?;
+                .map_err(failed("creating a payload index"))?;
         }
         Ok(())
     }
@@ -179,7 +208,7 @@ impl VectorIndex for QdrantIndex {
             self.client
                 .upsert_points(UpsertPointsBuilder::new(&self.collection, batch.to_vec()).wait(true))
                 .await
-                .context("cannot upsert points into Qdrant")?;
+                .map_err(failed("upserting points"))?;
         }
         Ok(())
     }
@@ -192,26 +221,46 @@ impl VectorIndex for QdrantIndex {
         self.client
             .delete_points(DeletePointsBuilder::new(&self.collection).points(PointsIdsList { ids }).wait(true))
             .await
-            .context("cannot delete points from Qdrant")?;
+            .map_err(failed("deleting points"))?;
         Ok(())
     }
 
+    /// A filter that passes few points (by Qdrant's estimate from its payload indexes) is
+    /// searched exactly: a graph walk could miss the one product it names. Otherwise the walk is
+    /// at least twice as wide as the hits wanted.
     async fn search(&self, vector: &[f32], limit: usize, filter: &VectorFilter) -> anyhow::Result<Vec<(Uuid, f32)>> {
+        let conditions = qdrant_filter(filter);
+        let narrow = if conditions.must.len() > 1 {
+            let estimate = self
+                .client
+                .count(CountPointsBuilder::new(&self.collection).filter(conditions.clone()).exact(false))
+                .await
+                .map_err(failed("estimating a filter"))?;
+            estimate.result.is_some_and(|r| r.count <= EXACT_BELOW)
+        } else {
+            false
+        };
+        let params = SearchParamsBuilder::default().exact(narrow).hnsw_ef((limit as u64 * 2).max(128));
         let response = self
             .client
             .query(
                 QueryPointsBuilder::new(&self.collection)
                     .query(vector.to_vec())
                     .limit(limit as u64)
-                    .filter(qdrant_filter(filter)),
+                    .filter(conditions)
+                    .params(params),
             )
             .await
-            .context("the Qdrant query failed")?;
+            .map_err(failed("searching"))?;
         Ok(response.result.into_iter().filter_map(|p| Some((uuid_of(p.id)?, p.score))).collect())
     }
 
     async fn count(&self) -> anyhow::Result<u64> {
-        let response = self.client.count(CountPointsBuilder::new(&self.collection).exact(true)).await?;
+        let response = self
+            .client
+            .count(CountPointsBuilder::new(&self.collection).exact(true))
+            .await
+            .map_err(failed("counting points"))?;
         Ok(response.result.map_or(0, |r| r.count))
     }
 }
@@ -220,6 +269,18 @@ impl VectorIndex for QdrantIndex {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn failures_are_labelled_by_their_cause() {
+        let status = |code| QdrantError::ResponseError { status: tonic::Status::new(code, "x") };
+        assert!(cause(&status(tonic::Code::Unauthenticated)).contains("API key"));
+        assert!(cause(&status(tonic::Code::PermissionDenied)).contains("API key"));
+        assert_eq!(cause(&status(tonic::Code::Unavailable)), "Qdrant is unreachable");
+        assert_eq!(cause(&status(tonic::Code::DeadlineExceeded)), "Qdrant is unreachable");
+        assert_eq!(cause(&status(tonic::Code::InvalidArgument)), "Qdrant refused the request");
+        let labelled = failed("counting points")(status(tonic::Code::Unauthenticated));
+        assert!(format!("{labelled:#}").starts_with("Qdrant refused the API key"), "{labelled:#}");
+    }
 
     #[test]
     fn payloads_nest_free_form_attributes() {

@@ -299,4 +299,7 @@ pub struct SearchIndexStatus {
     pub indexed: u64,
     /// Product changes waiting to reach the vector index.
     pub pending: u64,
+    /// Whether the vector index is being refilled from the stored vectors, because it held
+    /// fewer than the relational store (a Qdrant that came back empty, say).
+    pub refilling: bool,
 }

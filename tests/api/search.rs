@@ -564,6 +564,20 @@ async fn reindex_rebuilds_the_index_and_clears_the_outbox(store: Store) {
     );
     assert_eq!(aeternum::search::indexer::load(&app.db, &search).await.unwrap(), 8);
     assert_eq!(reloaded.count().await.unwrap(), 8);
+
+    // An index that lost points (a Qdrant that came back empty) is refilled from the store.
+    let stored: Vec<uuid::Uuid> =
+        reloaded.search(&[0.0; 384], 3, &Default::default()).await.unwrap().into_iter().map(|h| h.0).collect();
+    reloaded.remove(&stored).await.unwrap();
+    assert_eq!(reloaded.count().await.unwrap(), 5);
+    assert_eq!(aeternum::search::indexer::refill_if_short(&app.db, &search).await.unwrap(), Some(8));
+    assert_eq!(reloaded.count().await.unwrap(), 8);
+    assert!(!search.is_refilling());
+    assert_eq!(
+        aeternum::search::indexer::refill_if_short(&app.db, &search).await.unwrap(),
+        None,
+        "complete: left alone"
+    );
     app.stop().await.unwrap();
 }
 
