@@ -350,7 +350,13 @@ async fn partner(settings: &Settings, command: PartnerCommand) -> anyhow::Result
 
 async fn reindex(settings: &Settings) -> anyhow::Result<()> {
     let db = migrated(settings).await?;
-    let search = Search::from_settings(&settings.search, Analytics::default())?;
+    let mut search_settings = settings.search.clone();
+    if let crate::config::VectorIndexSettings::Embedded { method } = &mut search_settings.vector_index {
+        // The servers load the stored vectors at start; this process's copy is thrown away, so
+        // it need not spend the cores linking a graph.
+        *method = crate::config::EmbeddedMethod::Exact;
+    }
+    let search = Search::from_settings(&search_settings, Analytics::default())?;
     let bar = indicatif::ProgressBar::new(0);
     bar.set_style(
         indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} products, {per_sec}, {eta} left")

@@ -47,7 +47,18 @@ pub(crate) async fn page_of_products(ctx: &Context<'_>, models: Vec<product::Mod
     let selects = |field: &str| {
         look_ahead.field("edges").field("node").field(field).exists() || look_ahead.field("nodes").field(field).exists()
     };
-    let wanted = Relations { vendor: selects("vendor"), category: selects("category"), images: selects("images") };
+    let images = [look_ahead.field("edges").field("node").field("images"), look_ahead.field("nodes").field("images")];
+    let main_image_only = images.iter().flat_map(|field| field.selection_fields()).all(|field| {
+        field.arguments().is_ok_and(|arguments| {
+            arguments.iter().any(|(name, value)| name.as_str() == "first" && *value == async_graphql::Value::from(1))
+        })
+    });
+    let wanted = Relations {
+        vendor: selects("vendor"),
+        category: selects("category"),
+        images: selects("images"),
+        main_image_only,
+    };
     ctx.state::<CatalogLoaders>()?.prime(&models, wanted).await?;
     Ok(models.into_iter().map(Product::from).collect())
 }

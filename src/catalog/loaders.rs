@@ -18,6 +18,7 @@ use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest};
 use async_graphql::{Request, ServerResult};
 use entity::{category, product, product_image, vendor};
+use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
@@ -34,6 +35,8 @@ pub struct CatalogLoaders {
     pub children: DataLoader<CategoryChildrenLoader, HashMapCache>,
     /// Images of products, by product id.
     pub images: DataLoader<ProductImagesLoader, HashMapCache>,
+    /// The first image of products (`images(first: 1)`), by product id: one row per product.
+    pub main_images: DataLoader<MainImageLoader, HashMapCache>,
 }
 
 /// The relations of a product a selection asks for.
@@ -45,6 +48,8 @@ pub struct Relations {
     pub category: bool,
     /// `images`.
     pub images: bool,
+    /// `images` only ever as `images(first: 1)`.
+    pub main_image_only: bool,
 }
 
 impl CatalogLoaders {
@@ -55,6 +60,7 @@ impl CatalogLoaders {
             categories: DataLoader::with_cache(CategoryLoader(db.clone()), tokio::spawn, HashMapCache::default()),
             children: DataLoader::with_cache(CategoryChildrenLoader(db.clone()), tokio::spawn, HashMapCache::default()),
             images: DataLoader::with_cache(ProductImagesLoader(db.clone()), tokio::spawn, HashMapCache::default()),
+            main_images: DataLoader::with_cache(MainImageLoader(db.clone()), tokio::spawn, HashMapCache::default()),
         }
     }
 
@@ -77,7 +83,9 @@ impl CatalogLoaders {
             Ok::<_, AppError>(())
         };
         let images = async {
-            if wanted.images {
+            if wanted.images && wanted.main_image_only {
+                self.main_images.load_many(products.iter().map(|p| p.id)).await?;
+            } else if wanted.images {
                 self.images.load_many(products.iter().map(|p| p.id)).await?;
             }
             Ok::<_, AppError>(())
@@ -186,5 +194,25 @@ impl Loader<Uuid> for ProductImagesLoader {
             images.entry(row.product_id).or_default().push(row);
         }
         Ok(images)
+    }
+}
+
+/// Loads the first image (lowest position) of products: one row per product, however many
+/// images each has, for listings that show a main image.
+pub struct MainImageLoader(Db);
+
+impl Loader<Uuid> for MainImageLoader {
+    type Value = product_image::Model;
+    type Error = AppError;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+        let rows = product_image::Entity::find()
+            .filter(product_image::Column::ProductId.is_in(keys.iter().copied()))
+            .filter(Expr::cust(
+                r#""product_images"."position" = (SELECT MIN("first"."position") FROM "product_images" AS "first" WHERE "first"."product_id" = "product_images"."product_id")"#,
+            ))
+            .all(self.0.conn())
+            .await?;
+        Ok(rows.into_iter().map(|row| (row.product_id, row)).collect())
     }
 }

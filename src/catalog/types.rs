@@ -264,8 +264,13 @@ impl Product {
         ctx: &Context<'_>,
         #[graphql(desc = "Return at most this many images.", validator(minimum = 0, maximum = 20))] first: Option<i32>,
     ) -> Result<Vec<ProductImage>> {
-        let images = ctx.state::<CatalogLoaders>()?.images.load_one(self.model.id).await?.unwrap_or_default();
         let take = first.map_or(MAX_IMAGES_PER_PRODUCT, |n| usize::try_from(n).unwrap_or(0));
+        let loaders = ctx.state::<CatalogLoaders>()?;
+        if take == 1 {
+            let main = loaders.main_images.load_one(self.model.id).await?;
+            return Ok(main.into_iter().map(ProductImage::from).collect());
+        }
+        let images = loaders.images.load_one(self.model.id).await?.unwrap_or_default();
         Ok(images.into_iter().take(take).map(ProductImage::from).collect())
     }
 

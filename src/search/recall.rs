@@ -14,6 +14,14 @@ use crate::db::Db;
 /// Neighbours compared per query.
 const K: usize = 10;
 
+/// How many of the exact top-k the approximate list found. Products with the same text share
+/// one vector, so the exact top-k is one of many equally good lists: an approximate hit counts
+/// when its (exactly rescored) similarity reaches the k-th exact one.
+fn hits_among(near: &[(uuid::Uuid, f32)], truth: &[(uuid::Uuid, f32)]) -> usize {
+    let Some(kth) = truth.last().map(|t| t.1) else { return 0 };
+    near.iter().take(truth.len()).filter(|n| n.1 >= kth - 1e-6).count()
+}
+
 /// What one comparison found.
 #[derive(Clone, Debug)]
 pub struct RecallReport {
@@ -26,6 +34,7 @@ pub struct RecallReport {
     /// Recall@10 over the shopper queries given.
     pub query_recall: f64,
     /// Recall@10 over stored product vectors used as queries (the product itself left out).
+    /// Ties count as found: see [`hits_among`].
     pub neighbour_recall: f64,
     /// Median milliseconds of one search: approximate, then exact.
     pub median_ms: (f64, f64),
@@ -64,7 +73,7 @@ pub async fn compare(db: &Db, search: &Search, queries: &[String], samples: usiz
         let clock = Instant::now();
         let truth = exact.search(vector, wanted, &filter).await?;
         times.1.push(clock.elapsed().as_secs_f64() * 1e3);
-        let hits = truth.iter().skip(skip).filter(|t| near.iter().skip(skip).any(|n| n.0 == t.0)).count();
+        let hits = hits_among(&near[skip.min(near.len())..], &truth[skip.min(truth.len())..]);
         if is_query { found += hits } else { neighbour_found += hits }
     }
     let median = |mut v: Vec<f64>| {
@@ -80,4 +89,19 @@ pub async fn compare(db: &Db, search: &Search, queries: &[String], samples: usiz
         neighbour_recall: neighbour_found as f64 / (sampled.max(1) * K) as f64,
         median_ms: (median(times.0), median(times.1)),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use uuid::Uuid;
+
+    #[test]
+    fn a_tied_neighbour_counts_as_found_and_a_worse_one_does_not() {
+        let (a, b, c, d) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        let truth = [(a, 0.9), (b, 0.8)];
+        assert_eq!(hits_among(&[(a, 0.9), (c, 0.8)], &truth), 2, "c has b's similarity");
+        assert_eq!(hits_among(&[(a, 0.9), (d, 0.7)], &truth), 1);
+        assert_eq!(hits_among(&[], &truth), 0);
+    }
 }

@@ -185,7 +185,27 @@ async fn a_renamed_vendor_shows_in_the_next_listing(store: Store) {
     assert!(after.contains(&"Maison Renamed".to_owned()) && !after.contains(&vendor.name), "{after:?}");
 }
 
+/// `images(first: 1)` is read as one row per product: the main image, the same as the head of
+/// the full list.
+async fn a_listing_of_main_images_shows_each_products_first_image(store: Store) {
+    let app = TestApp::spawn(store).await;
+    app.load_demo().await;
+    let all = app.data("{ products(first: 50) { nodes { id images { url } } } }", json!({})).await;
+    let main = app.data("{ products(first: 50) { nodes { id images(first: 1) { url } } } }", json!({})).await;
+    let (all, main) = (all["products"]["nodes"].as_array().unwrap(), main["products"]["nodes"].as_array().unwrap());
+    assert_eq!(all.len(), 50);
+    assert!(all.iter().any(|p| p["images"].as_array().unwrap().len() > 1), "products with several images");
+    for (full, first) in all.iter().zip(main) {
+        assert_eq!(full["id"], first["id"]);
+        let full = full["images"].as_array().unwrap();
+        let first = first["images"].as_array().unwrap();
+        assert_eq!(first.len(), full.len().min(1));
+        assert_eq!(first.first(), full.first(), "the lowest position");
+    }
+}
+
 store_tests!(
+    a_listing_of_main_images_shows_each_products_first_image,
     a_renamed_vendor_shows_in_the_next_listing,
     the_demo_catalog_answers_the_readme_query,
     products_are_found_by_id_slug_and_node,
