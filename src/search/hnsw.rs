@@ -332,27 +332,34 @@ impl Graph {
     }
 }
 
+/// Unit vectors scattered around `centres.0` random centres by `centres.1` (from a fixed
+/// `seed`), like embeddings of a catalog's categories: test and measurement data for the index.
+pub fn synthetic(count: usize, dimensions: usize, centres: (usize, f32), seed: u64) -> Vec<Vec<f32>> {
+    let mut state = seed.max(1);
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f32 / (1u64 << 53) as f32 - 0.5
+    };
+    let (count_of_centres, spread) = centres;
+    let centres: Vec<Vec<f32>> =
+        (0..count_of_centres.max(1)).map(|_| (0..dimensions).map(|_| next()).collect()).collect();
+    (0..count)
+        .map(|i| {
+            let v: Vec<f32> = centres[i % centres.len()].iter().map(|c| c + spread * next()).collect();
+            let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+            v.into_iter().map(|x| x / norm).collect()
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// Unit vectors around a few centres, like embeddings of a catalog with categories.
     fn clustered(count: usize, dimensions: usize, seed: u64) -> Vec<Vec<f32>> {
-        let mut state = seed;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 11) as f32 / (1u64 << 53) as f32 - 0.5
-        };
-        let centres: Vec<Vec<f32>> = (0..12).map(|_| (0..dimensions).map(|_| next()).collect()).collect();
-        (0..count)
-            .map(|i| {
-                let v: Vec<f32> = centres[i % centres.len()].iter().map(|c| c + 0.6 * next()).collect();
-                let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-                v.into_iter().map(|x| x / norm).collect()
-            })
-            .collect()
+        synthetic(count, dimensions, (12, 0.6), seed)
     }
 
     fn exact(vectors: &[Vec<f32>], query: &[f32], k: usize, accept: &dyn Fn(u32) -> bool) -> Vec<u32> {

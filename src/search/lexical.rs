@@ -137,32 +137,19 @@ async fn sqlite_first_matches(
 /// the inverse of the same weighted rank), so a `LIMIT` stops reading early.
 fn matching(select: &mut SelectStatement, backend: DatabaseBackend, ranked: bool, query: &TextQuery) {
     match backend {
-        DatabaseBackend::Postgres if ranked => {
-            let tsquery = query.to_tsquery();
-            select
-                .and_where(Expr::cust_with_values(
-                    r#""products"."search_vector" @@ to_tsquery('english', $1)"#,
-                    [tsquery.clone()],
-                ))
-                .order_by_expr(
-                    Expr::cust_with_values(r#""products"."search_vector" <=> to_tsquery('english', $1)"#, [tsquery]),
-                    Order::Asc,
-                );
-        }
         DatabaseBackend::Postgres => {
             let tsquery = query.to_tsquery();
+            let (rank, order) = if ranked {
+                (r#""products"."search_vector" <=> to_tsquery('english', $1)"#, Order::Asc)
+            } else {
+                (r#"ts_rank("products"."search_vector", to_tsquery('english', $1))"#, Order::Desc)
+            };
             select
                 .and_where(Expr::cust_with_values(
                     r#""products"."search_vector" @@ to_tsquery('english', $1)"#,
                     [tsquery.clone()],
                 ))
-                .order_by_expr(
-                    Expr::cust_with_values(
-                        r#"ts_rank("products"."search_vector", to_tsquery('english', $1))"#,
-                        [tsquery],
-                    ),
-                    Order::Desc,
-                );
+                .order_by_expr(Expr::cust_with_values(rank, [tsquery]), order);
         }
         _ => {
             select

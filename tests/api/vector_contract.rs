@@ -116,23 +116,9 @@ async fn the_embedded_index_keeps_the_contract_with_either_method() {
     contract(Arc::new(MemoryIndex::new(EmbeddedMethod::Exact))).await;
 }
 
-/// Unit vectors around a few centres (like a catalog's categories), from a fixed seed.
+/// Unit vectors around 20 centres (like a catalog's categories), from a fixed seed.
 fn clustered(count: usize, dimensions: usize, seed: u64) -> Vec<Vec<f32>> {
-    let mut state = seed;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        (state >> 11) as f32 / (1u64 << 53) as f32 - 0.5
-    };
-    let centres: Vec<Vec<f32>> = (0..20).map(|_| (0..dimensions).map(|_| next()).collect()).collect();
-    (0..count)
-        .map(|i| {
-            let v: Vec<f32> = centres[i % centres.len()].iter().map(|c| c + 0.5 * next()).collect();
-            let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-            v.into_iter().map(|x| x / norm).collect()
-        })
-        .collect()
+    aeternum::search::hnsw::synthetic(count, dimensions, (20, 0.5), seed)
 }
 
 /// The same points, vendor `vendors[i % 100]`, in an approximate and an exact index.
