@@ -153,6 +153,14 @@ impl Graph {
         u32::try_from(self.scales.len() - 1).unwrap_or(u32::MAX)
     }
 
+    /// Whether `node` holds the code of `vector`.
+    pub fn holds(&self, node: u32, vector: &[f32]) -> bool {
+        let code = Code::of(vector);
+        (node as usize) < self.len()
+            && self.code(node) == code.codes.as_slice()
+            && self.scales[node as usize] == code.scale
+    }
+
     fn code(&self, node: u32) -> &[i8] {
         let start = node as usize * self.dimensions;
         &self.codes[start..start + self.dimensions]

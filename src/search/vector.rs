@@ -352,10 +352,16 @@ struct Slots {
     alive: Vec<bool>,
     dead: usize,
     originals: Originals,
-    /// Codes and links, with [`EmbeddedMethod::Hnsw`].
+    /// Codes and links, with [`EmbeddedMethod::Hnsw`]: one node per distinct vector, since
+    /// products with the same text share one (and a graph of identical nodes falls apart into
+    /// cliques).
     graph: Option<Graph>,
-    /// Slots below this are linked into the graph; the rest are scanned.
+    /// Graph nodes below this are linked; the rest are scanned.
     linked: usize,
+    /// The slots of each graph node.
+    members: Vec<Vec<u32>>,
+    /// Graph nodes by a hash of their vector's bits.
+    by_vector: HashMap<u64, u32>,
 }
 
 /// Dead slots tolerated before compaction, at least.
@@ -375,6 +381,8 @@ impl Slots {
             originals: Originals::new(method),
             graph: (method == EmbeddedMethod::Hnsw).then(|| Graph::new(dimensions)),
             linked: 0,
+            members: Vec::new(),
+            by_vector: HashMap::new(),
         }
     }
 
@@ -391,12 +399,26 @@ impl Slots {
 
     fn insert(&mut self, id: Uuid, vector: &[f32], payload: CompactPayload) -> anyhow::Result<()> {
         let slot = self.len();
+        let slot_number = u32::try_from(slot).context("the vector index is full")?;
         self.originals.write(slot, vector)?;
         if let Some(graph) = &mut self.graph {
-            graph.push(vector);
+            let key = {
+                use std::hash::{Hash, Hasher};
+                let mut hasher = std::collections::hash_map::DefaultHasher::new();
+                vector.iter().for_each(|x| x.to_bits().hash(&mut hasher));
+                hasher.finish()
+            };
+            match self.by_vector.get(&key).copied().filter(|&node| graph.holds(node, vector)) {
+                Some(node) => self.members[node as usize].push(slot_number),
+                None => {
+                    let node = graph.push(vector);
+                    self.members.push(vec![slot_number]);
+                    self.by_vector.insert(key, node);
+                }
+            }
         }
         self.remove(id);
-        self.positions.insert(id, u32::try_from(slot).context("the vector index is full")?);
+        self.positions.insert(id, slot_number);
         self.ids.push(id);
         self.payloads.push(payload);
         self.alive.push(true);
@@ -436,7 +458,7 @@ impl Slots {
         }
         let filter = CompactFilter::new(filter, &self.symbols);
         let accept = |slot: u32| self.alive[slot as usize] && filter.matches(&self.payloads[slot as usize]);
-        let candidates: Vec<u32> = match &self.graph {
+        let candidates: Vec<(u32, f32)> = match &self.graph {
             None => {
                 let mut vector = Vec::with_capacity(self.dimensions);
                 let mut scored = Vec::new();
@@ -451,19 +473,23 @@ impl Slots {
             Some(graph) => {
                 let code = Code::of(query);
                 let ef = (limit + limit / 2).max(64);
-                let walked = match graph.search(&code, ef, &accept, (self.linked / 8).max(ef * 8)) {
+                let accept_node = |node: u32| self.members[node as usize].iter().any(|&slot| accept(slot));
+                let walked = match graph.search(&code, ef, &accept_node, (self.linked / 8).max(ef * 8)) {
                     Walk::Found(found) => found,
-                    Walk::GaveUp => scan(graph, &code, 0..self.linked, ef, &accept),
+                    Walk::GaveUp => scan(graph, &code, 0..self.linked, ef, &accept_node),
                 };
-                let pending = scan(graph, &code, self.linked..self.len(), ef, &accept);
-                walked.into_iter().chain(pending).map(|(slot, _)| slot).collect()
+                let pending = scan(graph, &code, self.linked..graph.len(), ef, &accept_node);
+                walked.into_iter().chain(pending).collect()
             }
         };
+        // Rescored with the exact vector, read once per node for all the slots sharing it.
         let mut vector = Vec::with_capacity(self.dimensions);
         let mut rescored = Vec::with_capacity(candidates.len());
-        for slot in candidates {
-            self.originals.read(slot as usize, self.dimensions, &mut vector)?;
-            rescored.push((slot, dot(&vector, query)));
+        for (node, _) in candidates {
+            let members = &self.members[node as usize];
+            self.originals.read(members[0] as usize, self.dimensions, &mut vector)?;
+            let similarity = dot(&vector, query);
+            rescored.extend(members.iter().filter(|&&slot| accept(slot)).map(|&slot| (slot, similarity)));
         }
         Ok(self.best(rescored, limit))
     }

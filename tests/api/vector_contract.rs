@@ -239,3 +239,27 @@ async fn the_qdrant_index_keeps_the_contract_when_qdrant_url_is_set() {
         client.delete_collection(name.as_str()).await.unwrap();
     }
 }
+
+#[tokio::test]
+async fn products_sharing_vectors_are_all_found() {
+    // 3,000 products with 150 distinct texts, as a catalog of many units of few models.
+    let distinct = clustered(150, 32, 21);
+    let vectors: Vec<Vec<f32>> = (0..3_000).map(|i| distinct[i % distinct.len()].clone()).collect();
+    let vendors: Vec<Uuid> = (0..100).map(|_| Uuid::now_v7()).collect();
+    let (approximate, exact, _) = twin_indexes(&vectors, &vendors).await;
+    approximate.link_all().unwrap();
+    for query in clustered(20, 32, 77) {
+        let truth = exact.search(&query, 60, &VectorFilter::default()).await.unwrap();
+        let near = approximate.search(&query, 60, &VectorFilter::default()).await.unwrap();
+        assert_eq!(near.len(), 60);
+        // The same similarities: which of the tied twins comes first is free.
+        for (n, t) in near.iter().zip(&truth) {
+            assert!((n.1 - t.1).abs() < 1e-5, "{} against {}", n.1, t.1);
+        }
+    }
+    // Every twin of a vector is found, each one once.
+    let twins = approximate.search(&distinct[3], 20, &VectorFilter::default()).await.unwrap();
+    assert_eq!(twins.iter().filter(|t| (t.1 - 1.0).abs() < 1e-5).count(), 20);
+    let unique: std::collections::HashSet<Uuid> = twins.iter().map(|t| t.0).collect();
+    assert_eq!(unique.len(), 20);
+}
