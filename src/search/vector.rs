@@ -482,14 +482,23 @@ impl Slots {
                 walked.into_iter().chain(pending).collect()
             }
         };
-        // Rescored with the exact vector, read once per node for all the slots sharing it.
+        // Rescored with the exact vector, read once per node, then the nodes' slots taken from
+        // the best node down until `limit` pass: all the slots of a node share its similarity.
         let mut vector = Vec::with_capacity(self.dimensions);
-        let mut rescored = Vec::with_capacity(candidates.len());
+        let mut nodes = Vec::with_capacity(candidates.len());
         for (node, _) in candidates {
-            let members = &self.members[node as usize];
-            self.originals.read(members[0] as usize, self.dimensions, &mut vector)?;
-            let similarity = dot(&vector, query);
-            rescored.extend(members.iter().filter(|&&slot| accept(slot)).map(|&slot| (slot, similarity)));
+            self.originals.read(self.members[node as usize][0] as usize, self.dimensions, &mut vector)?;
+            nodes.push((node, dot(&vector, query)));
+        }
+        nodes.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        let mut rescored = Vec::with_capacity(limit);
+        for (node, similarity) in nodes {
+            let room = limit - rescored.len();
+            if room == 0 {
+                break;
+            }
+            let passing = self.members[node as usize].iter().filter(|&&slot| accept(slot)).take(room);
+            rescored.extend(passing.map(|&slot| (slot, similarity)));
         }
         Ok(self.best(rescored, limit))
     }
