@@ -72,6 +72,21 @@ impl Ord for Near {
     }
 }
 
+/// The `limit` best-scoring of `scored` (node or slot, similarity), by descending similarity;
+/// of equal scores the lower number is kept.
+pub fn best_of(scored: impl IntoIterator<Item = (u32, f32)>, limit: usize) -> Vec<(u32, f32)> {
+    let mut kept: BinaryHeap<std::cmp::Reverse<Near>> = BinaryHeap::with_capacity(limit + 1);
+    for (n, s) in scored {
+        kept.push(std::cmp::Reverse(Near(s, n)));
+        if kept.len() > limit {
+            kept.pop();
+        }
+    }
+    let mut best: Vec<(u32, f32)> = kept.into_iter().map(|std::cmp::Reverse(Near(s, n))| (n, s)).collect();
+    best.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    best
+}
+
 /// Which nodes one walk has seen: a bit per node.
 struct Visited(Vec<u64>);
 

@@ -81,6 +81,11 @@ pub async fn search_all_words(
     }
     select.limit(limit);
     let rows = db.conn().query_all(&select).await?;
+    hits_of(&rows)
+}
+
+/// The hits of rows holding `id` and `title`, in their order.
+fn hits_of(rows: &[sea_orm::QueryResult]) -> AppResult<Vec<LexicalHit>> {
     rows.iter().map(|row| Ok(LexicalHit { id: row.try_get("", "id")?, title: row.try_get("", "title")? })).collect()
 }
 
@@ -121,10 +126,7 @@ async fn sqlite_first_matches(
         .order_by((product::Entity, product::Column::Id), Order::Asc)
         .limit(limit);
     let rows = db.conn().query_all(&select).await?;
-    let hits = rows
-        .iter()
-        .map(|row| Ok(LexicalHit { id: row.try_get("", "id")?, title: row.try_get("", "title")? }))
-        .collect::<AppResult<Vec<_>>>()?;
+    let hits = hits_of(&rows)?;
     if hits.len() as u64 >= limit {
         return Ok((hits, first));
     }

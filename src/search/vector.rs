@@ -1,8 +1,7 @@
 //! The `VectorIndex` port, the payload and filter every adapter understands, and the embedded
 //! adapter: an HNSW graph over int8 codes rescored exactly, or an exact scan.
 
-use std::cmp::Ordering;
-use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
@@ -15,7 +14,8 @@ use entity::product;
 use sea_orm::{ActiveEnum, IdenStatic};
 use uuid::Uuid;
 
-use super::hnsw::{Code, Graph, Walk};
+use super::hnsw::{Code, Graph, Walk, best_of};
+use super::indexer::{from_bytes, to_bytes};
 use crate::catalog::filter::ProductCriteria;
 use crate::config::EmbeddedMethod;
 
@@ -227,7 +227,7 @@ impl Originals {
         match self {
             Self::Memory(all) => all.extend_from_slice(vector),
             Self::File(file) => {
-                let bytes: Vec<u8> = vector.iter().flat_map(|x| x.to_le_bytes()).collect();
+                let bytes = to_bytes(vector);
                 file.write_all_at(&bytes, (slot * bytes.len()) as u64).context("cannot write a vector to its file")?;
             }
         }
@@ -242,7 +242,7 @@ impl Originals {
                 let mut bytes = vec![0u8; dimensions * 4];
                 file.read_exact_at(&mut bytes, (slot * dimensions * 4) as u64)
                     .context("cannot read a vector from its file")?;
-                out.extend(bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])));
+                *out = from_bytes(&bytes);
             }
         }
         Ok(())
@@ -505,17 +505,8 @@ impl Slots {
 
     /// The `limit` best of scored slots, as product ids by descending similarity.
     fn best(&self, scored: Vec<(u32, f32)>, limit: usize) -> Vec<(Uuid, f32)> {
-        let mut best = BinaryHeap::with_capacity(limit + 1);
-        for (slot, score) in scored {
-            if best.len() < limit {
-                best.push(Candidate(score, slot as usize));
-            } else if best.peek().is_some_and(|worst: &Candidate| score > worst.0) {
-                best.pop();
-                best.push(Candidate(score, slot as usize));
-            }
-        }
         let mut hits: Vec<(Uuid, f32)> =
-            best.into_iter().map(|Candidate(score, slot)| (self.ids[slot], score)).collect();
+            best_of(scored, limit).into_iter().map(|(slot, score)| (self.ids[slot as usize], score)).collect();
         hits.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         hits
     }
@@ -529,17 +520,8 @@ fn scan(
     limit: usize,
     accept: &dyn Fn(u32) -> bool,
 ) -> Vec<(u32, f32)> {
-    let mut best = BinaryHeap::with_capacity(limit + 1);
-    for slot in range.map(|slot| slot as u32).filter(|&slot| accept(slot)) {
-        let score = graph.similarity(query, slot);
-        if best.len() < limit {
-            best.push(Candidate(score, slot as usize));
-        } else if best.peek().is_some_and(|worst: &Candidate| score > worst.0) {
-            best.pop();
-            best.push(Candidate(score, slot as usize));
-        }
-    }
-    best.into_iter().map(|Candidate(score, slot)| (slot as u32, score)).collect()
+    let accepted = range.map(|slot| slot as u32).filter(|&slot| accept(slot));
+    best_of(accepted.map(|slot| (slot, graph.similarity(query, slot))), limit)
 }
 
 /// The dot product of two vectors of equal length (their cosine similarity when both are unit
@@ -555,26 +537,6 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
         }
     }
     lanes.iter().sum::<f32>() + tail
-}
-
-/// A candidate in the top-k heap, ordered so the heap's top is the worst kept candidate.
-struct Candidate(f32, usize);
-
-impl PartialEq for Candidate {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-impl Eq for Candidate {}
-impl PartialOrd for Candidate {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Candidate {
-    fn cmp(&self, other: &Self) -> Ordering {
-        other.0.total_cmp(&self.0)
-    }
 }
 
 /// How long the linking task holds the index before letting searches in.
