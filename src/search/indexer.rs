@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::Context;
 use chrono::Utc;
 use entity::{category, product, product_embedding, search_outbox};
-use sea_orm::sea_query::OnConflict;
+use sea_orm::sea_query::{Alias, Expr, Func, OnConflict};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use uuid::Uuid;
 
@@ -181,8 +181,11 @@ const SHORT_CHECK: Duration = Duration::from_secs(60);
 /// When the store or the index fails.
 pub async fn refill_if_short(db: &Db, search: &Search) -> anyhow::Result<Option<u64>> {
     let Some((embedder, index)) = search.vector_side() else { return Ok(None) };
+    // The vectors `load_into` can use: of the model and of its length (4 bytes a dimension).
+    let length = Func::cust(Alias::new("length")).arg(Expr::col(product_embedding::Column::Vector));
     let stored = product_embedding::Entity::find()
         .filter(product_embedding::Column::Model.eq(embedder.model()))
+        .filter(sea_orm::sea_query::ExprTrait::eq(Expr::expr(length), embedder.dimensions() as i64 * 4))
         .count(db.conn())
         .await?;
     let indexed = index.count().await?;

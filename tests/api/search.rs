@@ -578,6 +578,20 @@ async fn reindex_rebuilds_the_index_and_clears_the_outbox(store: Store) {
         None,
         "complete: left alone"
     );
+    // A stored vector of another length is never loaded, so it does not count as missing (a
+    // refill every minute would follow).
+    let broken = stored[0];
+    let statement = sea_orm::Statement::from_sql_and_values(
+        app.db.backend(),
+        match app.db.backend() {
+            sea_orm::DatabaseBackend::Postgres => "UPDATE product_embeddings SET vector = $1 WHERE product_id = $2",
+            _ => "UPDATE product_embeddings SET vector = ? WHERE product_id = ?",
+        },
+        [vec![0u8; 8].into(), broken.into()],
+    );
+    sea_orm::ConnectionTrait::execute_raw(app.db.conn(), statement).await.unwrap();
+    reloaded.remove(&[broken]).await.unwrap();
+    assert_eq!(aeternum::search::indexer::refill_if_short(&app.db, &search).await.unwrap(), None);
     app.stop().await.unwrap();
 }
 
