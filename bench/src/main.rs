@@ -9,7 +9,9 @@
 //! - `checkout`: a guest opens a cart, adds a product and checks out (three requests per order),
 //!   spreading over the catalog's first products;
 //! - `search`: hybrid search (24 hits with price) over a fixed list of shopper queries, after
-//!   `aeternum reindex` built the vector index; the query's embedding time is reported apart;
+//!   `aeternum reindex` built the vector index: vector recall of the approximate index, latency
+//!   at one and eight clients for first-seen and repeated queries, a burst of first-seen
+//!   queries, then the load; the query's embedding time is reported apart;
 //! - `dashboard`: staff reading the whole admin dashboard over an order history seeded with
 //!   `aeternum seed --orders`;
 //! - `subscriptions`: thousands of sockets following `orderPlaced`, a burst of orders, and the
@@ -22,6 +24,8 @@
 #![allow(clippy::print_stdout)]
 
 mod dashboard;
+mod pgbench;
+mod search;
 mod subscriptions;
 
 use std::net::TcpListener;
@@ -95,6 +99,10 @@ struct Args {
     /// Orders placed in the subscriptions scenario's burst.
     #[arg(long, default_value_t = 100)]
     burst: usize,
+    /// Seconds of each line of the search scenario's latency profile (one client and eight,
+    /// first-seen and repeated queries), run before the measured load.
+    #[arg(long, default_value_t = 5)]
+    profile_seconds: u64,
     /// Cost limits: off, or charged to buckets in the server's process or in Redis (buckets
     /// too large to refuse anything, so the figures are the limiter's overhead alone).
     #[arg(long, value_enum, default_value_t = Limits::Off)]
@@ -139,34 +147,6 @@ struct Load {
     max_requests: usize,
     persisted: bool,
 }
-
-const SEARCH: &str = "query Search($q: String!) {
-  search(query: $q, first: 24) {
-    totalCount mode degraded embeddingMs
-    edges { score node { id title price { amount currencyCode } } }
-  }
-}";
-
-/// What the search scenario's shoppers type: catalog words, near-misses and words the catalog
-/// does not use (found through vectors).
-const QUERIES: [&str; 16] = [
-    "black wool coat",
-    "prada bag",
-    "dior",
-    "camel jacket",
-    "silk scarf",
-    "leather boots",
-    "navy dress",
-    "sneakers",
-    "warm winter outerwear",
-    "evening gown",
-    "trainers",
-    "burgundy belt",
-    "olive skirt",
-    "handbag for work",
-    "gucci shirt",
-    "ivory",
-];
 
 const OPEN_CART: &str = "mutation { openCart { cart { id } token } }";
 const ADD: &str = "mutation($c: ID!, $p: ID!) { addToCart(cartId: $c, productId: $p) { itemCount } }";
@@ -228,9 +208,11 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Subscriptions => {
             let token = staff_token(&client, &base).await?;
             let products = product_ids(&client, &base, args.burst + 1).await?;
-            subscriptions::run(&client, &base, pid, &token, (args.subscribers, args.burst), &products).await
+            subscriptions::run(&client, &base, pid, &token, (args.subscribers, args.burst), &products)
+                .await
+                .map(|()| None)
         }
-        _ => load_scenario(&args, &client, &base).await,
+        _ => load_scenario(&args, &client, &base).await.map(Some),
     };
     let peak = resident_status_kib(pid, "VmHWM:");
     stop(&mut server).await;
@@ -238,7 +220,18 @@ async fn main() -> anyhow::Result<()> {
         Some(kib) => println!("memory      server peak RSS {:.1} MiB", kib as f64 / 1024.0),
         None => println!("memory      server peak RSS unavailable (needs /proc)"),
     }
-    outcome
+    let per_second = outcome?;
+    // The same statements from PostgreSQL alone, with the server stopped so it takes no core.
+    if let Some(per_second) = per_second
+        && args.scenario == Scenario::Listing
+        && args.database_url.starts_with("postgres")
+    {
+        let script = std::env::temp_dir().join(format!("aeternum-listing-{}.sql", std::process::id()));
+        let compared = pgbench::compare(&args.database_url, &script, args.seconds, per_second).await;
+        let _ = std::fs::remove_file(&script);
+        compared?;
+    }
+    Ok(())
 }
 
 /// Seeds what the scenario reads: the catalog, its search index, an order history and a staff
@@ -259,7 +252,7 @@ async fn seed(args: &Args) -> anyhow::Result<()> {
         run_cli(args, &["reindex"], &[]).await?;
         println!("reindex     vector index built in {:.1} s", started.elapsed().as_secs_f64());
         let mut recall = vec!["vector-recall"];
-        for query in QUERIES {
+        for query in search::QUERIES {
             recall.extend(["--query", query]);
         }
         run_cli(args, &recall, &[]).await?;
@@ -300,15 +293,16 @@ async fn staff_token(client: &reqwest::Client, base: &str) -> anyhow::Result<Str
         .with_context(|| format!("signIn was refused: {answer}"))
 }
 
-/// The request-driven scenarios: a warm-up, then the measured run, then its figures.
-async fn load_scenario(args: &Args, client: &reqwest::Client, base: &str) -> anyhow::Result<()> {
+/// The request-driven scenarios: a warm-up, then the measured run, then its figures. Returns the
+/// measured requests (or orders, dashboards, searches) per second.
+async fn load_scenario(args: &Args, client: &reqwest::Client, base: &str) -> anyhow::Result<f64> {
     let products = match args.scenario {
         Scenario::Checkout => product_ids(client, base, CHECKOUT_PRODUCTS).await?,
         _ => Vec::new(),
     };
     if args.scenario == Scenario::Search {
-        cold_searches(client, base).await?;
-        burst_searches(client, base).await?;
+        search::profile(client, base, args.profile_seconds).await?;
+        search::burst(client, base).await?;
     }
     let token = match args.scenario {
         Scenario::Dashboard => {
@@ -328,7 +322,7 @@ async fn load_scenario(args: &Args, client: &reqwest::Client, base: &str) -> any
     let measured = Load { duration: Duration::from_secs(args.seconds), max_requests: args.max_requests, ..warmup };
     let run = async |load: Load, products: &[String]| match args.scenario {
         Scenario::Listing => drive(client, base, load).await,
-        Scenario::Search => drive_search(client, base, load).await,
+        Scenario::Search => search::drive(client, base, load, search::Queries::Repeated).await,
         Scenario::Dashboard => dashboard::drive(client, base, load, &token, &args.period).await,
         Scenario::Checkout | Scenario::Subscriptions => {
             drive_checkout(client, base, load.concurrency, load.duration, products).await
@@ -339,14 +333,11 @@ async fn load_scenario(args: &Args, client: &reqwest::Client, base: &str) -> any
     let results = run(measured, products).await?;
     let elapsed = started.elapsed().as_secs_f64();
 
-    let mut latencies: Vec<u64> = results.iter().flat_map(|r| r.latencies_us.iter().copied()).collect();
+    let mut latencies: Vec<f64> =
+        results.iter().flat_map(|r| r.latencies_us.iter().map(|us| *us as f64 / 1e3)).collect();
     let errors: usize = results.iter().map(|r| r.errors).sum();
     let sold_out: usize = results.iter().map(|r| r.sold_out).sum();
-    latencies.sort_unstable();
-    let percentile = |p: f64| {
-        let index = ((latencies.len() as f64 * p).ceil() as usize).saturating_sub(1);
-        latencies.get(index).map_or(0.0, |us| *us as f64 / 1000.0)
-    };
+    latencies.sort_by(f64::total_cmp);
     let unit = match args.scenario {
         Scenario::Listing => {
             let sent = if args.persisted { ", sent by its hash" } else { "" };
@@ -362,17 +353,17 @@ async fn load_scenario(args: &Args, client: &reqwest::Client, base: &str) -> any
             "dashboards"
         }
         Scenario::Search => {
-            println!("query       hybrid search, 24 hits with price, {} shopper queries in turn", QUERIES.len());
+            println!(
+                "query       hybrid search, 24 hits with price, {} shopper queries in turn",
+                search::QUERIES.len()
+            );
             let mut embedding: Vec<f64> = results.iter().flat_map(|r| r.embedding_ms.iter().copied()).collect();
             embedding.sort_by(f64::total_cmp);
-            let at = |p: f64| {
-                embedding.get(((embedding.len() as f64 * p).ceil() as usize).saturating_sub(1)).copied().unwrap_or(0.0)
-            };
             println!(
                 "embedding   {} queries embedded under load (the rest were cached): p50 {:.2} ms, p99 {:.2} ms",
                 embedding.len(),
-                at(0.50),
-                at(0.99)
+                quantile(&embedding, 0.50),
+                quantile(&embedding, 0.99)
             );
             let degraded: usize = results.iter().map(|r| r.sold_out).sum();
             println!("degraded    {degraded} responses");
@@ -384,18 +375,19 @@ async fn load_scenario(args: &Args, client: &reqwest::Client, base: &str) -> any
         args.concurrency,
         latencies.len()
     );
-    println!("throughput  {:.1} {unit}/s", latencies.len() as f64 / elapsed);
+    let per_second = latencies.len() as f64 / elapsed;
+    println!("throughput  {per_second:.1} {unit}/s");
     println!(
         "latency     p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-        percentile(0.50),
-        percentile(0.95),
-        percentile(0.99),
-        percentile(1.0)
+        quantile(&latencies, 0.50),
+        quantile(&latencies, 0.95),
+        quantile(&latencies, 0.99),
+        quantile(&latencies, 1.0)
     );
     if errors > 0 {
         bail!("{errors} requests failed");
     }
-    Ok(())
+    Ok(per_second)
 }
 
 async fn run_cli(args: &Args, cli_args: &[&str], env: &[(&str, &str)]) -> anyhow::Result<()> {
@@ -625,92 +617,9 @@ async fn drive(client: &reqwest::Client, base: &str, load: Load) -> anyhow::Resu
     .await
 }
 
-/// Searches each query once, one at a time, before any load: the query vector is not cached
-/// yet, so this shows what embedding costs on an idle server.
-async fn cold_searches(client: &reqwest::Client, base: &str) -> anyhow::Result<()> {
-    let (mut embedding, mut total) = (Vec::new(), Vec::new());
-    for query in QUERIES {
-        let started = Instant::now();
-        let body = json!({ "query": SEARCH, "variables": { "q": query } });
-        let response: Value = client.post(format!("{base}/graphql")).json(&body).send().await?.json().await?;
-        total.push(started.elapsed().as_secs_f64() * 1_000.0);
-        if let Some(ms) = response["data"]["search"]["embeddingMs"].as_f64() {
-            embedding.push(ms);
-        }
-    }
-    let median = |values: &mut Vec<f64>| {
-        values.sort_by(f64::total_cmp);
-        (values.get(values.len() / 2).copied().unwrap_or(0.0), values.last().copied().unwrap_or(0.0))
-    };
-    let ((embed_p50, embed_max), (total_p50, total_max)) = (median(&mut embedding), median(&mut total));
-    println!(
-        "cold        first search of each query, one client: embedding p50 {embed_p50:.2} ms (max {embed_max:.2}), whole search p50 {total_p50:.2} ms (max {total_max:.2})"
-    );
-    Ok(())
-}
-
-/// Rounds in which [`BURST`] shoppers send queries nobody searched before at the same moment.
-const BURST_ROUNDS: usize = 20;
-/// Shoppers in one burst.
-const BURST: usize = 8;
-
-/// How long embedding takes when several first-seen queries arrive together: each round sends
-/// [`BURST`] new queries at once (a catalog query with a number no one typed before, so none is
-/// cached) and reports the embedding time the server measured and the whole search's.
-async fn burst_searches(client: &reqwest::Client, base: &str) -> anyhow::Result<()> {
-    let (mut embedding, mut total) = (Vec::new(), Vec::new());
-    for round in 0..BURST_ROUNDS {
-        let searches = (0..BURST).map(|i| {
-            let query = format!("{} {}", QUERIES[(round * BURST + i) % QUERIES.len()], 1_000 + round * BURST + i);
-            async move {
-                let started = Instant::now();
-                let body = json!({ "query": SEARCH, "variables": { "q": query } });
-                let response: Value = client.post(format!("{base}/graphql")).json(&body).send().await?.json().await?;
-                anyhow::Ok((response["data"]["search"]["embeddingMs"].as_f64(), started.elapsed().as_secs_f64() * 1e3))
-            }
-        });
-        for (embedded, spent) in futures_util::future::try_join_all(searches).await? {
-            embedding.extend(embedded);
-            total.push(spent);
-        }
-    }
-    let quantile = |values: &mut Vec<f64>, q: f64| {
-        values.sort_by(f64::total_cmp);
-        values.get(((values.len() as f64 * q).ceil() as usize).saturating_sub(1)).copied().unwrap_or(0.0)
-    };
-    println!(
-        "burst       {BURST} first-seen queries at once, {BURST_ROUNDS} rounds: embedding p50 {:.2} ms, p95 {:.2} ms ({} embedded); whole search p50 {:.2} ms, p95 {:.2} ms",
-        quantile(&mut embedding, 0.5),
-        quantile(&mut embedding, 0.95),
-        embedding.len(),
-        quantile(&mut total, 0.5),
-        quantile(&mut total, 0.95),
-    );
-    Ok(())
-}
-
-/// Shoppers searching the queries in turn, each starting at its own. A degraded answer is
-/// counted in `sold_out`.
-async fn drive_search(client: &reqwest::Client, base: &str, load: Load) -> anyhow::Result<Vec<ClientResult>> {
-    drive_clients(
-        client,
-        base,
-        load,
-        SEARCH,
-        None,
-        |n| n,
-        |turn| {
-            *turn += 1;
-            json!({ "q": QUERIES[(*turn - 1) % QUERIES.len()] })
-        },
-        |_, data, result| {
-            result.embedding_ms.extend(data["search"]["embeddingMs"].as_f64());
-            if data["search"]["degraded"] == json!(true) {
-                result.sold_out += 1;
-            }
-        },
-    )
-    .await
+/// The `q` quantile of `sorted` (ascending), 0 when it is empty.
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    sorted.get(((sorted.len() as f64 * q).ceil() as usize).saturating_sub(1)).copied().unwrap_or(0.0)
 }
 
 /// A memory figure of the process `pid` from `/proc/<pid>/status` (`VmHWM:`, `VmRSS:`), in KiB.
