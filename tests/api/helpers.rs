@@ -79,6 +79,13 @@ pub struct TestApp {
 }
 
 impl TestApp {
+    /// A client that opens a connection of its own for every request, for uploads: a store that
+    /// refuses an upload before reading its body closes the connection afterwards, and a pooled
+    /// client can send the next request on it before it sees the close (`IncompleteMessage`).
+    pub fn uploader(&self) -> reqwest::Client {
+        reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap()
+    }
+
     pub async fn spawn(store: Store) -> Self {
         Self::spawn_with(store, |_| {}).await
     }

@@ -138,7 +138,7 @@ pub async fn create(app: &TestApp, who: &Credential, product: &str, kind: &str, 
 pub async fn put(app: &TestApp, upload: &Value, body: Vec<u8>, kind: Option<&str>) -> reqwest::StatusCode {
     let upload = &upload["data"]["createUpload"];
     assert_eq!(upload["method"], "PUT");
-    let mut request = app.client.put(upload["url"].as_str().unwrap());
+    let mut request = app.uploader().put(upload["url"].as_str().unwrap());
     for header in upload["headers"].as_array().unwrap() {
         let name = header["name"].as_str().unwrap();
         match name.to_ascii_lowercase().as_str() {
@@ -324,10 +324,10 @@ async fn a_signed_url_takes_only_what_it_was_signed_for(store: Store) {
     assert_eq!(put(&app, &created, longer, None).await, 403);
     assert_eq!(put(&app, &created, bytes[..bytes.len() - 1].to_vec(), None).await, 403);
     let url = created["data"]["createUpload"]["url"].as_str().unwrap();
-    let forged = app.client.put(format!("{}x", url)).header("content-type", "image/png").body(bytes.clone());
+    let forged = app.uploader().put(format!("{}x", url)).header("content-type", "image/png").body(bytes.clone());
     assert_eq!(forged.send().await.unwrap().status(), 403);
     let elsewhere = url.replacen("/uploads/", "/images/", 1);
-    let moved = app.client.put(elsewhere).header("content-type", "image/png").body(bytes.clone());
+    let moved = app.uploader().put(elsewhere).header("content-type", "image/png").body(bytes.clone());
     assert_eq!(moved.send().await.unwrap().status(), 403);
     assert_eq!(codes_of(&confirm(&app, &shop.vendor, &created, "").await), ["UPLOAD_NOT_RECEIVED"]);
 

@@ -20,8 +20,9 @@ async fn contract(app: &TestApp) {
     let body = png(8, 8);
     let key = format!("uploads/contract/{}", uuid::Uuid::now_v7().simple());
     let signed = store.sign_put(&key, "image/png", body.len() as u64, Duration::from_secs(60)).await.unwrap();
+    let uploader = app.uploader();
     let request = |kind: &str, bytes: Vec<u8>| {
-        let mut request = app.client.put(&signed.url);
+        let mut request = uploader.put(&signed.url);
         for (name, value) in &signed.headers {
             match name.to_ascii_lowercase().as_str() {
                 "content-length" => {}
