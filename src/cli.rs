@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
+use sea_orm::{EntityTrait, PaginatorTrait};
 
 use crate::config::Settings;
 use crate::db::Db;
@@ -47,6 +48,10 @@ pub enum Command {
         /// TSV of query, product title and grade (0 to 3).
         #[arg(long, default_value = "bench/search/judged.tsv")]
         judgements: PathBuf,
+        /// An empty database to score on (PostgreSQL, say) instead of a temporary SQLite file;
+        /// it is migrated, given the demo catalog and left as it is.
+        #[arg(long)]
+        database_url: Option<String>,
     },
     /// Compare the embedded HNSW index with the exact scan on the catalog's stored vectors:
     /// recall@10, build time, graph size and search time.
@@ -234,7 +239,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Partner(command) => partner(&settings, command).await,
         Command::Reindex => reindex(&settings).await,
-        Command::EvalSearch { judgements } => eval_search(settings, &judgements).await,
+        Command::EvalSearch { judgements, database_url } => eval_search(settings, &judgements, database_url).await,
         Command::VectorRecall { queries, samples } => vector_recall(&settings, &queries, samples).await,
         Command::ExportSchema { out } => {
             let sdl = schema::sdl();
@@ -393,14 +398,20 @@ async fn vector_recall(settings: &Settings, queries: &[String], samples: usize) 
     ))
 }
 
-/// `eval-search`: the demo catalog in a temporary SQLite file, indexed, scored, removed.
-async fn eval_search(mut settings: Settings, judgements: &Path) -> anyhow::Result<()> {
+/// `eval-search`: the demo catalog in `database_url` (an empty database) or in a temporary
+/// SQLite file, indexed and scored; the temporary file is removed.
+async fn eval_search(mut settings: Settings, judgements: &Path, database_url: Option<String>) -> anyhow::Result<()> {
     let judgements = eval::read_judgements(judgements)?;
     let file = std::env::temp_dir().join(format!("aeternum-eval-{}.db", uuid::Uuid::now_v7()));
-    settings.database.url = crate::config::Secret::new(format!("sqlite://{}?mode=rwc", file.display()));
+    let temporary = database_url.is_none();
+    let url = database_url.unwrap_or_else(|| format!("sqlite://{}?mode=rwc", file.display()));
+    settings.database.url = crate::config::Secret::new(url);
     let db = Db::connect(&settings.database).await?;
     let outcome = async {
         db.migrate().await?;
+        if entity::product::Entity::find().count(db.conn()).await? > 0 {
+            anyhow::bail!("eval-search needs an empty database: it loads the demo catalog itself");
+        }
         seed::demo::load(&db).await?;
         let search = Search::from_settings(&settings.search, Analytics::default())?;
         indexer::reindex(&db, &search, |_, _| {}).await?;
@@ -408,10 +419,16 @@ async fn eval_search(mut settings: Settings, judgements: &Path) -> anyhow::Resul
     }
     .await;
     db.close().await;
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
+    if temporary {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
+        }
     }
-    let mut report = format!("{} judged queries, demo catalog\nmode      nDCG@10  recall@10\n", judgements.len());
+    let mut report = format!(
+        "{} judged queries, demo catalog on {}\nmode      nDCG@10  recall@10\n",
+        judgements.len(),
+        if temporary { "SQLite" } else { "the given database" }
+    );
     for (sides, scores) in outcome? {
         report.push_str(&format!("{:<9} {:>7.3}  {:>9.3}\n", sides.name().to_lowercase(), scores.ndcg, scores.recall));
     }

@@ -11,6 +11,7 @@ use sea_orm::sea_query::{Alias, Expr, Order, Query, SelectStatement};
 use sea_orm::{Condition, ConnectionTrait, DatabaseBackend};
 use uuid::Uuid;
 
+use super::bm25::{self, CorpusStats};
 use super::query::TextQuery;
 use crate::db::Db;
 use crate::error::AppResult;
@@ -36,24 +37,33 @@ pub const FULL_PAGE: usize = 24;
 ///
 /// # Errors
 /// When the store fails.
-pub async fn search(db: &Db, query: &TextQuery, condition: Condition, limit: u64) -> AppResult<Vec<LexicalHit>> {
-    let mut hits = search_all_words(db, query, condition.clone(), limit).await?;
+pub async fn search(
+    db: &Db,
+    corpus: &CorpusStats,
+    query: &TextQuery,
+    condition: Condition,
+    limit: u64,
+) -> AppResult<Vec<LexicalHit>> {
+    let mut hits = search_all_words(db, corpus, query, condition.clone(), limit).await?;
     let short = hits.len() < FULL_PAGE && (hits.len() as u64) < limit;
     if let Some(relaxed) = query.relaxed().filter(|_| short) {
         let seen: std::collections::HashSet<Uuid> = hits.iter().map(|h| h.id).collect();
-        let more = search_all_words(db, &relaxed, condition, limit).await?;
+        let more = search_all_words(db, corpus, &relaxed, condition, limit).await?;
         let room = usize::try_from(limit).unwrap_or(usize::MAX).saturating_sub(hits.len());
         hits.extend(more.into_iter().filter(|h| !seen.contains(&h.id)).take(room));
     }
     Ok(hits)
 }
 
-/// The best `limit` products matching every group of `query` and `condition`, best first.
+/// The best `limit` products matching every group of `query` and `condition`, best first. On
+/// PostgreSQL the matches come in the index's rank order and are ranked again with BM25 (see
+/// [`super::bm25`]); SQLite's FTS5 ranks with BM25 itself.
 ///
 /// # Errors
 /// When the store fails.
 pub async fn search_all_words(
     db: &Db,
+    corpus: &CorpusStats,
     query: &TextQuery,
     condition: Condition,
     limit: u64,
@@ -80,8 +90,25 @@ pub async fn search_all_words(
         select.order_by((product::Entity, product::Column::Id), Order::Asc);
     }
     select.limit(limit);
+    if db.backend() != DatabaseBackend::Postgres {
+        return hits_of(&db.conn().query_all(&select).await?);
+    }
+    select
+        .expr_as(Expr::cust(r#""products"."search_vector"::text"#), Alias::new("terms"))
+        .expr_as(Expr::cust_with_values("to_tsquery('english', $1)::text", [query.to_tsquery()]), Alias::new("query"));
     let rows = db.conn().query_all(&select).await?;
-    hits_of(&rows)
+    let hits = hits_of(&rows)?;
+    let Some(first) = rows.first() else { return Ok(hits) };
+    let (terms, average_length) =
+        corpus.weigh(db, bm25::terms_of_tsquery(&first.try_get::<String>("", "query")?)).await?;
+    let mut scored = Vec::with_capacity(rows.len());
+    for (row, hit) in rows.iter().zip(hits) {
+        let document = bm25::Document::parse(&row.try_get::<String>("", "terms")?);
+        scored.push((document.score(&terms, average_length), hit));
+    }
+    // A stable sort: the index's order decides between equal scores.
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+    Ok(scored.into_iter().map(|(_, hit)| hit).collect())
 }
 
 /// The hits of rows holding `id` and `title`, in their order.

@@ -8,6 +8,7 @@
 
 pub mod analytics;
 pub mod batcher;
+pub mod bm25;
 pub mod embedder;
 pub mod eval;
 pub mod facets;
@@ -54,6 +55,8 @@ pub struct Search {
     visitor_key: Arc<Vec<u8>>,
     /// Whether the vector index is being refilled from the stored vectors.
     refilling: Arc<std::sync::atomic::AtomicBool>,
+    /// The corpus figures PostgreSQL's full-text side ranks with (BM25).
+    pub corpus: Arc<bm25::CorpusStats>,
 }
 
 /// Most query vectors kept (about 1.5 KiB each); the cache is emptied when full.
@@ -113,6 +116,7 @@ impl Search {
             query_vectors: Arc::default(),
             batcher: batcher::QueryBatcher::default(),
             refilling: Arc::default(),
+            corpus: Arc::default(),
             visitor_key: Arc::new(visitor_key),
         }
     }

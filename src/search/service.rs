@@ -97,7 +97,7 @@ pub async fn search(
         notices.push("vector search is not configured: lexical results only".to_owned());
     }
     let lexical_side = async {
-        let work = lexical::search(db, &query, condition.clone(), limit as u64);
+        let work = lexical::search(db, &search.corpus, &query, condition.clone(), limit as u64);
         if sides == Sides::Vector { None } else { Some(bounded("full-text", timeout, work).await) }
     };
     let vector_side = async {
@@ -335,7 +335,11 @@ pub async fn suggestions(db: &Db, search: &Search, prefix: &str, limit: usize) -
         .take(limit)
         .collect();
     let public = ProductCriteria::public().condition(db.backend(), None);
-    for title in lexical::search_all_words(db, &query, public, limit as u64).await?.into_iter().map(|hit| hit.title) {
+    for title in lexical::search_all_words(db, &search.corpus, &query, public, limit as u64)
+        .await?
+        .into_iter()
+        .map(|hit| hit.title)
+    {
         if suggestions.len() >= limit {
             break;
         }

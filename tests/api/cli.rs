@@ -240,7 +240,33 @@ async fn a_manifest_file_is_imported_for_a_partner_and_a_bad_one_refused(store: 
     assert_eq!(partner.active_manifest_id, Some(manifests[0].id));
 }
 
+/// `eval-search --database-url` scores on a database of the caller's, but only an empty one: it
+/// never mixes the demo catalog into a real one.
+async fn eval_search_refuses_a_database_that_holds_products(store: Store) {
+    let (url, _dir) = empty_database(store).await;
+    assert!(aeternum(&url).args(["seed", "--products", "3"]).status().await.unwrap().success());
+    let refused = aeternum(&url).args(["eval-search", "--database-url", &url]).output().await.unwrap();
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("needs an empty database"), "{stderr}");
+
+    let mut settings = aeternum::config::Settings::default().database;
+    settings.url = aeternum::config::Secret::new(url.clone());
+    let db = aeternum::db::Db::connect(&settings).await.unwrap();
+    let products: i64 = sea_orm::ConnectionTrait::query_one_raw(
+        db.conn(),
+        sea_orm::Statement::from_string(db.backend(), "SELECT COUNT(*) AS n FROM products"),
+    )
+    .await
+    .unwrap()
+    .unwrap()
+    .try_get("", "n")
+    .unwrap();
+    assert_eq!(products, 3, "no demo product was added");
+}
+
 store_tests!(
+    eval_search_refuses_a_database_that_holds_products,
     a_manifest_file_is_imported_for_a_partner_and_a_bad_one_refused,
     the_binary_migrates_seeds_serves_and_stops_on_sigterm,
     passwords_and_tokens_never_reach_the_logs,

@@ -606,6 +606,7 @@ store_tests!(
     bad_queries_are_refused_and_not_recorded,
     a_word_that_matches_nothing_does_not_empty_the_page,
     a_filter_that_passes_few_of_many_matches_still_fills_the_page,
+    a_rare_word_outranks_a_common_one_on_both_stores,
 );
 
 /// The full-text side reads a bounded number of the best matches before filtering; when the
@@ -666,6 +667,38 @@ async fn a_word_that_matches_nothing_does_not_empty_the_page(store: Store) {
     assert!(long.iter().take(with_both).all(|t| t.to_lowercase().contains("canvas")), "{long:?}");
     let or = app.graphql(SEARCH, json!({ "q": "or", "mode": "LEXICAL" })).await;
     assert!(or["errors"].is_null(), "{or}");
+}
+
+/// Both stores rank full-text matches with BM25: a word found in few products weighs more than
+/// one found in most, however often the common one is repeated, and a short title beats a long
+/// one holding the same word.
+async fn a_rare_word_outranks_a_common_one_on_both_stores(store: Store) {
+    let app = TestApp::spawn(store).await;
+    let (db, shop) = (&app.db, vendor(&app.db, "atelier").await);
+    let bags = category(db, "bags", None).await;
+    let mut n = 0;
+    let mut add = |title: &str, description: &str| {
+        n += 1;
+        NewProduct { title: title.into(), description: description.into(), ..new_product(n, shop.id, bags.id) }
+    };
+    let mut products = vec![add("Hermes Scarf Ring", "A ring for a scarf.")];
+    for colour in ["Natural", "Olive", "Navy", "Sand", "Rust", "Stone"] {
+        let text = "Canvas tote of heavy canvas, canvas straps and a canvas pocket.";
+        products.push(add(&format!("{colour} Canvas Canvas Tote"), text));
+    }
+    products.push(add("Tote", "A bag."));
+    products.push(add("Tote with Long Handles, Inner Pockets and a Zipped Compartment", "A bag."));
+    for product in products {
+        create_product(db, product).await.unwrap();
+    }
+
+    // No product has both words: each word's products follow, the rare word's first.
+    let either = titles(&search(&app, "hermes canvas", json!({ "mode": "LEXICAL", "first": 20 })).await);
+    assert_eq!(either.len(), 7, "{either:?}");
+    assert_eq!(either[0], "Hermes Scarf Ring", "{either:?}");
+    let short = titles(&search(&app, "tote", json!({ "mode": "LEXICAL", "first": 20 })).await);
+    assert_eq!(short[0], "Tote", "{short:?}");
+    app.stop().await.unwrap();
 }
 
 /// PostgreSQL reads full-text matches in rank order from the RUM index when the extension is
