@@ -232,8 +232,13 @@ mod tests {
         let together = embedder.embed(&texts).await?;
         assert_eq!(together.len(), texts.len());
         for i in [0, 5, 13, EMBED_BATCH + 7] {
+            // Alone a short text takes the int8 path, so its vector is close to, not equal to,
+            // the one from the batch: it must be closest to its own.
             let alone = embedder.embed(std::slice::from_ref(&texts[i])).await?;
-            assert!(cosine(&alone[0], &together[i]) > 0.9999, "text {i} got another text's vector");
+            let nearest = (0..texts.len())
+                .max_by(|&a, &b| cosine(&alone[0], &together[a]).total_cmp(&cosine(&alone[0], &together[b])));
+            assert_eq!(nearest, Some(i), "text {i} got another text's vector");
+            assert!(cosine(&alone[0], &together[i]) > 0.995);
         }
         Ok(())
     }

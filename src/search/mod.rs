@@ -12,6 +12,7 @@ pub mod bm25;
 pub mod embedder;
 pub mod eval;
 pub mod facets;
+pub mod few_rows;
 pub mod graphql;
 pub mod hnsw;
 pub mod indexer;
