@@ -4,7 +4,8 @@
 //! Sentence vectors are the mean of the last hidden states over the real tokens (the attention
 //! mask excludes padding), then L2-normalised, as sentence-transformers computes them. The
 //! model's `tokenizer.json` pads every input to 128 tokens; that padding is replaced by padding to
-//! the longest text of a batch, and the mask keeps it out of the mean.
+//! the longest text of a batch, and the mask keeps it out of the mean. Inputs of few tokens
+//! (one or two queries) run the linear layers on int8 weights ([`super::few_rows`]).
 
 use std::path::Path;
 

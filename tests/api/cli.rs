@@ -7,12 +7,19 @@ use serde_json::{Value, json};
 use tokio::io::AsyncReadExt;
 use tokio::process::{Child, Command};
 
-use crate::helpers::{Store, empty_database, fresh_database};
+use crate::helpers::{Store, count_rows, empty_database, fresh_database};
 
 fn aeternum(database_url: &str) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_aeternum"));
     command.env("DATABASE_URL", database_url).env("AETERNUM_LOG__FORMAT", "json").env_remove("RUST_LOG");
     command
+}
+
+/// The store the binary was pointed at, opened by the test.
+async fn connect(url: &str) -> aeternum::db::Db {
+    let mut settings = aeternum::config::Settings::default().database;
+    settings.url = aeternum::config::Secret::new(url.to_owned());
+    aeternum::db::Db::connect(&settings).await.unwrap()
 }
 
 /// A running server and the task collecting everything it logs (read as it comes, so a chatty
@@ -197,9 +204,7 @@ async fn a_manifest_file_is_imported_for_a_partner_and_a_bad_one_refused(store: 
 
     let created = aeternum(&url).args(["partner", "create", "--slug", "feedly", "--name", "Feedly"]).status().await;
     assert!(created.unwrap().success());
-    let mut settings = aeternum::config::Settings::default().database;
-    settings.url = aeternum::config::Secret::new(url.clone());
-    let db = aeternum::db::Db::connect(&settings).await.unwrap();
+    let db = connect(&url).await;
     let partner = aeternum::partner::service::by_slug(&db, "feedly").await.unwrap();
     let client = aeternum::identity::viewer::ClientInfo::default();
     let scopes = vec!["catalog:read".to_owned()];
@@ -250,19 +255,7 @@ async fn eval_search_refuses_a_database_that_holds_products(store: Store) {
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(stderr.contains("needs an empty database"), "{stderr}");
 
-    let mut settings = aeternum::config::Settings::default().database;
-    settings.url = aeternum::config::Secret::new(url.clone());
-    let db = aeternum::db::Db::connect(&settings).await.unwrap();
-    let products: i64 = sea_orm::ConnectionTrait::query_one_raw(
-        db.conn(),
-        sea_orm::Statement::from_string(db.backend(), "SELECT COUNT(*) AS n FROM products"),
-    )
-    .await
-    .unwrap()
-    .unwrap()
-    .try_get("", "n")
-    .unwrap();
-    assert_eq!(products, 3, "no demo product was added");
+    assert_eq!(count_rows(&connect(&url).await, "products").await, 3, "no demo product was added");
 }
 
 store_tests!(

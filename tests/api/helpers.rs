@@ -61,6 +61,15 @@ pub enum Store {
     Postgres,
 }
 
+/// Rows of a table (or of `table WHERE …`) in `db`, counted directly.
+pub async fn count_rows(db: &Db, table: &str) -> i64 {
+    use sea_orm::{ConnectionTrait, Statement};
+    let conn = db.conn();
+    let sql = format!("SELECT COUNT(*) AS n FROM {table}");
+    let row = conn.query_one_raw(Statement::from_string(conn.get_database_backend(), sql)).await.unwrap().unwrap();
+    row.try_get::<i64>("", "n").unwrap()
+}
+
 /// A running application with its own database.
 pub struct TestApp {
     pub address: String,
@@ -193,11 +202,7 @@ impl TestApp {
 
     /// Rows of a table, counted directly.
     pub async fn count_rows(&self, table: &str) -> i64 {
-        use sea_orm::{ConnectionTrait, Statement};
-        let conn = self.db.conn();
-        let sql = format!("SELECT COUNT(*) AS n FROM {table}");
-        let row = conn.query_one_raw(Statement::from_string(conn.get_database_backend(), sql)).await.unwrap().unwrap();
-        row.try_get::<i64>("", "n").unwrap()
+        count_rows(&self.db, table).await
     }
 
     /// Signs in through the API and returns the access and refresh tokens.
