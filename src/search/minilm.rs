@@ -7,11 +7,14 @@
 //! the longest text of a batch, and the mask keeps it out of the mean. Inputs of few tokens
 //! (one or two queries) run the linear layers on int8 weights ([`super::few_rows`]).
 
+use std::collections::HashMap;
+use std::io::{BufReader, Read};
 use std::path::Path;
 
-use anyhow::{Context, bail};
+use anyhow::{Context, bail, ensure};
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{Embedding, LayerNorm, VarBuilder, embedding, layer_norm, linear};
+use safetensors::tensor::{Dtype, Metadata};
 use serde::Deserialize;
 use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
 
@@ -64,8 +67,8 @@ impl MiniLm {
             }))
             .map_err(|e| anyhow::anyhow!("cannot configure truncation: {e}"))?;
         let device = Device::Cpu;
-        let tensors = candle_core::safetensors::load(dir.join("model.safetensors"), &device)
-            .context("cannot read the model's weights")?;
+        let tensors =
+            read_weights(&dir.join("model.safetensors"), &device).context("cannot read the model's weights")?;
         let vb = VarBuilder::from_tensors(tensors, DType::F32, &device);
         let embeddings = Embeddings::load(vb.pp("embeddings"), &config)?;
         let layers = (0..config.num_hidden_layers)
@@ -189,6 +192,53 @@ impl Layer {
     }
 }
 
+/// Longest `safetensors` header accepted (the model's is about 10 KiB).
+const MAX_HEADER: u64 = 1 << 20;
+
+/// Reads the `f32` tensors of a `safetensors` file one after the other, each straight into the
+/// buffer it keeps. Reading the whole file first would hold the weights twice while they are
+/// copied out (90 MiB more at start, the server's peak). Integer tensors (BERT's `position_ids`
+/// buffer) are not weights and are skipped; weights of another float type are refused.
+fn read_weights(path: &Path, device: &Device) -> anyhow::Result<HashMap<String, Tensor>> {
+    let mut file = BufReader::new(std::fs::File::open(path)?);
+    let mut length = [0u8; 8];
+    file.read_exact(&mut length)?;
+    let header_length = u64::from_le_bytes(length);
+    ensure!(header_length <= MAX_HEADER, "the header is {header_length} bytes, more than {MAX_HEADER}");
+    let mut header = vec![0u8; usize::try_from(header_length)?];
+    file.read_exact(&mut header)?;
+    let metadata: Metadata = serde_json::from_slice(&header)?;
+    let mut infos: Vec<_> = metadata.tensors().into_iter().collect();
+    infos.sort_by_key(|(_, info)| info.data_offsets);
+    let mut tensors = HashMap::with_capacity(infos.len());
+    let mut chunk = vec![0u8; 64 * 1024];
+    let mut at = 0;
+    for (name, info) in infos {
+        let (start, end) = info.data_offsets;
+        ensure!(start == at && end >= start, "the tensor {name} does not follow the one before it");
+        at = end;
+        let mut left = end - start;
+        if info.dtype != Dtype::F32 {
+            let integers =
+                [Dtype::BOOL, Dtype::U8, Dtype::I8, Dtype::I16, Dtype::U16, Dtype::I32, Dtype::U32, Dtype::I64];
+            ensure!(integers.contains(&info.dtype), "the tensor {name} is {:?}: the model must be in F32", info.dtype);
+            std::io::copy(&mut (&mut file).take(left as u64), &mut std::io::sink())?;
+            continue;
+        }
+        let count = info.shape.iter().try_fold(1usize, |n, d| n.checked_mul(*d));
+        ensure!(count.and_then(|c| c.checked_mul(4)) == Some(left), "the tensor {name} is not as long as its shape");
+        let mut values = Vec::with_capacity(left / 4);
+        while left > 0 {
+            let read = left.min(chunk.len());
+            file.read_exact(&mut chunk[..read])?;
+            values.extend(chunk[..read].chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])));
+            left -= read;
+        }
+        tensors.insert(name, Tensor::from_vec(values, info.shape.as_slice(), device)?);
+    }
+    Ok(tensors)
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // a failed step should fail the test loudly
 mod tests {
@@ -214,6 +264,34 @@ mod tests {
         let far = cosine(&vectors[0], &vectors[2]);
         assert!((close - 0.61).abs() < 0.03, "dress vs gown: {close}");
         assert!((far - 0.06).abs() < 0.05, "dress vs hammer: {far}");
+    }
+
+    #[test]
+    fn weights_read_tensor_by_tensor_are_the_files_weights() {
+        let path = model_dir().join("model.safetensors");
+        let read = read_weights(&path, &Device::Cpu).unwrap();
+        let reference = candle_core::safetensors::load(&path, &Device::Cpu).unwrap();
+        let weights: Vec<_> = reference.iter().filter(|(_, t)| t.dtype() == DType::F32).collect();
+        assert_eq!(read.len(), weights.len());
+        assert!(weights.len() > 90, "a 6-layer BERT has about 100 weight tensors");
+        for (name, tensor) in weights {
+            let ours = &read[name];
+            assert_eq!(ours.dims(), tensor.dims(), "{name}");
+            let values = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            assert!(values(ours) == values(tensor), "{name} differs");
+        }
+    }
+
+    #[test]
+    fn a_truncated_weights_file_is_refused() {
+        let bytes = std::fs::read(model_dir().join("model.safetensors")).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let cut = dir.path().join("model.safetensors");
+        std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+        assert!(read_weights(&cut, &Device::Cpu).is_err());
+        std::fs::write(&cut, u64::MAX.to_le_bytes()).unwrap();
+        let error = read_weights(&cut, &Device::Cpu).unwrap_err().to_string();
+        assert!(error.contains("header"), "{error}");
     }
 
     #[test]
