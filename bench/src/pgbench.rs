@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use tokio::process::Command;
 
-/// Connections in the server's pool by default (`database.max_connections`): pgbench gets as
+/// Connections in the server's pool to PostgreSQL by default (`database.max_connections`): pgbench gets as
 /// many, so both sides can keep PostgreSQL equally busy.
 const SERVER_POOL: usize = 16;
 

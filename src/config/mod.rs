@@ -91,10 +91,33 @@ pub struct CostBucket {
 pub struct DatabaseSettings {
     /// `sqlite://…` or `postgres://…`; read from `DATABASE_URL`.
     pub url: Secret,
-    /// Largest number of pooled connections.
-    pub max_connections: u32,
+    /// Largest number of pooled connections; unset, it follows the store (see
+    /// [`DatabaseSettings::pool_size`]).
+    #[serde(default)]
+    pub max_connections: Option<u32>,
     /// Seconds to wait for a pooled connection before failing.
     pub acquire_timeout_seconds: u64,
+}
+
+/// Pooled connections to PostgreSQL when `database.max_connections` is unset.
+pub const POSTGRES_POOL: u32 = 16;
+
+impl DatabaseSettings {
+    /// The pool's size: `max_connections` when set. Otherwise [`POSTGRES_POOL`] connections to
+    /// PostgreSQL, and to SQLite two per core, at least 4: SQLite runs its queries in this
+    /// process, so connections beyond the cores that run them add no throughput, while each
+    /// keeps its own page cache and prepared statements (about 6 MiB apiece once a
+    /// 100,000-product catalog is searched; see docs/BENCHMARKS.md).
+    pub fn pool_size(&self) -> u32 {
+        match self.max_connections {
+            Some(size) => size,
+            None if self.url.expose().starts_with("sqlite:") => {
+                let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+                u32::try_from(2 * cores).unwrap_or(u32::MAX).max(4)
+            }
+            None => POSTGRES_POOL,
+        }
+    }
 }
 
 /// Limits that protect the GraphQL endpoint.
@@ -357,7 +380,7 @@ impl Default for Settings {
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             database: DatabaseSettings {
                 url: Secret::new(DEFAULT_DATABASE_URL),
-                max_connections: 16,
+                max_connections: None,
                 acquire_timeout_seconds: 5,
             },
             graphql: GraphqlSettings {

@@ -15,8 +15,22 @@ fn layers_override_defaults_in_order() {
         assert_eq!(settings.graphql.max_depth, 9);
         assert_eq!(settings.database.url.expose(), "postgres://u:p@127.0.0.1/db");
         assert_eq!(settings.graphql.max_page_size, 100);
+        assert_eq!(settings.database.pool_size(), POSTGRES_POOL);
+        jail.set_env("AETERNUM_DATABASE__MAX_CONNECTIONS", "3");
+        let settings = Settings::load_from(jail.directory()).map_err(|e| e.to_string())?;
+        assert_eq!(settings.database.pool_size(), 3);
         Ok(())
     });
+}
+
+#[test]
+fn sqlite_gets_a_pool_sized_to_the_cores_unless_one_is_set() {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let mut database = Settings::default().database;
+    assert!(database.url.expose().starts_with("sqlite:"));
+    assert_eq!(database.pool_size() as usize, (2 * cores).max(4));
+    database.max_connections = Some(32);
+    assert_eq!(database.pool_size(), 32);
 }
 
 #[test]

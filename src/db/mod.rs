@@ -51,7 +51,7 @@ impl Db {
                     .with_context(|| format!("cannot create the database folder {}", dir.display()))?;
             }
             let pool = SqlitePoolOptions::new()
-                .max_connections(settings.max_connections)
+                .max_connections(settings.pool_size())
                 .acquire_timeout(acquire_timeout)
                 .connect_with(options)
                 .await
@@ -60,7 +60,7 @@ impl Db {
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let options = PgConnectOptions::from_str(url).context("DATABASE_URL is not a valid PostgreSQL URL")?;
             let pool = PgPoolOptions::new()
-                .max_connections(settings.max_connections)
+                .max_connections(settings.pool_size())
                 .acquire_timeout(acquire_timeout)
                 .connect_with(options)
                 .await

@@ -111,7 +111,10 @@ impl TestApp {
     ) -> Self {
         let mut settings =
             Settings { bind: "127.0.0.1:0".parse().unwrap(), shutdown_grace_seconds: 5, ..Settings::default() };
-        settings.database.max_connections = 8;
+        // Many tests share one PostgreSQL cluster; SQLite keeps its default pool, sized to the cores.
+        if store == Store::Postgres {
+            settings.database.max_connections = Some(8);
+        }
         settings.auth.jwt_keys = vec![JwtKey { kid: TEST_KID.into(), secret: Secret::new(TEST_JWT_SECRET) }];
         let (url, sqlite_dir) = fresh_database(store).await;
         settings.database.url = Secret::new(url.clone());

@@ -455,7 +455,7 @@ async fn password_checks_beyond_the_hashing_threads_wait_briefly_then_are_thrott
 async fn an_exhausted_pool_answers_503_service_unavailable_then_recovers(store: Store) {
     use sea_orm::TransactionTrait;
     let app = TestApp::spawn_with(store, |s| {
-        s.database.max_connections = 1;
+        s.database.max_connections = Some(1);
         s.database.acquire_timeout_seconds = 1;
     })
     .await;
