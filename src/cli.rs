@@ -188,6 +188,11 @@ pub struct SeedArgs {
     /// A synthetic catalog of this many products, for load tests.
     #[arg(long, value_name = "N", group = "what")]
     pub products: Option<u64>,
+    /// Give each product of `--products` a paragraph of its own as description (about 70
+    /// words), as a catalog of one-off pieces has, instead of one of 480 shared texts: reindexing
+    /// then embeds every product.
+    #[arg(long, requires = "products")]
+    pub paragraphs: bool,
     /// A synthetic order history of this many orders over the listed products (after
     /// `--products` when both are given), for the admin dashboard's load tests. Stock is left
     /// as it is and no payments are written.
@@ -223,7 +228,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 seed::demo::load(&db).await?;
             }
             if let Some(count) = args.products {
-                seed::synthetic::load(&db, count).await?;
+                let texts =
+                    if args.paragraphs { seed::synthetic::Texts::Paragraphs } else { seed::synthetic::Texts::Shared };
+                seed::synthetic::load(&db, count, texts).await?;
             }
             if args.demo || args.products.is_some() {
                 let media = Media::from_settings(&settings.media, &format!("http://{}/media", settings.bind)).await?;

@@ -26,13 +26,61 @@ const COLOURS: [&str; 6] = ["Black", "Ivory", "Camel", "Navy", "Burgundy", "Oliv
 const SIZES: [&str; 5] = ["XS", "S", "M", "L", "XL"];
 const MATERIALS: [&str; 4] = ["Wool", "Silk", "Leather", "Cotton"];
 const ERAS: [&str; 4] = ["1980s", "1990s", "2000s", "2010s"];
+const FITS: [&str; 6] =
+    ["cut close to the body", "cut loose", "cut long", "cropped at the waist", "cut on the bias", "cut straight"];
+const FEATURES: [&str; 12] = [
+    "a hand-finished hem",
+    "horn buttons",
+    "a detachable belt",
+    "bound seams",
+    "a quilted lining",
+    "patch pockets",
+    "a two-way zip",
+    "contrast stitching",
+    "a raw-edge collar",
+    "brass hardware",
+    "a storm flap",
+    "an adjustable strap",
+];
+const PROVENANCES: [&str; 8] = [
+    "bought at the Paris boutique",
+    "from a private wardrobe in Milan",
+    "from a stylist's archive",
+    "kept in storage since it was bought",
+    "from a London estate sale",
+    "worn to a handful of dinners",
+    "from the designer's outlet",
+    "from a Copenhagen consignment",
+];
+const WEAR: [&str; 6] = [
+    "no visible wear",
+    "light wear at the cuffs",
+    "a faint mark inside the lining",
+    "slight fading along one seam",
+    "minor scuffs on the hardware",
+    "a small repair at the hem, barely visible",
+];
+const CARE: [&str; 4] =
+    ["Dry clean only.", "Hand wash cold and dry flat.", "Store on a padded hanger.", "Brush gently after wear."];
+
+/// What the synthetic products' descriptions are.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Texts {
+    /// One sentence that follows from the brand, colour and kind: 480 distinct product texts, as
+    /// in a catalog of many units of few models (reindexing embeds each text once).
+    #[default]
+    Shared,
+    /// A paragraph of its own for every product (about 70 words), as in a catalog of one-off
+    /// pieces: reindexing embeds every product.
+    Paragraphs,
+}
 
 /// Adds `count` synthetic products (with one image each) to the catalog, creating synthetic
 /// vendors and categories when missing.
 ///
 /// # Errors
 /// When the store fails.
-pub async fn load(db: &Db, count: u64) -> anyhow::Result<()> {
+pub async fn load(db: &Db, count: u64, texts: Texts) -> anyhow::Result<()> {
     let started = Instant::now();
     let vendors = ensure_vendors(db).await?;
     let categories = ensure_categories(db).await?;
@@ -49,12 +97,16 @@ pub async fn load(db: &Db, count: u64) -> anyhow::Result<()> {
                 let (n, b, c) = (rng.below(NOUNS.len()), rng.below(BRANDS.len()), rng.below(COLOURS.len()));
                 let (noun, brand, colour) = (NOUNS[n], BRANDS[b], COLOURS[c]);
                 let title = format!("{brand} {colour} {noun}");
+                let description = match texts {
+                    Texts::Shared => format!("{colour} {noun} by {brand}, a synthetic product for load testing."),
+                    Texts::Paragraphs => paragraph(&mut rng, i, (noun, brand, colour), (n, b)),
+                };
                 NewProduct {
                     vendor_id: *rng.pick(&vendors),
                     category_id: categories[n % categories.len()],
                     slug: Some(format!("syn-{}-{i}", run.to_lowercase())),
                     sku: format!("SYN-{run}-{i}"),
-                    description: format!("{colour} {noun} by {brand}, a synthetic product for load testing."),
+                    description,
                     brand: Some(brand.to_owned()),
                     size: Some(SIZES[(n + b) % SIZES.len()].to_owned()),
                     colour: Some(colour.to_owned()),
@@ -90,6 +142,22 @@ pub async fn load(db: &Db, count: u64) -> anyhow::Result<()> {
         "synthetic catalog loaded"
     );
     Ok(())
+}
+
+/// A description of its own for product `i`: the `(noun, brand, colour)` it is, with its cut,
+/// details, provenance, wear and measures drawn from `rng`.
+fn paragraph(rng: &mut Rng, i: u64, (noun, brand, colour): (&str, &str, &str), (n, b): (usize, usize)) -> String {
+    let material = MATERIALS[n % MATERIALS.len()].to_lowercase();
+    let (fit, first, second) = (rng.pick(&FITS), rng.pick(&FEATURES), rng.pick(&FEATURES));
+    let (provenance, wear, care) = (rng.pick(&PROVENANCES), rng.pick(&WEAR), rng.pick(&CARE));
+    let (across, long) = (30 + rng.below(40), 40 + rng.below(80));
+    let noun = noun.to_lowercase();
+    format!(
+        "{colour} {material} {noun} by {brand}, {fit}, with {first} and {second}. Piece {i} of our {} archive, \
+         {provenance}, with {wear}. It measures {across} cm across and {long} cm long. {care} It ships in its \
+         original dust bag with the {brand} care card and a condition report signed by our authenticator.",
+        ERAS[b % ERAS.len()]
+    )
 }
 
 async fn ensure_vendors(db: &Db) -> anyhow::Result<Vec<Uuid>> {

@@ -1,6 +1,7 @@
 //! Seeding: synthetic catalogs of any size load completely, in batches; synthetic order
 //! histories are orders as checkout writes them; neither is announced to subscribers.
 
+use aeternum::seed::synthetic::Texts;
 use entity::{product, product_image};
 use sea_orm::{ConnectionTrait, EntityTrait, PaginatorTrait, Statement};
 use serde_json::{Value, json};
@@ -18,8 +19,8 @@ async fn scalar(app: &TestApp, sql: &str) -> i64 {
 async fn a_synthetic_catalog_loads_every_product_with_its_image(store: Store) {
     let app = TestApp::spawn(store).await;
     // Not a multiple of any batch size, so partial batches are exercised.
-    aeternum::seed::synthetic::load(&app.db, 2_345).await.unwrap();
-    aeternum::seed::synthetic::load(&app.db, 10).await.unwrap();
+    aeternum::seed::synthetic::load(&app.db, 2_345, Texts::Shared).await.unwrap();
+    aeternum::seed::synthetic::load(&app.db, 10, Texts::Shared).await.unwrap();
     assert_eq!(product::Entity::find().count(app.db.conn()).await.unwrap(), 2_355);
     assert_eq!(product_image::Entity::find().count(app.db.conn()).await.unwrap(), 2_355);
     let data = app
@@ -28,9 +29,28 @@ async fn a_synthetic_catalog_loads_every_product_with_its_image(store: Store) {
     assert_eq!(data["products"]["totalCount"], 2_355);
 }
 
+async fn a_catalog_of_paragraphs_gives_every_product_a_description_of_its_own(store: Store) {
+    let app = TestApp::spawn(store).await;
+    aeternum::seed::synthetic::load(&app.db, 300, Texts::Paragraphs).await.unwrap();
+    let products = product::Entity::find().all(app.db.conn()).await.unwrap();
+    assert_eq!(products.len(), 300);
+    let distinct: std::collections::HashSet<&str> = products.iter().map(|p| p.description.as_str()).collect();
+    assert_eq!(distinct.len(), 300, "every description is the product's own");
+    for product in &products {
+        let words = product.description.split_whitespace().count();
+        assert!((55..=90).contains(&words), "a paragraph, not a line: {words} words in {:?}", product.description);
+        let brand = product.brand.as_deref().unwrap();
+        assert!(product.description.contains(brand), "it describes its own product: {:?}", product.description);
+    }
+    // The first words differ between products, so the embedded start of each text is its own.
+    let starts: std::collections::HashSet<String> =
+        products.iter().map(|p| p.description.chars().take(150).collect()).collect();
+    assert!(starts.len() > 250, "{} distinct starts of 300", starts.len());
+}
+
 async fn a_bulk_load_raises_no_events(store: Store) {
     let app = TestApp::spawn(store).await;
-    aeternum::seed::synthetic::load(&app.db, 1_200).await.unwrap();
+    aeternum::seed::synthetic::load(&app.db, 1_200, Texts::Shared).await.unwrap();
     // Every product got its opening stock and its first audit row, and nobody was told.
     assert_eq!(scalar(&app, "SELECT COUNT(*) FROM stock_movements").await, 1_200);
     assert_eq!(scalar(&app, "SELECT COUNT(*) FROM product_audit").await, 1_200);
@@ -40,7 +60,7 @@ async fn a_bulk_load_raises_no_events(store: Store) {
 async fn a_seeded_order_history_is_orders_as_checkout_writes_them(store: Store) {
     let shop = Shop::open(store).await;
     let app = &shop.app;
-    aeternum::seed::synthetic::load(&app.db, 60).await.unwrap();
+    aeternum::seed::synthetic::load(&app.db, 60, Texts::Shared).await.unwrap();
     let stock = "SELECT CAST(SUM(stock) AS BIGINT) FROM products";
     let stock_before = scalar(app, stock).await;
     let events_before = scalar(app, "SELECT COUNT(*) FROM events").await;
@@ -110,6 +130,7 @@ async fn an_order_history_needs_a_listed_catalog(store: Store) {
 
 store_tests!(
     a_synthetic_catalog_loads_every_product_with_its_image,
+    a_catalog_of_paragraphs_gives_every_product_a_description_of_its_own,
     a_bulk_load_raises_no_events,
     a_seeded_order_history_is_orders_as_checkout_writes_them,
     an_order_history_needs_a_listed_catalog,
