@@ -10,10 +10,12 @@
 //!
 //! A product's frequencies and length are read from its `search_vector` (each lexeme's
 //! positions, labelled A–D by field). The number of products, each term's document frequency
-//! and the average length come from the store and are cached for [`STATS_TTL`].
+//! and the average length come from the store and are cached for [`STATS_TTL`]; when they
+//! expire, one search reads them again while the others go on with the old ones.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use sea_orm::{ConnectionTrait, DatabaseBackend, Statement, Value};
@@ -175,9 +177,29 @@ pub fn idf(documents: u64, containing: u64) -> f64 {
 }
 
 /// The corpus figures BM25 needs, read from the store and cached.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct CorpusStats {
     cached: Mutex<Cached>,
+    /// How long figures are used before they are read again.
+    ttl: Duration,
+    /// Whether a search is reading new figures (the others use the old ones meanwhile).
+    refreshing: AtomicBool,
+}
+
+impl Default for CorpusStats {
+    fn default() -> Self {
+        Self::with_ttl(STATS_TTL)
+    }
+}
+
+/// The claim of the search that refreshes the figures, released however that search ends
+/// (a search cancelled by its timeout included).
+struct Refreshing<'a>(&'a AtomicBool);
+
+impl Drop for Refreshing<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
 }
 
 #[derive(Debug, Default)]
@@ -189,17 +211,25 @@ struct Cached {
 }
 
 impl CorpusStats {
+    /// Figures kept for `ttl` before they are read again.
+    pub fn with_ttl(ttl: Duration) -> Self {
+        Self { cached: Mutex::default(), ttl, refreshing: AtomicBool::new(false) }
+    }
+
     /// The idf of each of `terms` and the corpus's average length, read from the store for
-    /// what the cache lacks.
+    /// what the cache lacks. Expired figures are read again by one search at a time; the
+    /// searches meanwhile use the expired ones (only before any were read does each search
+    /// read its own).
     ///
     /// # Errors
     /// When the store fails.
     pub async fn weigh(&self, db: &Db, terms: Vec<Term>) -> AppResult<(Vec<(Term, f64)>, f64)> {
-        let fresh = {
+        let (fresh, known) = {
             let cached = self.lock();
-            cached.taken.is_some_and(|taken| taken.elapsed() < STATS_TTL)
+            (cached.taken.is_some_and(|taken| taken.elapsed() < self.ttl), cached.taken.is_some())
         };
-        if !fresh {
+        if !fresh && (!known || !self.refreshing.swap(true, Ordering::AcqRel)) {
+            let _claim = known.then(|| Refreshing(&self.refreshing));
             let (documents, average_length) = corpus(db).await?;
             let mut cached = self.lock();
             *cached = Cached { taken: Some(Instant::now()), documents, average_length, containing: HashMap::new() };

@@ -727,3 +727,37 @@ async fn postgres_full_text_uses_the_rum_index_and_finds_what_gin_finds() {
         assert_eq!(found, ranked, "{q}: the same products either way");
     }
 }
+
+/// When BM25's corpus figures expire, one search reads them again while the others rank with
+/// the old ones, rather than every concurrent search counting the catalog at once; a refresh
+/// cut short (its search timed out) leaves the next search free to refresh.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_corpus_figures_are_read_again_by_one_search_at_a_time() {
+    use aeternum::search::bm25::{CorpusStats, Term};
+    use std::future::Future;
+
+    let app = TestApp::spawn(Store::Postgres).await;
+    app.load_demo().await;
+    let stats = CorpusStats::with_ttl(Duration::ZERO);
+    let terms = || vec![Term { lexeme: "tote".to_owned(), prefix: false }];
+    let (first, length) = stats.weigh(&app.db, terms()).await.unwrap();
+    assert!(first[0].1 > 0.0 && length > 1.0, "idf {first:?}, average length {length}");
+
+    let before = app.db.statement_count();
+    let searches = futures_util::future::join_all((0..8).map(|_| stats.weigh(&app.db, terms()))).await;
+    let read = app.db.statement_count() - before;
+    assert_eq!(read, 2, "one refresh (the corpus, then the term's count) for 8 searches, not 8");
+    for weighed in searches {
+        assert_eq!(weighed.unwrap(), (first.clone(), length), "the catalog did not change");
+    }
+
+    // A refresh dropped half-way releases its claim.
+    {
+        let mut cut_short = std::pin::pin!(stats.weigh(&app.db, terms()));
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        assert!(cut_short.as_mut().poll(&mut cx).is_pending());
+    }
+    let before = app.db.statement_count();
+    stats.weigh(&app.db, terms()).await.unwrap();
+    assert!(app.db.statement_count() > before, "the next search refreshed the expired figures");
+}
