@@ -17,6 +17,8 @@ use candle_core::{Module, Tensor};
 use candle_nn::Linear;
 use pulp::{Arch, Simd, WithSimd};
 
+use super::hnsw::Code;
+
 /// Most rows (texts × tokens) a product is computed here for: one or two queries. At about 36
 /// rows (four queries) `gemm`, which reuses each weight it reads across rows, was as fast.
 pub const MAX_ROWS: usize = 24;
@@ -47,11 +49,10 @@ impl FewRowsLinear {
         let mut codes = Vec::with_capacity(weights.len() * inputs);
         let mut scales = Vec::with_capacity(weights.len());
         for row in &weights {
-            let largest = row.iter().fold(0.0_f32, |m, w| m.max(w.abs()));
-            let scale = if largest > 0.0 { largest / 127.0 } else { 1.0 };
-            // Within ±127 by construction of the scale.
-            codes.extend(row.iter().map(|w| (w / scale).round().clamp(-127.0, 127.0) as i8));
-            scales.push(scale);
+            // Quantised as the vector index quantises its vectors: the largest weight to ±127.
+            let code = Code::of(row);
+            codes.extend(code.codes);
+            scales.push(code.scale);
         }
         let bias = exact.bias().map(|b| b.to_vec1::<f32>()).transpose()?;
         Ok(Self { exact, codes, scales, bias, inputs })

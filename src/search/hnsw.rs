@@ -20,8 +20,8 @@ const EF_CONSTRUCTION: usize = 128;
 
 /// A vector quantised to int8 with its own scale: component `i` is about `codes[i] * scale`.
 pub struct Code {
-    codes: Vec<i8>,
-    scale: f32,
+    pub(crate) codes: Vec<i8>,
+    pub(crate) scale: f32,
 }
 
 impl Code {
