@@ -96,10 +96,11 @@ pub async fn load(db: &Db, count: u64, texts: Texts) -> anyhow::Result<()> {
                 // and era. Vendors, prices and stock vary freely.
                 let (n, b, c) = (rng.below(NOUNS.len()), rng.below(BRANDS.len()), rng.below(COLOURS.len()));
                 let (noun, brand, colour) = (NOUNS[n], BRANDS[b], COLOURS[c]);
+                let (material, era) = (MATERIALS[n % MATERIALS.len()], ERAS[b % ERAS.len()]);
                 let title = format!("{brand} {colour} {noun}");
                 let description = match texts {
                     Texts::Shared => format!("{colour} {noun} by {brand}, a synthetic product for load testing."),
-                    Texts::Paragraphs => paragraph(&mut rng, i, (noun, brand, colour), (n, b)),
+                    Texts::Paragraphs => paragraph(&mut rng, i, [noun, brand, colour, material, era]),
                 };
                 NewProduct {
                     vendor_id: *rng.pick(&vendors),
@@ -110,9 +111,9 @@ pub async fn load(db: &Db, count: u64, texts: Texts) -> anyhow::Result<()> {
                     brand: Some(brand.to_owned()),
                     size: Some(SIZES[(n + b) % SIZES.len()].to_owned()),
                     colour: Some(colour.to_owned()),
-                    material: Some(MATERIALS[n % MATERIALS.len()].to_owned()),
+                    material: Some(material.to_owned()),
                     condition: Some(entity::ProductCondition::VeryGood),
-                    era: Some(ERAS[b % ERAS.len()].to_owned()),
+                    era: Some(era.to_owned()),
                     attributes: Vec::new(),
                     price: Money::from_minor(1_000 + (rng.below(200_000) as i64) * 5, Currency::EUR),
                     stock: 1 + rng.below(3) as i32,
@@ -144,19 +145,18 @@ pub async fn load(db: &Db, count: u64, texts: Texts) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A description of its own for product `i`: the `(noun, brand, colour)` it is, with its cut,
-/// details, provenance, wear and measures drawn from `rng`.
-fn paragraph(rng: &mut Rng, i: u64, (noun, brand, colour): (&str, &str, &str), (n, b): (usize, usize)) -> String {
-    let material = MATERIALS[n % MATERIALS.len()].to_lowercase();
+/// A description of its own for product `i`: the noun, brand, colour, material and era it is,
+/// with its cut, details, provenance, wear and measures drawn from `rng`.
+fn paragraph(rng: &mut Rng, i: u64, [noun, brand, colour, material, era]: [&str; 5]) -> String {
+    let material = material.to_lowercase();
     let (fit, first, second) = (rng.pick(&FITS), rng.pick(&FEATURES), rng.pick(&FEATURES));
     let (provenance, wear, care) = (rng.pick(&PROVENANCES), rng.pick(&WEAR), rng.pick(&CARE));
     let (across, long) = (30 + rng.below(40), 40 + rng.below(80));
     let noun = noun.to_lowercase();
     format!(
-        "{colour} {material} {noun} by {brand}, {fit}, with {first} and {second}. Piece {i} of our {} archive, \
+        "{colour} {material} {noun} by {brand}, {fit}, with {first} and {second}. Piece {i} of our {era} archive, \
          {provenance}, with {wear}. It measures {across} cm across and {long} cm long. {care} It ships in its \
-         original dust bag with the {brand} care card and a condition report signed by our authenticator.",
-        ERAS[b % ERAS.len()]
+         original dust bag with the {brand} care card and a condition report signed by our authenticator."
     )
 }
 
