@@ -302,6 +302,9 @@ pub struct SearchSettings {
     /// Milliseconds each side (embedding plus vector search, or the full-text query) may take
     /// before the search answers from the other side alone.
     pub timeout_ms: u64,
+    /// Seconds a full-text answer may be served again to the same query and filter while the
+    /// catalog has not changed (see `search::recent`); 0: every search ranks again.
+    pub lexical_cache_seconds: u64,
     /// Milliseconds between two passes of the index-sync worker over the outbox.
     pub sync_interval_ms: u64,
     /// Milliseconds between two writes of buffered search analytics.
@@ -454,6 +457,7 @@ impl Default for Settings {
                 candidates: 200,
                 min_similarity: 0.3,
                 timeout_ms: 1_500,
+                lexical_cache_seconds: 60,
                 sync_interval_ms: 500,
                 analytics_flush_ms: 1_000,
                 suggestion_min_visitors: 5,

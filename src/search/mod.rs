@@ -22,6 +22,7 @@ pub mod moderation;
 pub mod qdrant;
 pub mod query;
 pub mod recall;
+pub mod recent;
 pub mod service;
 pub mod types;
 pub mod vector;
@@ -58,6 +59,8 @@ pub struct Search {
     refilling: Arc<std::sync::atomic::AtomicBool>,
     /// The corpus figures PostgreSQL's full-text side ranks with (BM25).
     pub corpus: Arc<bm25::CorpusStats>,
+    /// Full-text answers of recent queries, served again while the catalog is unchanged.
+    pub recent: Arc<recent::RecentAnswers>,
 }
 
 /// Most query vectors kept (about 1.5 KiB each); the cache is emptied when full.
@@ -109,9 +112,11 @@ impl Search {
             "" => crate::identity::tokens::opaque_token("visitor_").into_bytes(),
             key => key.as_bytes().to_vec(),
         };
+        let recent = recent::RecentAnswers::new(std::time::Duration::from_secs(settings.lexical_cache_seconds));
         Self {
             embedder,
             index,
+            recent: Arc::new(recent),
             settings: Arc::new(settings),
             analytics,
             query_vectors: Arc::default(),

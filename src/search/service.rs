@@ -2,6 +2,7 @@
 //! reciprocal rank fusion; similar products; type-ahead. Facets are in [`super::facets`].
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use entity::product;
@@ -96,8 +97,9 @@ pub async fn search(
         }
         notices.push("vector search is not configured: lexical results only".to_owned());
     }
+    let filter = format!("{criteria:?}");
     let lexical_side = async {
-        let work = lexical::search(db, &search.corpus, &query, condition.clone(), limit as u64);
+        let work = search.recent.search(db, &search.corpus, &query, &filter, condition.clone(), limit as u64);
         if sides == Sides::Vector { None } else { Some(bounded("full-text", timeout, work).await) }
     };
     let vector_side = async {
@@ -107,7 +109,7 @@ pub async fn search(
     let (lexical_result, vector_result) = tokio::join!(lexical_side, vector_side);
 
     let mut degraded = false;
-    let lexical_hits: Option<Vec<LexicalHit>> = answered(lexical_result, &mut notices, &mut degraded);
+    let lexical_hits: Option<Arc<[LexicalHit]>> = answered(lexical_result, &mut notices, &mut degraded);
     let vector_hits: Option<VectorHits> = answered(vector_result, &mut notices, &mut degraded);
     let mode = match (&lexical_hits, &vector_hits) {
         (Some(_), Some(_)) => Sides::Hybrid,
@@ -118,7 +120,7 @@ pub async fn search(
         }
     };
     let embedding_ms = vector_hits.as_ref().and_then(|(_, ms)| *ms);
-    let lexical_found_nothing = lexical_hits.as_ref().is_none_or(Vec::is_empty);
+    let lexical_found_nothing = lexical_hits.as_ref().is_none_or(|hits| hits.is_empty());
     let vector_hits =
         vector_hits.map(|(hits, ms)| (above_floor(hits, settings.min_similarity, lexical_found_nothing), ms));
     let hits = fuse(

@@ -607,7 +607,80 @@ store_tests!(
     a_word_that_matches_nothing_does_not_empty_the_page,
     a_filter_that_passes_few_of_many_matches_still_fills_the_page,
     a_rare_word_outranks_a_common_one_on_both_stores,
+    a_repeated_query_is_answered_from_memory_until_the_catalog_changes,
+    a_catalog_change_reaches_the_next_repeated_search,
 );
+
+/// A repeated query and filter cost one small read (the catalog's search generation) instead
+/// of ranking again, until a product change that matters to search moves the generation.
+async fn a_repeated_query_is_answered_from_memory_until_the_catalog_changes(store: Store) {
+    use aeternum::catalog::filter::ProductCriteria;
+    use aeternum::search::bm25::CorpusStats;
+    use aeternum::search::query::TextQuery;
+    use aeternum::search::recent::RecentAnswers;
+
+    let app = TestApp::spawn(store).await;
+    app.load_demo().await;
+    // A connection of the test's own, so the server's background statements do not count.
+    let settings = aeternum::config::DatabaseSettings {
+        url: aeternum::config::Secret::new(app.database_url.clone()),
+        max_connections: Some(2),
+        acquire_timeout_seconds: 5,
+    };
+    let db = Db::connect(&settings).await.unwrap();
+    let (recent, corpus) = (RecentAnswers::new(Duration::from_secs(60)), CorpusStats::default());
+    let query = TextQuery::parse("tote").unwrap();
+    let condition = || ProductCriteria::public().condition(db.backend(), None);
+    let ask = || recent.search(&db, &corpus, &query, "public", condition(), 200);
+
+    let first = ask().await.unwrap();
+    assert!(first.len() >= 5, "the demo catalog has totes: {first:?}");
+    let before = db.statement_count();
+    let again = ask().await.unwrap();
+    assert_eq!(db.statement_count() - before, 1, "only the generation was read");
+    assert_eq!(again.iter().map(|h| h.id).collect::<Vec<_>>(), first.iter().map(|h| h.id).collect::<Vec<_>>());
+
+    let other = recent.search(&db, &corpus, &query, "another filter", condition(), 200);
+    let before = db.statement_count();
+    other.await.unwrap();
+    assert!(db.statement_count() - before > 1, "another filter is ranked on its own");
+
+    let (shop, bags) = (vendor(&db, "weekender").await, category(&db, "weekend-bags", None).await);
+    let tote = NewProduct { title: "Weekend Tote".into(), ..new_product(900, shop.id, bags.id) };
+    let tote = create_product(&db, tote).await.unwrap();
+    let before = db.statement_count();
+    let after = ask().await.unwrap();
+    assert!(db.statement_count() - before > 1, "ranked again");
+    assert!(after.iter().any(|h| h.id == tote.id), "the new tote is found: {after:?}");
+}
+
+/// Through the API, with the answer cache on (the default): a product archived or added
+/// between two identical searches is gone from, or found by, the second at once.
+async fn a_catalog_change_reaches_the_next_repeated_search(store: Store) {
+    let app = TestApp::spawn(store).await;
+    app.load_demo().await;
+    assert!(aeternum::config::Settings::default().search.lexical_cache_seconds > 0, "the cache is on by default");
+    let lexical = json!({ "mode": "LEXICAL", "first": 100 });
+    let first = search(&app, "tote", lexical.clone()).await;
+    assert_eq!(titles(&first), titles(&search(&app, "tote", lexical.clone()).await), "the same answer twice");
+    let gone = GlobalId::parse_as(first["edges"][0]["node"]["id"].as_str().unwrap(), NodeType::Product).unwrap();
+    let archive = entity::product::ActiveModel {
+        id: sea_orm::Set(gone),
+        status: sea_orm::Set(ProductStatus::Archived),
+        ..Default::default()
+    };
+    sea_orm::ActiveModelTrait::update(archive, app.db.conn()).await.unwrap();
+    let after = search(&app, "tote", lexical.clone()).await;
+    let ids: Vec<&str> = after["edges"].as_array().unwrap().iter().map(|e| e["node"]["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len() + 1, titles(&first).len(), "{after:#}");
+    assert!(!ids.contains(&first["edges"][0]["node"]["id"].as_str().unwrap()), "the archived tote is gone");
+
+    let (shop, bags) = (vendor(&app.db, "weekender").await, category(&app.db, "weekend-bags", None).await);
+    let tote = NewProduct { title: "Weekend Tote".into(), ..new_product(900, shop.id, bags.id) };
+    create_product(&app.db, tote).await.unwrap();
+    let found = titles(&search(&app, "tote", lexical).await);
+    assert!(found.contains(&"Weekend Tote".to_owned()), "{found:?}");
+}
 
 /// The full-text side reads a bounded number of the best matches before filtering; when the
 /// filter passes too few of them, it reads them all.

@@ -1,0 +1,143 @@
+//! Recent full-text answers. Shoppers repeat queries, and ranking a common word's matches is
+//! the costliest statement a search runs; a repeated query with the same filter is answered
+//! from memory while the catalog has not changed since.
+//!
+//! "Not changed" is read from the store, so replicas and other processes' writes count: every
+//! product change that matters to search (text, filterable columns, status, stock running out
+//! or back, a category renamed or moved) adds a row to `search_outbox` by trigger, and the
+//! outbox's id sequence is the catalog's search generation. An answer is kept with the
+//! generation read before it was ranked and served only while the generation is the same and
+//! the answer is younger than `search.lexical_cache_seconds`. On SQLite the sequence is
+//! transactional, so an answer is never stale; on PostgreSQL a sequence moves when the writing
+//! transaction takes its value, before it commits, so a search ranking during that moment can
+//! keep the catalog as it was for at most the age limit.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use sea_orm::{Condition, ConnectionTrait, DatabaseBackend, Statement};
+
+use super::bm25::CorpusStats;
+use super::lexical::{self, LexicalHit};
+use super::query::TextQuery;
+use crate::db::Db;
+use crate::error::{AppError, AppResult};
+
+/// Most answers kept (each at most `search.candidates` ids and titles, about 16 KiB at 200);
+/// when full, the expired ones go, and if none has, all.
+const MOST_ANSWERS: usize = 512;
+
+/// Full-text answers by query, filter and limit, with the generation they were ranked at.
+pub struct RecentAnswers {
+    max_age: Duration,
+    answers: Mutex<HashMap<String, Answer>>,
+}
+
+struct Answer {
+    generation: i64,
+    ranked_at: Instant,
+    hits: Arc<[LexicalHit]>,
+}
+
+impl RecentAnswers {
+    /// Answers kept for at most `max_age`; zero keeps none.
+    pub fn new(max_age: Duration) -> Self {
+        Self { max_age, answers: Mutex::default() }
+    }
+
+    /// The best `limit` products for `query` among those passing `condition` ([`lexical::search`]),
+    /// from memory when the same query, filter and limit were ranked at the current generation.
+    /// `filter` names what `condition` was made from (equal filters, equal conditions).
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub async fn search(
+        &self,
+        db: &Db,
+        corpus: &CorpusStats,
+        query: &TextQuery,
+        filter: &str,
+        condition: Condition,
+        limit: u64,
+    ) -> AppResult<Arc<[LexicalHit]>> {
+        if self.max_age.is_zero() {
+            return Ok(lexical::search(db, corpus, query, condition, limit).await?.into());
+        }
+        let key = format!("{limit}\u{1f}{filter}\u{1f}{query:?}");
+        let generation = generation(db).await?;
+        if let Some(hits) = self.get(&key, generation) {
+            return Ok(hits);
+        }
+        let hits: Arc<[LexicalHit]> = lexical::search(db, corpus, query, condition, limit).await?.into();
+        self.put(key, generation, hits.clone());
+        Ok(hits)
+    }
+
+    fn get(&self, key: &str, generation: i64) -> Option<Arc<[LexicalHit]>> {
+        let answers = self.answers.lock().ok()?;
+        let answer = answers.get(key)?;
+        let fresh = answer.generation == generation && answer.ranked_at.elapsed() < self.max_age;
+        fresh.then(|| answer.hits.clone())
+    }
+
+    fn put(&self, key: String, generation: i64, hits: Arc<[LexicalHit]>) {
+        let Ok(mut answers) = self.answers.lock() else { return };
+        if answers.len() >= MOST_ANSWERS && !answers.contains_key(&key) {
+            answers.retain(|_, answer| answer.ranked_at.elapsed() < self.max_age);
+            if answers.len() >= MOST_ANSWERS {
+                answers.clear();
+            }
+        }
+        answers.insert(key, Answer { generation, ranked_at: Instant::now(), hits });
+    }
+}
+
+/// The catalog's search generation: the last id `search_outbox` handed out.
+async fn generation(db: &Db) -> AppResult<i64> {
+    let sql = match db.backend() {
+        DatabaseBackend::Postgres => "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM search_outbox_id_seq",
+        _ => "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'search_outbox'), 0)",
+    };
+    let row = db.conn().query_one_raw(Statement::from_string(db.backend(), sql)).await?;
+    let row = row.ok_or_else(|| AppError::internal(anyhow::anyhow!("the search generation was not readable")))?;
+    Ok(row.try_get_by_index(0)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hits(title: &str) -> Arc<[LexicalHit]> {
+        vec![LexicalHit { id: uuid::Uuid::nil(), title: title.to_owned() }].into()
+    }
+
+    #[test]
+    fn an_answer_serves_only_its_own_generation() {
+        let recent = RecentAnswers::new(Duration::from_secs(60));
+        recent.put("tote".to_owned(), 7, hits("Tote"));
+        let kept = recent.get("tote", 7).map(|hits| hits[0].title.clone());
+        assert_eq!(kept.as_deref(), Some("Tote"));
+        assert!(recent.get("tote", 8).is_none(), "the catalog changed since");
+        assert!(recent.get("coat", 7).is_none());
+    }
+
+    #[test]
+    fn an_answer_expires() {
+        let recent = RecentAnswers::new(Duration::from_millis(1));
+        recent.put("tote".to_owned(), 7, hits("Tote"));
+        std::thread::sleep(Duration::from_millis(5));
+        assert!(recent.get("tote", 7).is_none());
+    }
+
+    #[test]
+    fn the_answers_kept_are_bounded() {
+        let recent = RecentAnswers::new(Duration::from_secs(60));
+        for n in 0..=MOST_ANSWERS {
+            recent.put(format!("query {n}"), 1, hits("Tote"));
+        }
+        let kept = recent.answers.lock().map_or(usize::MAX, |answers| answers.len());
+        assert!(kept <= MOST_ANSWERS, "{kept}");
+        assert!(recent.get(&format!("query {MOST_ANSWERS}"), 1).is_some(), "the newest is kept");
+    }
+}
