@@ -234,25 +234,31 @@ impl CorpusStats {
             let mut cached = self.lock();
             *cached = Cached { taken: Some(Instant::now()), documents, average_length, containing: HashMap::new() };
         }
+        let counts = self.count(db, &terms).await?;
+        let cached = self.lock();
+        let documents = cached.documents;
+        let weighed = terms.into_iter().zip(counts).map(|(term, n)| (term, idf(documents, n))).collect();
+        Ok((weighed, cached.average_length))
+    }
+
+    /// How many products contain each of `terms`, read from the store for what the cache
+    /// lacks. A term no product contains is not kept: a product may bring it at any moment, and
+    /// counting it again is one index probe.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub async fn count(&self, db: &Db, terms: &[Term]) -> AppResult<Vec<u64>> {
         let missing: Vec<Term> = {
             let cached = self.lock();
             terms.iter().filter(|t| !cached.containing.contains_key(*t)).cloned().collect()
         };
-        let counted = containing(db, &missing).await?;
+        let counted: HashMap<Term, u64> = missing.iter().cloned().zip(containing(db, &missing).await?).collect();
         let mut cached = self.lock();
         if cached.containing.len() + counted.len() > MAX_TERMS {
             cached.containing.clear();
         }
-        cached.containing.extend(missing.into_iter().zip(counted.iter().copied()));
-        let documents = cached.documents;
-        let weighed = terms
-            .into_iter()
-            .map(|term| {
-                let n = cached.containing.get(&term).copied().unwrap_or(0);
-                (term, idf(documents, n))
-            })
-            .collect();
-        Ok((weighed, cached.average_length))
+        cached.containing.extend(counted.iter().filter(|(_, n)| **n > 0).map(|(t, n)| (t.clone(), *n)));
+        Ok(terms.iter().map(|t| counted.get(t).or_else(|| cached.containing.get(t)).copied().unwrap_or(0)).collect())
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Cached> {

@@ -44,6 +44,11 @@ pub async fn search(
     condition: Condition,
     limit: u64,
 ) -> AppResult<Vec<LexicalHit>> {
+    let found = groups_found(db, corpus, query).await?;
+    if !found.contains(&true) {
+        return Ok(Vec::new());
+    }
+    let query = &query.keeping(&found);
     let mut hits = search_all_words(db, corpus, query, condition.clone(), limit).await?;
     let short = hits.len() < FULL_PAGE && (hits.len() as u64) < limit;
     if let Some(relaxed) = query.relaxed().filter(|_| short) {
@@ -53,6 +58,42 @@ pub async fn search(
         hits.extend(more.into_iter().filter(|h| !seen.contains(&h.id)).take(room));
     }
     Ok(hits)
+}
+
+/// Whether any product holds each group of `query` (whatever the filter), so the groups no
+/// product holds (a word the catalog never uses) are left out before ranking: the products
+/// matching all the other words come first, instead of none matching all and every product
+/// matching any word being ranked. A query of one group is not probed: it is its own answer.
+/// On PostgreSQL the groups' lexemes are counted (`CorpusStats::count`, kept while not zero);
+/// on SQLite FTS5 looks for one match of each.
+async fn groups_found(db: &Db, corpus: &CorpusStats, query: &TextQuery) -> AppResult<Vec<bool>> {
+    let groups = query.each_group();
+    if groups.len() < 2 {
+        return Ok(vec![true; groups.len()]);
+    }
+    let backend = db.backend();
+    let probes: Vec<String> = match backend {
+        DatabaseBackend::Postgres => (1..=groups.len()).map(|i| format!("to_tsquery('english', ${i})::text")).collect(),
+        _ => groups.iter().map(|_| "EXISTS (SELECT 1 FROM product_fts WHERE product_fts MATCH ?)".to_owned()).collect(),
+    };
+    let values: Vec<sea_orm::Value> = groups
+        .iter()
+        .map(|group| if backend == DatabaseBackend::Postgres { group.to_tsquery() } else { group.to_fts5() }.into())
+        .collect();
+    let sql = format!("SELECT {}", probes.join(", "));
+    let row = db.conn().query_one_raw(sea_orm::Statement::from_sql_and_values(backend, sql, values)).await?;
+    let Some(row) = row else { return Ok(vec![true; groups.len()]) };
+    if backend != DatabaseBackend::Postgres {
+        return (0..groups.len()).map(|i| Ok(row.try_get_by_index::<bool>(i)?)).collect();
+    }
+    let terms: Vec<Vec<bm25::Term>> = (0..groups.len())
+        .map(|i| Ok(bm25::terms_of_tsquery(&row.try_get_by_index::<String>(i)?)))
+        .collect::<AppResult<_>>()?;
+    let every: Vec<bm25::Term> = terms.iter().flatten().cloned().collect();
+    let held: std::collections::HashSet<&bm25::Term> =
+        every.iter().zip(corpus.count(db, &every).await?).filter(|(_, n)| *n > 0).map(|(term, _)| term).collect();
+    // A group of words the configuration ignores has no terms: it cannot be judged.
+    Ok(terms.iter().map(|group| group.is_empty() || group.iter().any(|term| held.contains(term))).collect())
 }
 
 /// The best `limit` products matching every group of `query` and `condition`, best first. On

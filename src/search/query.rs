@@ -127,6 +127,22 @@ impl TextQuery {
         })
     }
 
+    /// Each group alone, as a query of its own (without the exclusions).
+    pub fn each_group(&self) -> Vec<TextQuery> {
+        let alone = |group: &Vec<Unit>| TextQuery {
+            groups: vec![group.clone()],
+            excluded: Vec::new(),
+            semantic: self.semantic.clone(),
+        };
+        self.groups.iter().map(alone).collect()
+    }
+
+    /// The query without the groups `keep` marks false (one flag per group, in order).
+    pub fn keeping(&self, keep: &[bool]) -> TextQuery {
+        let groups = self.groups.iter().zip(keep).filter(|(_, kept)| **kept).map(|(group, _)| group.clone()).collect();
+        TextQuery { groups, excluded: self.excluded.clone(), semantic: self.semantic.clone() }
+    }
+
     /// The query in PostgreSQL `to_tsquery` syntax.
     pub fn to_tsquery(&self) -> String {
         let unit = |unit: &Unit| match unit {

@@ -609,7 +609,50 @@ store_tests!(
     a_rare_word_outranks_a_common_one_on_both_stores,
     a_repeated_query_is_answered_from_memory_until_the_catalog_changes,
     a_catalog_change_reaches_the_next_repeated_search,
+    a_word_no_product_holds_is_left_out_and_the_rest_must_all_match,
 );
+
+/// A word no product holds is left out of the query: the products holding every other word
+/// fill the page, instead of every product holding any word.
+async fn a_word_no_product_holds_is_left_out_and_the_rest_must_all_match(store: Store) {
+    let app = TestApp::spawn(store).await;
+    let (db, shop) = (&app.db, vendor(&app.db, "atelier").await);
+    let scarves = category(db, "scarves", None).await;
+    let mut titles_made = Vec::new();
+    for n in 0..30 {
+        titles_made.push(format!("Black Wool Scarf {n}"));
+    }
+    for n in 0..6 {
+        titles_made.push(format!("Black Silk Scarf {n}"));
+        titles_made.push(format!("Grey Wool Scarf {n}"));
+    }
+    for (n, title) in titles_made.into_iter().enumerate() {
+        let product = NewProduct {
+            title,
+            description: "A scarf.".into(),
+            colour: None,
+            material: None,
+            ..new_product(n, shop.id, scarves.id)
+        };
+        create_product(db, product).await.unwrap();
+    }
+
+    let found = titles(&search(&app, "black wool zzyzx", json!({ "mode": "LEXICAL", "first": 100 })).await);
+    assert_eq!(found.len(), 30, "{found:?}");
+    assert!(found.iter().all(|t| t.starts_with("Black Wool")), "{found:?}");
+    // When the others are too few for a page, the products holding any of them follow.
+    let few = titles(&search(&app, "grey wool zzyzx", json!({ "mode": "LEXICAL", "first": 100 })).await);
+    assert!(few[..6].iter().all(|t| t.starts_with("Grey Wool")), "{few:?}");
+    assert!(few.len() > 6, "{few:?}");
+    let nothing = search(&app, "zzyzx qwvrtp", json!({ "mode": "LEXICAL" })).await;
+    assert_eq!(nothing["totalCount"], 0, "{nothing:#}");
+
+    // That the word was held by nothing is not remembered: once a product holds it, it counts.
+    let product = NewProduct { title: "Zzyzx Black Wool Scarf".into(), ..new_product(99, shop.id, scarves.id) };
+    create_product(db, product).await.unwrap();
+    let found = titles(&search(&app, "black wool zzyzx", json!({ "mode": "LEXICAL", "first": 100 })).await);
+    assert_eq!(found[0], "Zzyzx Black Wool Scarf", "every word matches it now: {found:?}");
+}
 
 /// A repeated query and filter cost one small read (the catalog's search generation) instead
 /// of ranking again, until a product change that matters to search moves the generation.
