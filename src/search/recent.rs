@@ -13,6 +13,7 @@
 //! keep the catalog as it was for at most the age limit.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -21,6 +22,7 @@ use sea_orm::{Condition, ConnectionTrait, DatabaseBackend, Statement};
 use super::bm25::CorpusStats;
 use super::lexical::{self, LexicalHit};
 use super::query::TextQuery;
+use crate::catalog::filter::ProductCriteria;
 use crate::db::Db;
 use crate::error::{AppError, AppResult};
 
@@ -61,15 +63,43 @@ impl RecentAnswers {
         condition: Condition,
         limit: u64,
     ) -> AppResult<Arc<[LexicalHit]>> {
+        let key = format!("search\u{1f}{limit}\u{1f}{filter}\u{1f}{query:?}");
+        self.answer(db, key, || lexical::search(db, corpus, query, condition, limit)).await
+    }
+
+    /// The best `limit` public products matching every word of `query`
+    /// ([`lexical::search_all_words`], the titles type-ahead suggests), from memory as
+    /// [`Self::search`]: shoppers typing the same first letters ask the same.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub async fn suggest(
+        &self,
+        db: &Db,
+        corpus: &CorpusStats,
+        query: &TextQuery,
+        limit: u64,
+    ) -> AppResult<Arc<[LexicalHit]>> {
+        let key = format!("suggest\u{1f}{limit}\u{1f}{query:?}");
+        let public = ProductCriteria::public().condition(db.backend(), None);
+        self.answer(db, key, || lexical::search_all_words(db, corpus, query, public, limit)).await
+    }
+
+    /// The answer kept under `key` at the current generation, or the one `rank` gives, kept.
+    async fn answer<F: Future<Output = AppResult<Vec<LexicalHit>>>>(
+        &self,
+        db: &Db,
+        key: String,
+        rank: impl FnOnce() -> F,
+    ) -> AppResult<Arc<[LexicalHit]>> {
         if self.max_age.is_zero() {
-            return Ok(lexical::search(db, corpus, query, condition, limit).await?.into());
+            return Ok(rank().await?.into());
         }
-        let key = format!("{limit}\u{1f}{filter}\u{1f}{query:?}");
         let generation = generation(db).await?;
         if let Some(hits) = self.get(&key, generation) {
             return Ok(hits);
         }
-        let hits: Arc<[LexicalHit]> = lexical::search(db, corpus, query, condition, limit).await?.into();
+        let hits: Arc<[LexicalHit]> = rank().await?.into();
         self.put(key, generation, hits.clone());
         Ok(hits)
     }

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::Search;
 use super::analytics::{self, Record};
 use super::indexer;
-use super::lexical::{self, LexicalHit};
+use super::lexical::LexicalHit;
 use super::query::TextQuery;
 use super::vector::VectorFilter;
 use crate::catalog::filter::ProductCriteria;
@@ -336,19 +336,14 @@ pub async fn suggestions(db: &Db, search: &Search, prefix: &str, limit: usize) -
         .filter(|s| !super::moderation::is_blocked(s, &blocked))
         .take(limit)
         .collect();
-    let public = ProductCriteria::public().condition(db.backend(), None);
-    for title in lexical::search_all_words(db, &search.corpus, &query, public, limit as u64)
-        .await?
-        .into_iter()
-        .map(|hit| hit.title)
-    {
+    let titles = search.recent.suggest(db, &search.corpus, &query, limit as u64).await?;
+    for title in titles.iter().map(|hit| &hit.title) {
         if suggestions.len() >= limit {
             break;
         }
-        if !suggestions.iter().any(|s| s.eq_ignore_ascii_case(&title))
-            && !super::moderation::is_blocked(&title, &blocked)
+        if !suggestions.iter().any(|s| s.eq_ignore_ascii_case(title)) && !super::moderation::is_blocked(title, &blocked)
         {
-            suggestions.push(title);
+            suggestions.push(title.clone());
         }
     }
     suggestions.truncate(limit);

@@ -440,6 +440,12 @@ async fn similar_products_and_suggestions(store: Store) {
     assert!(!rest.contains(&"Hidden Silk Dress"));
     assert!(!rest.contains(&"silk evening"), "one visitor's repeated query is not suggested to others");
     assert!(!suggest("qwer").await["data"]["searchSuggestions"].as_array().unwrap().iter().any(|s| s == "qwertyuiop"));
+    // Suggestions are kept only while the catalog is unchanged: a new product is suggested at once.
+    assert_eq!(suggest("zeph").await["data"]["searchSuggestions"], json!([]));
+    let (shop, tops) = (vendor(&app.db, "zephyr-shop").await, category(&app.db, "zephyr-tops", None).await);
+    let blouse = NewProduct { title: "Zephyr Silk Blouse".into(), ..new_product(700, shop.id, tops.id) };
+    create_product(&app.db, blouse).await.unwrap();
+    assert_eq!(suggest("zeph").await["data"]["searchSuggestions"], json!(["Zephyr Silk Blouse"]));
 
     // Staff keep a phrase out of suggestions; shoppers may not.
     let block = "mutation ($p: String!) { blockSearchSuggestion(phrase: $p) { phrase } }";
