@@ -14,17 +14,18 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use sea_orm::{Condition, ConnectionTrait, DatabaseBackend, Statement};
+use sea_orm::{Condition, ConnectionTrait, DatabaseBackend, DbErr, Statement};
 
 use super::bm25::CorpusStats;
 use super::lexical::{self, LexicalHit};
 use super::query::TextQuery;
 use crate::catalog::filter::ProductCriteria;
 use crate::db::Db;
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 
 /// Most answers kept (each at most `search.candidates` ids and titles, about 16 KiB at 200);
 /// when full, the expired ones go, and if none has, all.
@@ -34,6 +35,8 @@ const MOST_ANSWERS: usize = 512;
 pub struct RecentAnswers {
     max_age: Duration,
     answers: Mutex<HashMap<String, Answer>>,
+    /// Whether reading the generation failed once (said once in the log).
+    unreadable: AtomicBool,
 }
 
 struct Answer {
@@ -45,7 +48,7 @@ struct Answer {
 impl RecentAnswers {
     /// Answers kept for at most `max_age`; zero keeps none.
     pub fn new(max_age: Duration) -> Self {
-        Self { max_age, answers: Mutex::default() }
+        Self { max_age, answers: Mutex::default(), unreadable: AtomicBool::new(false) }
     }
 
     /// The best `limit` products for `query` among those passing `condition` ([`lexical::search`]),
@@ -95,7 +98,16 @@ impl RecentAnswers {
         if self.max_age.is_zero() {
             return Ok(rank().await?.into());
         }
-        let generation = generation(db).await?;
+        let generation = match generation(db).await {
+            Ok(generation) => generation,
+            Err(error) => {
+                // Without the generation nothing kept can be trusted: rank as if nothing were.
+                if !self.unreadable.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(%error, "the search generation is unreadable: full-text answers are not kept");
+                }
+                return Ok(rank().await?.into());
+            }
+        };
         if let Some(hits) = self.get(&key, generation) {
             return Ok(hits);
         }
@@ -124,14 +136,13 @@ impl RecentAnswers {
 }
 
 /// The catalog's search generation: the last id `search_outbox` handed out.
-async fn generation(db: &Db) -> AppResult<i64> {
+async fn generation(db: &Db) -> Result<i64, DbErr> {
     let sql = match db.backend() {
         DatabaseBackend::Postgres => "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM search_outbox_id_seq",
         _ => "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'search_outbox'), 0)",
     };
     let row = db.conn().query_one_raw(Statement::from_string(db.backend(), sql)).await?;
-    let row = row.ok_or_else(|| AppError::internal(anyhow::anyhow!("the search generation was not readable")))?;
-    Ok(row.try_get_by_index(0)?)
+    row.ok_or_else(|| DbErr::Custom("no search generation row".to_owned()))?.try_get_by_index(0)
 }
 
 #[cfg(test)]

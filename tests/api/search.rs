@@ -703,6 +703,23 @@ async fn a_repeated_query_is_answered_from_memory_until_the_catalog_changes(stor
     assert!(after.iter().any(|h| h.id == tote.id), "the new tote is found: {after:?}");
 }
 
+/// Should the generation be unreadable (here its sequence renamed; in production a role
+/// without SELECT on it), searches rank every time instead of failing or going stale.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_readable_generation_every_search_ranks_again() {
+    let app = TestApp::spawn(Store::Postgres).await;
+    app.load_demo().await;
+    app.db.conn().execute_unprepared("ALTER SEQUENCE search_outbox_id_seq RENAME TO hidden_seq").await.unwrap();
+    let lexical = json!({ "mode": "LEXICAL", "first": 100 });
+    let first = titles(&search(&app, "tote", lexical.clone()).await);
+    assert!(first.len() >= 5, "{first:?}");
+    let (shop, bags) = (vendor(&app.db, "weekender").await, category(&app.db, "weekend-bags", None).await);
+    let tote = NewProduct { title: "Weekend Tote".into(), ..new_product(900, shop.id, bags.id) };
+    create_product(&app.db, tote).await.unwrap();
+    let found = titles(&search(&app, "tote", lexical).await);
+    assert_eq!(found.len(), first.len() + 1, "{found:?}");
+}
+
 /// Through the API, with the answer cache on (the default): a product archived or added
 /// between two identical searches is gone from, or found by, the second at once.
 async fn a_catalog_change_reaches_the_next_repeated_search(store: Store) {
