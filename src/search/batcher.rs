@@ -1,7 +1,9 @@
 //! Query texts that arrive together are embedded together: the first text not in the cache
 //! opens a batch and, after a short window, one model run embeds every text that joined it.
 //! Eight shoppers typing new queries at the same moment then cost about one run, not eight runs
-//! queued on the cores. The same text twice in a batch is embedded once.
+//! queued on the cores. The same text twice in a batch is embedded once. A text that finds the
+//! model idle is not held for the window: its batch runs at once, and the texts arriving
+//! while it runs gather in the next.
 //!
 //! The run happens in a task of its own, so a caller that gives up (a search timing out) never
 //! strands the others waiting on its batch.
@@ -34,12 +36,22 @@ struct Batches {
     /// The batch new texts join.
     open: Option<u64>,
     waiting: HashMap<u64, Batch>,
+    /// Batches being embedded.
+    running: usize,
 }
 
 /// Gathers texts into batches for an embedder.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct QueryBatcher {
     batches: Arc<Mutex<Batches>>,
+    /// How long a batch stays open ([`WINDOW`]).
+    window: Duration,
+}
+
+impl Default for QueryBatcher {
+    fn default() -> Self {
+        Self { batches: Arc::default(), window: WINDOW }
+    }
 }
 
 impl QueryBatcher {
@@ -74,7 +86,14 @@ impl QueryBatcher {
                     let id = batches.next_id;
                     batches.next_id += 1;
                     let (full, filled) = oneshot::channel();
-                    let batch = Batch { texts: vec![text.to_owned()], waiters: vec![(0, sender)], full: Some(full) };
+                    let mut batch =
+                        Batch { texts: vec![text.to_owned()], waiters: vec![(0, sender)], full: Some(full) };
+                    if batches.running == 0 {
+                        // The model is idle: nothing is gained by waiting for company.
+                        if let Some(full) = batch.full.take() {
+                            let _ = full.send(());
+                        }
+                    }
                     batches.waiting.insert(id, batch);
                     batches.open = Some(id);
                     Some((id, filled))
@@ -82,7 +101,7 @@ impl QueryBatcher {
             }
         };
         if let Some((id, filled)) = opened {
-            tokio::spawn(run(Arc::clone(&self.batches), Arc::clone(embedder), id, filled));
+            tokio::spawn(run(Arc::clone(&self.batches), Arc::clone(embedder), id, filled, self.window));
         }
         match answer.await.context("the query batch was dropped")? {
             Ok(vector) => Ok(vector),
@@ -93,17 +112,31 @@ impl QueryBatcher {
 
 /// Waits out the window (or until the batch is full), then embeds the batch and answers its
 /// waiters.
-async fn run(batches: Arc<Mutex<Batches>>, embedder: Arc<dyn Embedder>, id: u64, filled: oneshot::Receiver<()>) {
-    let _ = tokio::time::timeout(WINDOW, filled).await;
+async fn run(
+    batches: Arc<Mutex<Batches>>,
+    embedder: Arc<dyn Embedder>,
+    id: u64,
+    filled: oneshot::Receiver<()>,
+    window: Duration,
+) {
+    let _ = tokio::time::timeout(window, filled).await;
     let batch = {
         let Ok(mut batches) = batches.lock() else { return };
         if batches.open == Some(id) {
             batches.open = None;
         }
-        batches.waiting.remove(&id)
+        let batch = batches.waiting.remove(&id);
+        if batch.is_some() {
+            batches.running += 1;
+        }
+        batch
     };
     let Some(batch) = batch else { return };
-    let answers: Vec<Answer> = match embedder.embed(&batch.texts).await {
+    let embedded = embedder.embed(&batch.texts).await;
+    if let Ok(mut batches) = batches.lock() {
+        batches.running = batches.running.saturating_sub(1);
+    }
+    let answers: Vec<Answer> = match embedded {
         Ok(vectors) if vectors.len() == batch.texts.len() => vectors
             .into_iter()
             .map(|v| {
@@ -177,6 +210,19 @@ mod tests {
         // A later text opens a batch of its own.
         assert_eq!(batcher.embed(&embedder, "later").await?.as_slice(), [5.0]);
         assert_eq!(counting.runs.load(Ordering::SeqCst), 2);
+        Ok(())
+    }
+
+    /// With a window of a minute: a text finding the model idle is answered at once (its run
+    /// takes 5 ms), not when the window closes; the deadline below is a safety net only.
+    #[tokio::test]
+    async fn a_text_finding_the_model_idle_is_not_held_for_the_window() -> anyhow::Result<()> {
+        let counting = Arc::new(Counting::default());
+        let embedder: Arc<dyn Embedder> = counting.clone();
+        let batcher = QueryBatcher { window: Duration::from_secs(60), ..QueryBatcher::default() };
+        let alone = tokio::time::timeout(Duration::from_secs(30), batcher.embed(&embedder, "alone")).await;
+        assert_eq!(alone.context("held for the window")??.as_slice(), [5.0]);
+        assert_eq!(counting.runs.load(Ordering::SeqCst), 1);
         Ok(())
     }
 
