@@ -229,6 +229,17 @@ impl TestApp {
         response["data"].clone()
     }
 
+    /// A pool of the test's own on the app's store, for counting statements: the server's
+    /// background work runs statements of its own on the app's, which would blur the count.
+    pub async fn own_pool(&self) -> Db {
+        let settings = aeternum::config::DatabaseSettings {
+            url: Secret::new(self.database_url.clone()),
+            max_connections: Some(2),
+            acquire_timeout_seconds: 5,
+        };
+        Db::connect(&settings).await.unwrap()
+    }
+
     /// Loads the demo catalog.
     pub async fn load_demo(&self) {
         aeternum::seed::demo::load(&self.db).await.expect("the demo catalog loads");

@@ -670,13 +670,7 @@ async fn a_repeated_query_is_answered_from_memory_until_the_catalog_changes(stor
 
     let app = TestApp::spawn(store).await;
     app.load_demo().await;
-    // A connection of the test's own, so the server's background statements do not count.
-    let settings = aeternum::config::DatabaseSettings {
-        url: aeternum::config::Secret::new(app.database_url.clone()),
-        max_connections: Some(2),
-        acquire_timeout_seconds: 5,
-    };
-    let db = Db::connect(&settings).await.unwrap();
+    let db = app.own_pool().await;
     let (recent, corpus) = (RecentAnswers::new(Duration::from_secs(60)), CorpusStats::default());
     let query = TextQuery::parse("tote").unwrap();
     let condition = || ProductCriteria::public().condition(db.backend(), None);
@@ -877,14 +871,7 @@ async fn expired_corpus_figures_are_read_again_by_one_search_at_a_time() {
 
     let app = TestApp::spawn(Store::Postgres).await;
     app.load_demo().await;
-    // A connection of the test's own: the server's background work runs statements of its own
-    // on the app's, which would blur the count.
-    let settings = aeternum::config::DatabaseSettings {
-        url: aeternum::config::Secret::new(app.database_url.clone()),
-        max_connections: Some(4),
-        acquire_timeout_seconds: 5,
-    };
-    let db = Db::connect(&settings).await.unwrap();
+    let db = app.own_pool().await;
     let stats = CorpusStats::with_ttl(Duration::ZERO);
     let terms = || vec![Term { lexeme: "tote".to_owned(), prefix: false }];
     let (first, length) = stats.weigh(&db, terms()).await.unwrap();
