@@ -132,7 +132,7 @@ async fn run(
         batch
     };
     let Some(batch) = batch else { return };
-    let embedded = embedder.embed(&batch.texts).await;
+    let embedded = embedder.embed_now(&batch.texts).await;
     if let Ok(mut batches) = batches.lock() {
         batches.running = batches.running.saturating_sub(1);
     }

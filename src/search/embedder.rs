@@ -1,6 +1,7 @@
 //! The `Embedder` port and its adapters: the in-process model and OpenAI-compatible HTTP
 //! endpoints (hosted APIs, Ollama, vLLM, TEI).
 
+use std::collections::VecDeque;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,6 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use async_trait::async_trait;
 use serde::Deserialize;
+use tokio::sync::oneshot;
 
 use super::minilm::MiniLm;
 use crate::config::{EmbedderSettings, Secret};
@@ -29,7 +31,20 @@ pub trait Embedder: Send + Sync {
     /// # Errors
     /// When the model or the provider fails.
     async fn embed(&self, texts: &[String]) -> anyhow::Result<Vec<Vec<f32>>>;
+
+    /// As [`Self::embed`], for texts a request is waiting on (shoppers' queries): an adapter
+    /// sharing its capacity with background work (reindexing) serves these first.
+    ///
+    /// # Errors
+    /// When the model or the provider fails.
+    async fn embed_now(&self, texts: &[String]) -> anyhow::Result<Vec<Vec<f32>>> {
+        self.embed(texts).await
+    }
 }
+
+/// Texts per run of background embedding (reindexing): a request's texts wait for at most one
+/// such run to end before a core is theirs.
+pub const BACKGROUND_RUN: usize = 8;
 
 /// Builds the configured embedder; `None` when search is configured lexical-only. An HTTP
 /// call may take four times `timeout_ms` (the indexer embeds in batches).
@@ -51,11 +66,98 @@ pub fn from_settings(settings: &EmbedderSettings, timeout_ms: u64) -> anyhow::Re
 }
 
 /// The in-process all-MiniLM-L6-v2 model. At most one inference per core runs at a time: more
-/// would only share the cores and make every one of them slower.
+/// would only share the cores and make every one of them slower. A core that frees goes to a
+/// waiting request's run before a waiting background run.
 pub struct LocalEmbedder {
     model: Arc<MiniLm>,
-    cores: Arc<tokio::sync::Semaphore>,
+    cores: Arc<Cores>,
     core_count: usize,
+}
+
+/// The cores' turns: one per core, handed to waiting urgent runs before the others, each in
+/// the order they asked.
+pub struct Cores {
+    state: std::sync::Mutex<Turns>,
+}
+
+struct Turns {
+    free: usize,
+    urgent: VecDeque<oneshot::Sender<()>>,
+    background: VecDeque<oneshot::Sender<()>>,
+}
+
+/// A core's turn, passed on when dropped.
+pub struct Core<'a>(&'a Cores);
+
+impl Drop for Core<'_> {
+    fn drop(&mut self) {
+        self.0.pass_on();
+    }
+}
+
+/// A run waiting for its turn. Dropped after being handed a turn it never took (its caller
+/// gave up), it passes the turn on.
+struct Waiting<'a> {
+    cores: &'a Cores,
+    turn: Option<oneshot::Receiver<()>>,
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        if let Some(mut turn) = self.turn.take()
+            && turn.try_recv().is_ok()
+        {
+            self.cores.pass_on();
+        }
+    }
+}
+
+impl Cores {
+    /// `count` turns.
+    pub fn new(count: usize) -> Self {
+        Self {
+            state: std::sync::Mutex::new(Turns {
+                free: count.max(1),
+                urgent: VecDeque::new(),
+                background: VecDeque::new(),
+            }),
+        }
+    }
+
+    /// A turn: at once when one is free, else when one is passed on (to `urgent` runs first).
+    pub async fn turn(&self, urgent: bool) -> Core<'_> {
+        let (sender, receiver) = oneshot::channel();
+        {
+            let mut turns = self.lock();
+            if turns.free > 0 {
+                turns.free -= 1;
+                return Core(self);
+            }
+            if urgent { turns.urgent.push_back(sender) } else { turns.background.push_back(sender) }
+        }
+        let mut waiting = Waiting { cores: self, turn: Some(receiver) };
+        if let Some(turn) = waiting.turn.as_mut() {
+            // Senders are only dropped by sending: the turn always comes.
+            let _ = turn.await;
+        }
+        waiting.turn = None;
+        Core(self)
+    }
+
+    fn pass_on(&self) {
+        let mut turns = self.lock();
+        while let Some(next) = turns.urgent.pop_front().or_else(|| turns.background.pop_front()) {
+            if next.send(()).is_ok() {
+                return;
+            }
+        }
+        turns.free += 1;
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Turns> {
+        // Plain counters and queues: a panic elsewhere cannot leave them half-written.
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 impl LocalEmbedder {
@@ -68,13 +170,13 @@ impl LocalEmbedder {
             format!("cannot load the embedding model from {} (run scripts/fetch-model)", dir.display())
         })?;
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-        Ok(Self { model: Arc::new(model), cores: Arc::new(tokio::sync::Semaphore::new(cores)), core_count: cores })
+        Ok(Self { model: Arc::new(model), cores: Arc::new(Cores::new(cores)), core_count: cores })
     }
 
     /// Embeds `texts` on one core, in chunks of [`EMBED_BATCH`].
-    async fn run(&self, texts: Vec<String>) -> anyhow::Result<Vec<Vec<f32>>> {
+    async fn run(&self, texts: Vec<String>, urgent: bool) -> anyhow::Result<Vec<Vec<f32>>> {
         let model = self.model.clone();
-        let _core = self.cores.acquire().await.context("the embedder is shutting down")?;
+        let _core = self.cores.turn(urgent).await;
         tokio::task::spawn_blocking(move || {
             texts.chunks(EMBED_BATCH).try_fold(Vec::with_capacity(texts.len()), |mut all, chunk| {
                 all.extend(model.embed(chunk)?);
@@ -96,18 +198,29 @@ impl Embedder for LocalEmbedder {
         self.model.dimensions()
     }
 
-    /// The texts are split into runs, at most one per core at once (queued fairly with other
-    /// callers'): a batch of at most [`EMBED_BATCH`] (queries arriving together) into one run
-    /// per core, a longer one (reindexing) into runs of [`EMBED_BATCH`] texts of similar
-    /// length, since a run pads every text to its longest.
+    /// Background work (reindexing): runs of [`BACKGROUND_RUN`] texts of similar length (a run
+    /// pads every text to its longest), at most one per core at once, each taking its turn
+    /// after any waiting request's.
     async fn embed(&self, texts: &[String]) -> anyhow::Result<Vec<Vec<f32>>> {
-        let per_run =
-            if texts.len() <= EMBED_BATCH { texts.len().div_ceil(self.core_count).max(1) } else { EMBED_BATCH };
+        self.in_runs(texts, BACKGROUND_RUN, false).await
+    }
+
+    /// Texts a request waits on (queries arriving together): one run per core, served before
+    /// waiting background runs.
+    async fn embed_now(&self, texts: &[String]) -> anyhow::Result<Vec<Vec<f32>>> {
+        self.in_runs(texts, texts.len().div_ceil(self.core_count).clamp(1, EMBED_BATCH), true).await
+    }
+}
+
+impl LocalEmbedder {
+    /// `texts` in runs of `per_run`, sorted by length when there is more than one run.
+    async fn in_runs(&self, texts: &[String], per_run: usize, urgent: bool) -> anyhow::Result<Vec<Vec<f32>>> {
         let mut order: Vec<usize> = (0..texts.len()).collect();
-        if texts.len() > EMBED_BATCH {
+        if texts.len() > per_run {
             order.sort_by_key(|&i| texts[i].len());
         }
-        let runs = order.chunks(per_run).map(|chunk| self.run(chunk.iter().map(|&i| texts[i].clone()).collect()));
+        let runs =
+            order.chunks(per_run).map(|chunk| self.run(chunk.iter().map(|&i| texts[i].clone()).collect(), urgent));
         let vectors = futures_util::future::try_join_all(runs).await?;
         let mut placed = vec![Vec::new(); texts.len()];
         for (i, vector) in order.into_iter().zip(vectors.into_iter().flatten()) {
@@ -220,8 +333,47 @@ pub fn normalised(mut vector: Vec<f32>) -> Vec<f32> {
 
 #[cfg(test)]
 mod tests {
+    use std::task::Poll;
+
     use super::*;
     use crate::search::vector::dot as cosine;
+
+    /// Polls `future` once.
+    fn poll_once<F: std::future::Future>(future: std::pin::Pin<&mut F>) -> std::task::Poll<F::Output> {
+        future.poll(&mut std::task::Context::from_waker(std::task::Waker::noop()))
+    }
+
+    #[test]
+    fn a_freed_core_goes_to_a_waiting_request_before_waiting_background_runs() {
+        let cores = Cores::new(1);
+        let mut held = std::pin::pin!(cores.turn(false));
+        let Poll::Ready(held) = poll_once(held.as_mut()) else { panic!("a free core is taken at once") };
+        let mut background = std::pin::pin!(cores.turn(false));
+        let mut request = std::pin::pin!(cores.turn(true));
+        assert!(poll_once(background.as_mut()).is_pending());
+        assert!(poll_once(request.as_mut()).is_pending());
+
+        drop(held);
+        assert!(poll_once(background.as_mut()).is_pending(), "the background run asked first, yet waits");
+        let Poll::Ready(request) = poll_once(request.as_mut()) else { panic!("the request has the core") };
+        drop(request);
+        assert!(poll_once(background.as_mut()).is_ready(), "then the background run");
+    }
+
+    #[test]
+    fn a_turn_handed_to_a_caller_that_gave_up_is_passed_on() {
+        let cores = Cores::new(1);
+        let mut held = std::pin::pin!(cores.turn(false));
+        let Poll::Ready(held) = poll_once(held.as_mut()) else { panic!("a free core is taken at once") };
+        let mut next = std::pin::pin!(cores.turn(false));
+        {
+            let mut gave_up = Box::pin(cores.turn(true));
+            assert!(poll_once(gave_up.as_mut()).is_pending());
+            drop(held);
+            // Handed the core, then dropped before taking it.
+        }
+        assert!(poll_once(next.as_mut()).is_ready(), "the core was not lost");
+    }
 
     #[tokio::test]
     async fn a_long_batch_grouped_by_length_keeps_each_text_with_its_vector() -> anyhow::Result<()> {

@@ -310,7 +310,7 @@ pub async fn similar(
         None => {
             let category = catalog::category_by_id(db, product.category_id).await?;
             let text = indexer::document(&product, &category.name);
-            search.within("embedder", embedder.embed(&[text])).await?.pop().unwrap_or_default()
+            search.within("embedder", embedder.embed_now(&[text])).await?.pop().unwrap_or_default()
         }
     };
     let filter = VectorFilter::from_criteria(criteria);
