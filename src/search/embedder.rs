@@ -343,11 +343,17 @@ mod tests {
         future.poll(&mut std::task::Context::from_waker(std::task::Waker::noop()))
     }
 
+    /// A core of `cores` taken at once (one must be free).
+    fn taken(cores: &Cores) -> Core<'_> {
+        let mut turn = std::pin::pin!(cores.turn(false));
+        let Poll::Ready(core) = poll_once(turn.as_mut()) else { panic!("a free core is taken at once") };
+        core
+    }
+
     #[test]
     fn a_freed_core_goes_to_a_waiting_request_before_waiting_background_runs() {
         let cores = Cores::new(1);
-        let mut held = std::pin::pin!(cores.turn(false));
-        let Poll::Ready(held) = poll_once(held.as_mut()) else { panic!("a free core is taken at once") };
+        let held = taken(&cores);
         let mut background = std::pin::pin!(cores.turn(false));
         let mut request = std::pin::pin!(cores.turn(true));
         assert!(poll_once(background.as_mut()).is_pending());
@@ -363,8 +369,7 @@ mod tests {
     #[test]
     fn a_turn_handed_to_a_caller_that_gave_up_is_passed_on() {
         let cores = Cores::new(1);
-        let mut held = std::pin::pin!(cores.turn(false));
-        let Poll::Ready(held) = poll_once(held.as_mut()) else { panic!("a free core is taken at once") };
+        let held = taken(&cores);
         let mut next = std::pin::pin!(cores.turn(false));
         {
             let mut gave_up = Box::pin(cores.turn(true));
