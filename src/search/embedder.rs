@@ -126,15 +126,17 @@ impl Cores {
 
     /// A turn: at once when one is free, else when one is passed on (to `urgent` runs first).
     pub async fn turn(&self, urgent: bool) -> Core<'_> {
-        let (sender, receiver) = oneshot::channel();
-        {
+        let receiver = {
             let mut turns = self.lock();
             if turns.free > 0 {
                 turns.free -= 1;
                 return Core(self);
             }
-            if urgent { turns.urgent.push_back(sender) } else { turns.background.push_back(sender) }
-        }
+            let (sender, receiver) = oneshot::channel();
+            let queue = if urgent { &mut turns.urgent } else { &mut turns.background };
+            queue.push_back(sender);
+            receiver
+        };
         let mut waiting = Waiting { cores: self, turn: Some(receiver) };
         if let Some(turn) = waiting.turn.as_mut() {
             // Senders are only dropped by sending: the turn always comes.

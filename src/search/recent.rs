@@ -84,8 +84,11 @@ impl RecentAnswers {
         limit: u64,
     ) -> AppResult<Arc<[LexicalHit]>> {
         let key = format!("suggest\u{1f}{limit}\u{1f}{query:?}");
-        let public = ProductCriteria::public().condition(db.backend(), None);
-        self.answer(db, key, || lexical::search_all_words(db, corpus, query, public, limit)).await
+        self.answer(db, key, || {
+            let public = ProductCriteria::public().condition(db.backend(), None);
+            lexical::search_all_words(db, corpus, query, public, limit)
+        })
+        .await
     }
 
     /// The answer kept under `key` at the current generation, or the one `rank` gives, kept.
