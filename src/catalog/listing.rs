@@ -134,16 +134,14 @@ pub async fn condition(db: &Db, criteria: &ProductCriteria) -> AppResult<Conditi
 }
 
 /// `(key, id) > (cursor key, cursor id)` when walking up the index, `<` when walking down.
+///
+/// Written as one row-value comparison, which both stores turn into a range of the `(key, id)`
+/// index. The equivalent `key > k OR (key = k AND id > i)` is only a filter: the walk would start
+/// at the first product and step over every earlier page's rows.
 fn after_cursor(sort: ProductSort, cursor: &Cursor, ascending: bool) -> AppResult<Condition> {
-    let key = Expr::col(sort.column());
-    let id = Expr::col(product::Column::Id);
-    let value = sort.key_value(cursor)?;
-    let (beyond_key, beyond_id) = if ascending {
-        (key.clone().gt(value.clone()), id.gt(cursor.id))
-    } else {
-        (key.clone().lt(value.clone()), id.lt(cursor.id))
-    };
-    Ok(Condition::any().add(beyond_key).add(Condition::all().add(key.eq(value)).add(beyond_id)))
+    let row = Expr::tuple([Expr::col(sort.column()), Expr::col(product::Column::Id)]);
+    let at = Expr::tuple([sort.key_value(cursor)?, Expr::value(cursor.id)]);
+    Ok(Condition::all().add(if ascending { row.gt(at) } else { row.lt(at) }))
 }
 
 #[cfg(test)]
