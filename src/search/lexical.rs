@@ -7,7 +7,7 @@
 //! nothing still finds what the others name.
 
 use entity::product;
-use sea_orm::sea_query::{Alias, Expr, Order, Query, SelectStatement};
+use sea_orm::sea_query::{Alias, Expr, Order, Query, SelectStatement, SimpleExpr};
 use sea_orm::{Condition, ConnectionTrait, DatabaseBackend};
 use uuid::Uuid;
 
@@ -72,16 +72,19 @@ async fn groups_found(db: &Db, corpus: &CorpusStats, query: &TextQuery) -> AppRe
         return Ok(vec![true; groups.len()]);
     }
     let backend = db.backend();
-    let probes: Vec<String> = match backend {
-        DatabaseBackend::Postgres => (1..=groups.len()).map(|i| format!("to_tsquery('english', ${i})::text")).collect(),
-        _ => groups.iter().map(|_| "EXISTS (SELECT 1 FROM product_fts WHERE product_fts MATCH ?)".to_owned()).collect(),
+    let probes: Vec<SimpleExpr> = match backend {
+        DatabaseBackend::Postgres => groups.iter().map(|group| tsquery(group, "{}::text")).collect(),
+        _ => groups
+            .iter()
+            .map(|group| {
+                let probe = "EXISTS (SELECT 1 FROM product_fts WHERE product_fts MATCH ?)";
+                Expr::cust_with_values(probe, [group.to_fts5()])
+            })
+            .collect(),
     };
-    let values: Vec<sea_orm::Value> = groups
-        .iter()
-        .map(|group| if backend == DatabaseBackend::Postgres { group.to_tsquery() } else { group.to_fts5() }.into())
-        .collect();
-    let sql = format!("SELECT {}", probes.join(", "));
-    let row = db.conn().query_one_raw(sea_orm::Statement::from_sql_and_values(backend, sql, values)).await?;
+    let mut select = Query::select();
+    select.exprs(probes);
+    let row = db.conn().query_one(&select).await?;
     let Some(row) = row else { return Ok(vec![true; groups.len()]) };
     if backend != DatabaseBackend::Postgres {
         return (0..groups.len()).map(|i| Ok(row.try_get_by_index::<bool>(i)?)).collect();
@@ -136,7 +139,7 @@ pub async fn search_all_words(
     }
     select
         .expr_as(Expr::cust(r#""products"."search_vector"::text"#), Alias::new("terms"))
-        .expr_as(Expr::cust_with_values("to_tsquery('english', $1)::text", [query.to_tsquery()]), Alias::new("query"));
+        .expr_as(tsquery(query, "{}::text"), Alias::new("query"));
     let rows = db.conn().query_all(&select).await?;
     let hits = hits_of(&rows)?;
     let Some(first) = rows.first() else { return Ok(hits) };
@@ -202,24 +205,39 @@ async fn sqlite_first_matches(
     Ok((hits, u64::try_from(count).unwrap_or(0)))
 }
 
+/// `query` as a PostgreSQL `tsquery`, written into `sql` at its `{}`.
+///
+/// The word being typed matches as a prefix of its stem or of itself as typed: the `english`
+/// configuration stems "zephy" to "zephi", which does not begin "zephyr", so the word as typed
+/// (the `simple` configuration) is asked for too, beside the query's other words.
+fn tsquery(query: &TextQuery, sql: &str) -> SimpleExpr {
+    let (template, values) = match query.typed_word() {
+        None => ("to_tsquery('english', $1)", vec![query.to_tsquery()]),
+        Some((word, None)) => {
+            ("(to_tsquery('english', $1) || to_tsquery('simple', $2))", vec![query.to_tsquery(), format!("'{word}':*")])
+        }
+        Some((word, Some(others))) => (
+            "(to_tsquery('english', $1) || (to_tsquery('english', $2) && to_tsquery('simple', $3)))",
+            vec![query.to_tsquery(), others.to_tsquery(), format!("'{word}':*")],
+        ),
+    };
+    Expr::cust_with_values(sql.replacen("{}", template, 1), values)
+}
+
 /// Restricts `select` (over `products`) to the products matching `query`, best first. With
 /// `ranked`, PostgreSQL's RUM index returns the matches in rank order (its `<=>` distance is
 /// the inverse of the same weighted rank), so a `LIMIT` stops reading early.
 fn matching(select: &mut SelectStatement, backend: DatabaseBackend, ranked: bool, query: &TextQuery) {
     match backend {
         DatabaseBackend::Postgres => {
-            let tsquery = query.to_tsquery();
             let (rank, order) = if ranked {
-                (r#""products"."search_vector" <=> to_tsquery('english', $1)"#, Order::Asc)
+                (r#""products"."search_vector" <=> {}"#, Order::Asc)
             } else {
-                (r#"ts_rank("products"."search_vector", to_tsquery('english', $1))"#, Order::Desc)
+                (r#"ts_rank("products"."search_vector", {})"#, Order::Desc)
             };
             select
-                .and_where(Expr::cust_with_values(
-                    r#""products"."search_vector" @@ to_tsquery('english', $1)"#,
-                    [tsquery.clone()],
-                ))
-                .order_by_expr(Expr::cust_with_values(rank, [tsquery]), order);
+                .and_where(tsquery(query, r#""products"."search_vector" @@ {}"#))
+                .order_by_expr(tsquery(query, rank), order);
         }
         _ => {
             select

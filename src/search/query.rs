@@ -143,6 +143,22 @@ impl TextQuery {
         TextQuery { groups, excluded: self.excluded.clone(), semantic: self.semantic.clone() }
     }
 
+    /// The word being typed (the one word matching as a prefix), with what the query asks
+    /// beside it: its other groups and its exclusions, or `None` when nothing else.
+    pub fn typed_word(&self) -> Option<(&str, Option<TextQuery>)> {
+        let typed = |unit: &Unit| matches!(unit, Unit::Word { prefix: true, .. });
+        let at = self.groups.iter().position(|group| group.iter().any(typed))?;
+        let Some(Unit::Word { text, .. }) = self.groups[at].iter().find(|unit| typed(unit)) else { return None };
+        let mut groups = self.groups.clone();
+        groups.remove(at);
+        let others = (!groups.is_empty() || !self.excluded.is_empty()).then(|| TextQuery {
+            groups,
+            excluded: self.excluded.clone(),
+            semantic: self.semantic.clone(),
+        });
+        Some((text, others))
+    }
+
     /// The query in PostgreSQL `to_tsquery` syntax.
     pub fn to_tsquery(&self) -> String {
         let unit = |unit: &Unit| match unit {
@@ -238,6 +254,17 @@ fn tokenize(input: &str) -> Vec<Token> {
 #[allow(clippy::unwrap_used)] // a failed step should fail the test loudly
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_word_being_typed_comes_apart_from_the_rest() {
+        let query = TextQuery::parse("silk or wool -red zeph").unwrap();
+        let (word, others) = query.typed_word().unwrap();
+        assert_eq!(word, "zeph");
+        assert_eq!(others.unwrap().to_tsquery(), "('silk' | 'wool') & !'red'");
+        let alone = TextQuery::parse("zeph").unwrap();
+        assert_eq!(alone.typed_word(), Some(("zeph", None)));
+        assert_eq!(TextQuery::parse("silk zephyr ").unwrap().typed_word(), None);
+    }
 
     #[test]
     fn words_must_all_match_and_the_last_is_a_prefix_while_typing() {

@@ -861,6 +861,32 @@ async fn postgres_full_text_uses_the_rum_index_and_finds_what_gin_finds() {
     }
 }
 
+/// A word being typed matches what begins with it as typed, not only what begins with its stem:
+/// PostgreSQL's English stemmer makes "zephy" "zephi", which does not begin "Zephyr".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_word_being_typed_matches_before_its_stem_does() {
+    let app = TestApp::spawn(Store::Postgres).await;
+    let (shop, tops) = (vendor(&app.db, "atelier").await, category(&app.db, "tops", None).await);
+    for (n, title) in [(1, "Zephyr Silk Blouse"), (2, "Zephyr Linen Shirt"), (3, "Berry Wool Scarf")] {
+        create_product(&app.db, NewProduct { title: title.into(), ..new_product(n, shop.id, tops.id) }).await.unwrap();
+    }
+    let lexical = json!({ "mode": "LEXICAL" });
+    for typed in ["zeph", "zephy", "zephyr"] {
+        let mut found = titles(&search(&app, typed, lexical.clone()).await);
+        found.sort();
+        assert_eq!(found, ["Zephyr Linen Shirt", "Zephyr Silk Blouse"], "{typed}");
+    }
+    // Beside other words, and with an exclusion, the typed word still narrows.
+    assert_eq!(titles(&search(&app, "silk zephy", lexical.clone()).await)[0], "Zephyr Silk Blouse");
+    assert_eq!(titles(&search(&app, "-silk zephy", lexical.clone()).await), ["Zephyr Linen Shirt"]);
+    // A whole word still matches through its stem ("berries" is stored as "berri").
+    assert_eq!(titles(&search(&app, "berries", lexical.clone()).await), ["Berry Wool Scarf"]);
+    let suggested = app.graphql("{ searchSuggestions(prefix: \"zephy\", first: 4) }", json!({})).await;
+    let mut suggested: Vec<String> = serde_json::from_value(suggested["data"]["searchSuggestions"].clone()).unwrap();
+    suggested.sort();
+    assert_eq!(suggested, ["Zephyr Linen Shirt", "Zephyr Silk Blouse"]);
+}
+
 /// When BM25's corpus figures expire, one search reads them again while the others rank with
 /// the old ones, rather than every concurrent search counting the catalog at once; a refresh
 /// cut short (its search timed out) leaves the next search free to refresh.
