@@ -12,10 +12,9 @@
 //! find their rows in the cache.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest};
+use async_graphql::extensions::ExtensionContext;
 use async_graphql::{Request, ServerResult};
 use entity::{category, product, product_image, vendor};
 use sea_orm::sea_query::Expr;
@@ -24,6 +23,7 @@ use uuid::Uuid;
 
 use crate::db::Db;
 use crate::error::AppError;
+use crate::graphql::stage::Stage;
 
 /// The catalog's loaders for one operation.
 pub struct CatalogLoaders {
@@ -96,27 +96,16 @@ impl CatalogLoaders {
 }
 
 /// Installs a fresh [`CatalogLoaders`] into every operation, whatever its entry point.
+#[derive(Clone, Copy)]
 pub struct PerOperation;
 
-impl ExtensionFactory for PerOperation {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(PerOperation)
-    }
-}
-
 #[async_trait::async_trait]
-impl Extension for PerOperation {
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        request: Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<Request> {
-        let request = match ctx.data_opt::<Db>() {
+impl Stage for PerOperation {
+    async fn prepare(&self, ctx: &ExtensionContext<'_>, request: Request) -> ServerResult<Request> {
+        Ok(match ctx.data_opt::<Db>() {
             Some(db) => request.data(CatalogLoaders::new(db)),
             None => request,
-        };
-        next.run(ctx, request).await
+        })
     }
 }
 

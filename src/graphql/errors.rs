@@ -6,6 +6,10 @@
 //! complexity limits, and, during execution, arguments that fail coercion or a validator, which
 //! surface from a field's resolution without a code or a source error. Any other error without
 //! a code is ours and unforeseen: it is logged and leaves as `INTERNAL`, its text withheld.
+//!
+//! It is the schema's one extension: the other steps every operation takes (its loaders, a
+//! partner's scopes, its cost) are [`Stage`]s it runs inside its codes, once per operation, since
+//! async-graphql passes every field through every registered extension.
 
 use std::sync::Arc;
 
@@ -17,6 +21,7 @@ use async_graphql::parser::types::ExecutableDocument;
 use async_graphql::{Request, Response, ServerError, ServerResult, ValidationResult, Value, Variables};
 
 use super::shape::ShapeLimits;
+use super::stage::{Stage, Stages};
 
 use crate::error::ErrorCode;
 
@@ -34,8 +39,8 @@ pub const PRE_EXECUTION_CODES: [ErrorCode; 7] = [
 /// Factory of the extension that assigns error codes. It also guards the parser and validation:
 /// a document nested deeper than `max_nesting` brackets is refused before it is parsed (see
 /// [`super::nesting`]), and a parsed one must keep within `shape` (see [`super::shape`]) before
-/// validation expands its fragments.
-#[derive(Clone, Copy, Debug)]
+/// validation expands its fragments. Inside it, each operation goes through `stages`.
+#[derive(Clone, Debug)]
 pub struct ErrorCodes {
     /// Deepest bracket nesting a document may have.
     pub max_nesting: usize,
@@ -43,16 +48,27 @@ pub struct ErrorCodes {
     pub shape: ShapeLimits,
     /// Highest complexity a validated document may have.
     pub max_complexity: usize,
+    /// What every operation goes through besides, in order.
+    pub stages: Stages,
 }
 
 impl ExtensionFactory for ErrorCodes {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(ErrorCodesExtension { limits: *self })
+        Arc::new(ErrorCodesExtension {
+            max_nesting: self.max_nesting,
+            shape: self.shape,
+            max_complexity: self.max_complexity,
+            stages: self.stages.0.iter().map(|factory| factory.begin()).collect(),
+        })
     }
 }
 
+/// One operation's codes and stages.
 struct ErrorCodesExtension {
-    limits: ErrorCodes,
+    max_nesting: usize,
+    shape: ShapeLimits,
+    max_complexity: usize,
+    stages: Vec<Box<dyn Stage>>,
 }
 
 /// An error with `message` and `code`, raised outside any field.
@@ -66,6 +82,9 @@ pub(crate) fn coded(message: String, code: ErrorCode) -> ServerError {
 impl Extension for ErrorCodesExtension {
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
         let mut response = next.run(ctx).await;
+        for stage in self.stages.iter().rev() {
+            stage.answered(ctx, &mut response);
+        }
         for error in &mut response.errors {
             if code_of(error).is_none() {
                 tracing::error!(error.message = %error.message, error.path = ?error.path, "an error without a code");
@@ -96,18 +115,21 @@ impl Extension for ErrorCodesExtension {
         mut request: Request,
         next: NextPrepareRequest<'_>,
     ) -> ServerResult<Request> {
-        if let Err(too_deep) = super::nesting::check(&request.query, self.limits.max_nesting) {
+        if let Err(too_deep) = super::nesting::check(&request.query, self.max_nesting) {
             return Err(coded(too_deep.message(), ErrorCode::BadRequest));
         }
         let document = request.parsed_query().map_err(|mut error| {
             set_code(&mut error, ErrorCode::GraphqlParseFailed);
             error
         })?;
-        if let Err(refused) = super::shape::check(document, self.limits.shape) {
+        if let Err(refused) = super::shape::check(document, self.shape) {
             return Err(coded(refused.message, refused.code));
         }
         if let Err(refused) = super::shape::check_variables(&request.variables) {
             return Err(coded(refused.message, refused.code));
+        }
+        for stage in &self.stages {
+            request = stage.prepare(ctx, request).await?;
         }
         next.run(ctx, request).await
     }
@@ -119,8 +141,18 @@ impl Extension for ErrorCodesExtension {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
-        next.run(ctx, query, variables).await.map_err(|mut error| {
-            // An extension inside may refuse a parsed document with a code of its own.
+        let parsed = async {
+            for stage in &self.stages {
+                stage.before_parsing(ctx, query)?;
+            }
+            let document = next.run(ctx, query, variables).await?;
+            for stage in &self.stages {
+                stage.parsed(ctx, &document)?;
+            }
+            Ok(document)
+        };
+        parsed.await.map_err(|mut error: ServerError| {
+            // A stage may refuse the document with a code of its own.
             if code_of(&error).is_none() {
                 set_code(&mut error, ErrorCode::GraphqlParseFailed);
             }
@@ -133,15 +165,19 @@ impl Extension for ErrorCodesExtension {
         ctx: &ExtensionContext<'_>,
         next: NextValidation<'_>,
     ) -> Result<ValidationResult, Vec<ServerError>> {
-        let result = next.run(ctx).await.map_err(|mut errors| {
-            // An extension inside may refuse a valid document with a code of its own.
+        let code = |mut errors: Vec<ServerError>| {
+            // A stage may refuse a valid document with a code of its own.
             for error in errors.iter_mut().filter(|error| code_of(error).is_none()) {
                 set_code(error, ErrorCode::GraphqlValidationFailed);
             }
             errors
-        })?;
-        if result.complexity > self.limits.max_complexity {
+        };
+        let result = next.run(ctx).await.map_err(code)?;
+        if result.complexity > self.max_complexity {
             return Err(vec![coded("Query is too complex.".to_owned(), ErrorCode::QueryTooComplex)]);
+        }
+        for stage in &self.stages {
+            stage.validated(ctx, &result).await.map_err(code)?;
         }
         Ok(result)
     }
@@ -198,6 +234,7 @@ mod tests {
             max_nesting: 16,
             shape: ShapeLimits { max_depth: 8, max_introspection_depth: 8, max_selections: 100 },
             max_complexity: 3,
+            stages: Stages::default(),
         };
         let schema = Schema::build(Query, EmptyMutation, EmptySubscription).extension(limits).finish();
         let request = Request::new(query).variables(Variables::from_json(variables));

@@ -16,16 +16,17 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextRequest, NextValidation};
+use async_graphql::extensions::ExtensionContext;
 use async_graphql::{Response, ServerError, ValidationResult, Value};
 
 use crate::config::{CostBucket, CostLimitSettings};
 use crate::error::ErrorCode;
 use crate::graphql::errors::coded;
+use crate::graphql::stage::{Stage, StageFactory};
 use crate::identity::viewer::{ClientInfo, Viewer};
 use crate::limiter::{Limiter, Quota, Taken};
 
-/// The extension charging and reporting costs.
+/// The stage charging and reporting costs.
 pub struct CostLimits {
     limiter: Arc<dyn Limiter>,
     settings: CostLimitSettings,
@@ -38,9 +39,9 @@ impl CostLimits {
     }
 }
 
-impl ExtensionFactory for CostLimits {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(Charge {
+impl StageFactory for CostLimits {
+    fn begin(&self) -> Box<dyn Stage> {
+        Box::new(Charge {
             limiter: Arc::clone(&self.limiter),
             settings: self.settings.clone(),
             charged: Mutex::default(),
@@ -87,17 +88,12 @@ fn fields_in(value: &Value) -> usize {
 }
 
 #[async_trait::async_trait]
-impl Extension for Charge {
-    async fn validation(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        next: NextValidation<'_>,
-    ) -> Result<ValidationResult, Vec<ServerError>> {
-        let result = next.run(ctx).await?;
+impl Stage for Charge {
+    async fn validated(&self, ctx: &ExtensionContext<'_>, result: &ValidationResult) -> Result<(), Vec<ServerError>> {
         if !self.settings.enabled {
             *self.charged.lock().unwrap_or_else(PoisonError::into_inner) =
                 Some(Charged { requested: result.complexity, bucket: None, retry_after: None });
-            return Ok(result);
+            return Ok(());
         }
         let (name, bucket) = self.payer(ctx);
         let cost = u32::try_from(result.complexity).unwrap_or(u32::MAX);
@@ -111,7 +107,7 @@ impl Extension for Charge {
         *self.charged.lock().unwrap_or_else(PoisonError::into_inner) =
             Some(Charged { requested: result.complexity, bucket: Some((bucket, available)), retry_after });
         match taken {
-            Taken::Granted { .. } => Ok(result),
+            Taken::Granted { .. } => Ok(()),
             Taken::Throttled { retry_after } => Err(vec![coded(
                 format!(
                     "this operation costs {cost}; the bucket refills {} a second, retry in {:.1} s",
@@ -127,8 +123,7 @@ impl Extension for Charge {
         }
     }
 
-    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
-        let mut response = next.run(ctx).await;
+    fn answered(&self, _ctx: &ExtensionContext<'_>, response: &mut Response) {
         let charged = *self.charged.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(charged) = charged {
             let mut cost = serde_json::json!({
@@ -152,7 +147,6 @@ impl Extension for Charge {
                 }
             }
         }
-        response
     }
 }
 

@@ -15,6 +15,7 @@ use crate::events::Hub;
 use crate::graphql::errors::ErrorCodes;
 use crate::graphql::pagination::PageLimits;
 use crate::graphql::shape::ShapeLimits;
+use crate::graphql::stage::Stages;
 use crate::identity::service::Auth;
 use crate::payment::Payments;
 use crate::search::Search;
@@ -55,8 +56,9 @@ pub struct Subscription(events::graphql::EventSubscription, admin::graphql::Admi
 /// The executable schema.
 pub type AppSchema = Schema<Query, Mutation, Subscription>;
 
-/// The schema's shape and limits, without any runtime data: enough to print the SDL.
-pub fn schema_builder(settings: &GraphqlSettings) -> SchemaBuilder<Query, Mutation, Subscription> {
+/// The schema's shape and limits, without any runtime data: enough to print the SDL. Every
+/// operation goes through `stages` after the catalog's loaders and a partner's scopes.
+pub fn schema_builder(settings: &GraphqlSettings, stages: Stages) -> SchemaBuilder<Query, Mutation, Subscription> {
     let limits = ErrorCodes {
         max_nesting: settings.max_nesting,
         shape: ShapeLimits {
@@ -65,12 +67,11 @@ pub fn schema_builder(settings: &GraphqlSettings) -> SchemaBuilder<Query, Mutati
             max_selections: u64::try_from(settings.max_complexity).unwrap_or(u64::MAX),
         },
         max_complexity: settings.max_complexity,
+        stages: Stages::default().then(catalog::loaders::PerOperation).then(partners::PartnerScopes).extend(stages),
     };
     let builder = Schema::build(Query::default(), Mutation::default(), Subscription::default())
         .limit_directives(16)
         .extension(limits)
-        .extension(catalog::loaders::PerOperation)
-        .extension(partners::PartnerScopes)
         .data(PageLimits { default_size: settings.default_page_size, max_size: settings.max_page_size });
     if settings.introspection { builder } else { builder.disable_introspection() }
 }
@@ -87,8 +88,8 @@ pub fn build_schema(
 ) -> AppSchema {
     let limiter = Arc::clone(&auth.limiter);
     let check: Arc<dyn crate::partner::manifest::OperationCheck> = Arc::new(partners::SchemaCheck::new(settings));
-    schema_builder(&settings.graphql)
-        .extension(cost::CostLimits::new(limiter, settings.limits.clone()))
+    let cost = Stages::default().then(cost::CostLimits::new(limiter, settings.limits.clone()));
+    schema_builder(&settings.graphql, cost)
         .data(check)
         .data(db)
         .data(auth)
@@ -103,5 +104,5 @@ pub fn build_schema(
 
 /// The schema in SDL, as committed in `schema/schema.graphql`.
 pub fn sdl() -> String {
-    schema_builder(&crate::config::Settings::default().graphql).finish().sdl()
+    schema_builder(&crate::config::Settings::default().graphql, Stages::default()).finish().sdl()
 }

@@ -15,17 +15,16 @@
 
 use std::sync::Arc;
 
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextValidation,
-};
+use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute, NextValidation};
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet};
-use async_graphql::{Response, ServerError, ServerResult, ValidationResult, Variables};
+use async_graphql::{Response, ServerError, ServerResult, ValidationResult};
 
 use super::AppSchema;
 use crate::config::{GraphqlSettings, Settings};
 use crate::digest::sha256_hex;
 use crate::error::{AppError, ErrorCode};
 use crate::graphql::persisted::Trusted;
+use crate::graphql::stage::{Stage, Stages};
 use crate::identity::viewer::{Scope, Viewer};
 use crate::partner::manifest::{Operation, OperationCheck, OperationKind};
 
@@ -55,43 +54,41 @@ pub fn opens(scopes: &[Scope], kind: OperationType, name: &str) -> bool {
         || REACHES.iter().any(|(k, field, scope)| *k == kind && *field == name && scopes.contains(scope))
 }
 
-/// The extension that refuses a partner's out-of-scope operations.
+/// The stage that refuses a partner's out-of-scope operations.
+#[derive(Clone, Copy)]
 pub struct PartnerScopes;
 
-impl ExtensionFactory for PartnerScopes {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(PartnerScopes)
+/// The scopes of a partner's key, when a partner calls.
+fn partner_scopes<'a>(ctx: &'a ExtensionContext<'_>) -> Option<&'a [Scope]> {
+    match ctx.data_opt::<Viewer>() {
+        Some(Viewer::Partner { scopes, .. }) => Some(scopes),
+        _ => None,
     }
 }
 
 #[async_trait::async_trait]
-impl Extension for PartnerScopes {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let partner = match ctx.data_opt::<Viewer>() {
-            Some(Viewer::Partner { scopes, .. }) => Some(scopes),
-            _ => None,
-        };
-        if partner.is_some() && ctx.data_opt::<Trusted>().is_none_or(|trusted| trusted.hash != sha256_hex(query)) {
+impl Stage for PartnerScopes {
+    fn before_parsing(&self, ctx: &ExtensionContext<'_>, query: &str) -> ServerResult<()> {
+        if partner_scopes(ctx).is_some()
+            && ctx.data_opt::<Trusted>().is_none_or(|trusted| trusted.hash != sha256_hex(query))
+        {
             let refusal = AppError::new(
                 ErrorCode::PersistedQueryRequired,
                 "a partner key runs only its partner's registered operations, by id",
             );
             return Err(async_graphql::Error::from(refusal).into_server_error(Default::default()));
         }
-        let document = next.run(ctx, query, variables).await?;
-        if let Some(scopes) = partner
-            && let Some(field) = first_closed(&document, scopes)
+        Ok(())
+    }
+
+    fn parsed(&self, ctx: &ExtensionContext<'_>, document: &ExecutableDocument) -> ServerResult<()> {
+        if let Some(scopes) = partner_scopes(ctx)
+            && let Some(field) = first_closed(document, scopes)
         {
             let refusal = AppError::forbidden(format!("this API key's scopes do not reach `{field}`"));
             return Err(async_graphql::Error::from(refusal).into_server_error(Default::default()));
         }
-        Ok(document)
+        Ok(())
     }
 }
 
@@ -115,7 +112,8 @@ impl SchemaCheck {
     }
 
     fn schema(&self) -> &AppSchema {
-        self.schema.get_or_init(|| super::schema_builder(&self.graphql).extension(ValidateOnly).finish())
+        self.schema
+            .get_or_init(|| super::schema_builder(&self.graphql, Stages::default()).extension(ValidateOnly).finish())
     }
 }
 
