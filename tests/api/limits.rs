@@ -13,6 +13,7 @@ store_tests!(
     every_caller_has_a_bucket_of_its_own,
     on_redis_two_replicas_share_each_bucket,
     with_redis_down_each_replica_still_limits,
+    a_document_over_the_complexity_limit_is_refused_without_a_charge,
 );
 
 const PASSWORD: &str = "a-long-enough-passphrase";
@@ -72,6 +73,25 @@ async fn a_bucket_pays_until_empty_then_refuses_before_anything_runs(store: Stor
     let big = "{ products(first: 100) { edges { node { id title slug } } } }";
     let (_, _, answer) = send(&app, &Credential::Anonymous, big).await;
     assert_eq!(error_codes(&answer), ["MAX_COST_EXCEEDED"], "{answer}");
+}
+
+async fn a_document_over_the_complexity_limit_is_refused_without_a_charge(store: Store) {
+    let app = TestApp::spawn_with(store, |s| {
+        small_buckets(s);
+        s.graphql.max_complexity = 50;
+    })
+    .await;
+    let over = "{ products(first: 20) { edges { node { id title slug } } } }";
+    for _ in 0..3 {
+        let (status, _, answer) = send(&app, &Credential::Anonymous, over).await;
+        assert_eq!(error_codes(&answer), ["QUERY_TOO_COMPLEX"], "{status} {answer}");
+        assert!(answer["extensions"]["cost"].is_null(), "nothing charged, nothing reported: {answer}");
+    }
+    let (status, _, answer) = send(&app, &Credential::Anonymous, LISTING).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let requested = answer["extensions"]["cost"]["requestedQueryCost"].as_u64().unwrap();
+    // A point a second refills meanwhile, but the bucket is never above its capacity.
+    assert_eq!(answer["extensions"]["cost"]["throttleStatus"]["currentlyAvailable"], 100 - requested, "{answer}");
 }
 
 async fn every_caller_has_a_bucket_of_its_own(store: Store) {
