@@ -33,7 +33,8 @@ pub struct LexicalHit {
 pub const FULL_PAGE: usize = 24;
 
 /// The best `limit` products for `query` among those passing `condition`, best first: those
-/// matching every word, then, when they are fewer than [`FULL_PAGE`], those matching any.
+/// matching every word, then, when they are fewer than [`FULL_PAGE`], those matching any. The
+/// words no product holds are left out first ([`kept`]).
 ///
 /// # Errors
 /// When the store fails.
@@ -44,11 +45,35 @@ pub async fn search(
     condition: Condition,
     limit: u64,
 ) -> AppResult<Vec<LexicalHit>> {
-    let found = groups_found(db, corpus, query).await?;
-    if !found.contains(&true) {
-        return Ok(Vec::new());
+    match kept(db, corpus, query).await? {
+        Some(kept) => ranked(db, corpus, &kept, condition, limit).await,
+        None => Ok(Vec::new()),
     }
-    let query = &query.keeping(&found);
+}
+
+/// `query` without its groups no product holds (see [`groups_found`]), or `None` when no
+/// product holds any: the query that is ranked, and answers the same.
+///
+/// # Errors
+/// When the store fails.
+pub async fn kept(db: &Db, corpus: &CorpusStats, query: &TextQuery) -> AppResult<Option<TextQuery>> {
+    let found = groups_found(db, corpus, query).await?;
+    Ok(found.contains(&true).then(|| query.keeping(&found)))
+}
+
+/// The best `limit` products for `query` among those passing `condition`, best first: those
+/// matching every word, then, when they are fewer than [`FULL_PAGE`], those matching any. Every
+/// word is taken as it is: [`search`] leaves out first those no product holds.
+///
+/// # Errors
+/// When the store fails.
+pub async fn ranked(
+    db: &Db,
+    corpus: &CorpusStats,
+    query: &TextQuery,
+    condition: Condition,
+    limit: u64,
+) -> AppResult<Vec<LexicalHit>> {
     let mut hits = search_all_words(db, corpus, query, condition.clone(), limit).await?;
     let short = hits.len() < FULL_PAGE && (hits.len() as u64) < limit;
     if let Some(relaxed) = query.relaxed().filter(|_| short) {

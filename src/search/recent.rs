@@ -1,6 +1,8 @@
 //! Recent full-text answers. Shoppers repeat queries, and ranking a common word's matches is
 //! the costliest statement a search runs; a repeated query with the same filter is answered
-//! from memory while the catalog has not changed since.
+//! from memory while the catalog has not changed since. So is a query that differs from one
+//! already ranked only by words no product holds (a typo, an unknown model number): it is
+//! ranked as the query without them, and that answer is kept under both.
 //!
 //! "Not changed" is read from the store, so replicas and other processes' writes count: every
 //! product change that matters to search (text, filterable columns, status, stock running out
@@ -13,7 +15,6 @@
 //! keep the catalog as it was for at most the age limit.
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -52,8 +53,10 @@ impl RecentAnswers {
     }
 
     /// The best `limit` products for `query` among those passing `condition` ([`lexical::search`]),
-    /// from memory when the same query, filter and limit were ranked at the current generation.
-    /// `filter` names what `condition` was made from (equal filters, equal conditions).
+    /// from memory when the same was ranked at the current generation. `filter` names the
+    /// condition (the key of the answer with the query and the limit). A query holding words no
+    /// product has is answered as the query without them ([`lexical::kept`]), which may have
+    /// been asked already: "silk scarf 4711" is answered as "silk scarf" is.
     ///
     /// # Errors
     /// When the store fails.
@@ -66,8 +69,32 @@ impl RecentAnswers {
         condition: Condition,
         limit: u64,
     ) -> AppResult<Arc<[LexicalHit]>> {
-        let key = format!("search\u{1f}{limit}\u{1f}{filter}\u{1f}{query:?}");
-        self.answer(db, key, || lexical::search(db, corpus, query, condition, limit)).await
+        let Some(generation) = self.generation(db).await else {
+            return Ok(lexical::search(db, corpus, query, condition, limit).await?.into());
+        };
+        let scope = format!("search\u{1f}{limit}\u{1f}{filter}");
+        let asked = key(&scope, query);
+        if let Some(hits) = self.get(&asked, generation) {
+            return Ok(hits);
+        }
+        let Some(kept) = lexical::kept(db, corpus, query).await? else {
+            let none: Arc<[LexicalHit]> = Vec::new().into();
+            self.put(asked, generation, none.clone());
+            return Ok(none);
+        };
+        let ranked = key(&scope, &kept);
+        let hits = match self.get(&ranked, generation) {
+            Some(hits) => hits,
+            None => {
+                let hits: Arc<[LexicalHit]> = lexical::ranked(db, corpus, &kept, condition, limit).await?.into();
+                self.put(ranked.clone(), generation, hits.clone());
+                hits
+            }
+        };
+        if asked != ranked {
+            self.put(asked, generation, hits.clone());
+        }
+        Ok(hits)
     }
 
     /// The best `limit` public products matching every word of `query`
@@ -83,40 +110,35 @@ impl RecentAnswers {
         query: &TextQuery,
         limit: u64,
     ) -> AppResult<Arc<[LexicalHit]>> {
-        let key = format!("suggest\u{1f}{limit}\u{1f}{query:?}");
-        self.answer(db, key, || {
+        let rank = || {
             let public = ProductCriteria::public().condition(db.backend(), None);
             lexical::search_all_words(db, corpus, query, public, limit)
-        })
-        .await
-    }
-
-    /// The answer kept under `key` at the current generation, or the one `rank` gives, kept.
-    async fn answer<F: Future<Output = AppResult<Vec<LexicalHit>>>>(
-        &self,
-        db: &Db,
-        key: String,
-        rank: impl FnOnce() -> F,
-    ) -> AppResult<Arc<[LexicalHit]>> {
-        if self.max_age.is_zero() {
-            return Ok(rank().await?.into());
-        }
-        let generation = match generation(db).await {
-            Ok(generation) => generation,
-            Err(error) => {
-                // Without the generation nothing kept can be trusted: rank as if nothing were.
-                if !self.unreadable.swap(true, Ordering::Relaxed) {
-                    tracing::warn!(%error, "the search generation is unreadable: full-text answers are not kept");
-                }
-                return Ok(rank().await?.into());
-            }
         };
+        let Some(generation) = self.generation(db).await else { return Ok(rank().await?.into()) };
+        let key = key(&format!("suggest\u{1f}{limit}"), query);
         if let Some(hits) = self.get(&key, generation) {
             return Ok(hits);
         }
         let hits: Arc<[LexicalHit]> = rank().await?.into();
         self.put(key, generation, hits.clone());
         Ok(hits)
+    }
+
+    /// The current generation, or `None` when nothing is kept: answers are kept for no time, or
+    /// the generation cannot be read (then nothing kept can be trusted; said once in the log).
+    async fn generation(&self, db: &Db) -> Option<i64> {
+        if self.max_age.is_zero() {
+            return None;
+        }
+        match generation(db).await {
+            Ok(generation) => Some(generation),
+            Err(error) => {
+                if !self.unreadable.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(%error, "the search generation is unreadable: full-text answers are not kept");
+                }
+                None
+            }
+        }
     }
 
     fn get(&self, key: &str, generation: i64) -> Option<Arc<[LexicalHit]>> {
@@ -136,6 +158,12 @@ impl RecentAnswers {
         }
         answers.insert(key, Answer { generation, ranked_at: Instant::now(), hits });
     }
+}
+
+/// The key of `query`'s answer within `scope`: what it asks for (its words and exclusions), not
+/// the text typed.
+fn key(scope: &str, query: &TextQuery) -> String {
+    format!("{scope}\u{1f}{:?}\u{1f}{:?}", query.groups, query.excluded)
 }
 
 /// The catalog's search generation: the last id `search_outbox` handed out.

@@ -616,6 +616,7 @@ store_tests!(
     a_repeated_query_is_answered_from_memory_until_the_catalog_changes,
     a_catalog_change_reaches_the_next_repeated_search,
     a_word_no_product_holds_is_left_out_and_the_rest_must_all_match,
+    a_query_with_a_word_no_product_holds_is_answered_as_the_query_without_it,
 );
 
 /// A word no product holds is left out of the query: the products holding every other word
@@ -695,6 +696,45 @@ async fn a_repeated_query_is_answered_from_memory_until_the_catalog_changes(stor
     let after = ask().await.unwrap();
     assert!(db.statement_count() - before > 1, "ranked again");
     assert!(after.iter().any(|h| h.id == tote.id), "the new tote is found: {after:?}");
+}
+
+async fn a_query_with_a_word_no_product_holds_is_answered_as_the_query_without_it(store: Store) {
+    use aeternum::catalog::filter::ProductCriteria;
+    use aeternum::search::bm25::CorpusStats;
+    use aeternum::search::query::TextQuery;
+    use aeternum::search::recent::RecentAnswers;
+
+    let app = TestApp::spawn(store).await;
+    app.load_demo().await;
+    let db = app.own_pool().await;
+    let (recent, corpus) = (RecentAnswers::new(Duration::from_secs(60)), CorpusStats::default());
+    let condition = || ProductCriteria::public().condition(db.backend(), None);
+    let ask = |text: &str| {
+        let query = TextQuery::parse(text).unwrap();
+        let recent = &recent;
+        let (db, corpus) = (&db, &corpus);
+        async move { recent.search(db, corpus, &query, "public", condition(), 200).await.unwrap() }
+    };
+    let ids = |hits: &[aeternum::search::lexical::LexicalHit]| hits.iter().map(|h| h.id).collect::<Vec<_>>();
+
+    // Whole words (a trailing space): the last is not a prefix being typed.
+    let asked = ask("black leather tote ").await;
+    assert!(!asked.is_empty());
+    let before = db.statement_count();
+    let unknown = ask("black leather tote 4711 ").await;
+    let spent = db.statement_count() - before;
+    assert_eq!(ids(&unknown), ids(&asked), "the same answer");
+    // The generation, then which words any product holds; nothing is ranked.
+    assert!(spent <= 3, "{spent} statements");
+    let before = db.statement_count();
+    assert_eq!(ids(&ask("black leather tote 4711 ").await), ids(&asked));
+    assert_eq!(db.statement_count() - before, 1, "asked again: only the generation");
+
+    // Once a product holds the word, the query is ranked with it.
+    let (shop, bags) = (vendor(&db, "weekender").await, category(&db, "weekend-bags", None).await);
+    let tote = NewProduct { title: "Black Leather Tote 4711".into(), ..new_product(900, shop.id, bags.id) };
+    let tote = create_product(&db, tote).await.unwrap();
+    assert_eq!(ask("black leather tote 4711 ").await[0].id, tote.id);
 }
 
 /// Should the generation be unreadable (here its sequence renamed; in production a role
