@@ -10,7 +10,7 @@
 //!   spreading over the catalog's first products;
 //! - `search`: hybrid search (24 hits with price) over a fixed list of shopper queries, after
 //!   `aeternum reindex` built the vector index: vector recall of the approximate index, latency
-//!   at one and eight clients for first-seen and repeated queries, a burst of first-seen
+//!   at one and eight clients for first-seen, novel and repeated queries, a burst of first-seen
 //!   queries, then the load; the query's embedding time is reported apart;
 //! - `dashboard`: staff reading the whole admin dashboard over an order history seeded with
 //!   `aeternum seed --orders`;

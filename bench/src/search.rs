@@ -41,8 +41,12 @@ pub const QUERIES: [&str; 16] = [
 pub enum Queries {
     /// The shopper queries in turn: after the first of each, its vector is cached.
     Repeated,
-    /// A shopper query with a number no one sent before, so every search embeds its query.
+    /// A shopper query with a number no one sent before, so every search embeds its query. The
+    /// catalog holds no such number, so the full-text side is that of the shopper query.
     FirstSeen,
+    /// Two words of the shopper queries in a pair not sent before, and a number: nothing any
+    /// earlier search did serves it.
+    Novel,
 }
 
 impl Queries {
@@ -50,6 +54,7 @@ impl Queries {
         match self {
             Self::Repeated => "repeated",
             Self::FirstSeen => "first-seen",
+            Self::Novel => "novel",
         }
     }
 }
@@ -57,12 +62,38 @@ impl Queries {
 /// Numbers the first-seen queries carry, unique across the whole run.
 static FIRST_SEEN: AtomicUsize = AtomicUsize::new(1_000_000);
 
+/// Pairs of words the novel queries used, counted across the whole run.
+static NOVEL: AtomicUsize = AtomicUsize::new(0);
+
+/// The distinct words of the shopper queries.
+fn words() -> &'static [&'static str] {
+    static WORDS: std::sync::OnceLock<Vec<&str>> = std::sync::OnceLock::new();
+    WORDS.get_or_init(|| {
+        let mut words: Vec<&str> = QUERIES.iter().flat_map(|q| q.split(' ')).filter(|w| *w != "for").collect();
+        words.sort_unstable();
+        words.dedup();
+        words
+    })
+}
+
 /// The `turn`th query of a load sending `queries`.
 fn query(queries: Queries, turn: usize) -> String {
-    let words = QUERIES[turn % QUERIES.len()];
+    let shopper = QUERIES[turn % QUERIES.len()];
     match queries {
-        Queries::Repeated => words.to_owned(),
-        Queries::FirstSeen => format!("{words} {}", FIRST_SEEN.fetch_add(1, Ordering::Relaxed)),
+        Queries::Repeated => shopper.to_owned(),
+        Queries::FirstSeen => format!("{shopper} {}", FIRST_SEEN.fetch_add(1, Ordering::Relaxed)),
+        Queries::Novel => {
+            // Every ordered pair of distinct words once (870 of them); after that, pairs with a
+            // third word, another each round.
+            let (words, n) = (words(), NOVEL.fetch_add(1, Ordering::Relaxed));
+            let first = n % words.len();
+            let second = (first + 1 + (n / words.len()) % (words.len() - 1)) % words.len();
+            let round = n / (words.len() * (words.len() - 1));
+            let third = (first + second + round) % words.len();
+            let third = if round > 0 && third != first && third != second { words[third] } else { "" };
+            let number = FIRST_SEEN.fetch_add(1, Ordering::Relaxed);
+            format!("{} {} {third} {number}", words[first], words[second])
+        }
     }
 }
 
@@ -72,12 +103,13 @@ const PROFILE_CONCURRENCY: [usize; 2] = [1, 8];
 const PROFILE_MAX_SEARCHES: usize = 2_000;
 
 /// Search latency at each of [`PROFILE_CONCURRENCY`], first with first-seen queries (every
-/// search embeds its query) and then with repeated ones (vectors cached), `seconds` each. One
+/// search embeds its query), then novel ones (nothing earlier serves them) and then repeated
+/// ones (vectors cached), `seconds` each. One
 /// line per run: searches/s, whole-search percentiles, the server's embedding percentiles and
 /// degraded answers.
 pub async fn profile(client: &reqwest::Client, base: &str, seconds: u64) -> anyhow::Result<()> {
     for concurrency in PROFILE_CONCURRENCY {
-        for queries in [Queries::FirstSeen, Queries::Repeated] {
+        for queries in [Queries::FirstSeen, Queries::Novel, Queries::Repeated] {
             let load = Load {
                 concurrency,
                 duration: Duration::from_secs(seconds),
