@@ -32,25 +32,6 @@ pub struct LexicalHit {
 /// Below this many products matching every word, the products matching any word follow.
 pub const FULL_PAGE: usize = 24;
 
-/// The best `limit` products for `query` among those passing `condition`, best first: those
-/// matching every word, then, when they are fewer than [`FULL_PAGE`], those matching any. The
-/// words no product holds are left out first ([`kept`]).
-///
-/// # Errors
-/// When the store fails.
-pub async fn search(
-    db: &Db,
-    corpus: &CorpusStats,
-    query: &TextQuery,
-    condition: Condition,
-    limit: u64,
-) -> AppResult<Vec<LexicalHit>> {
-    match kept(db, corpus, query).await? {
-        Some(kept) => ranked(db, corpus, &kept, condition, limit).await,
-        None => Ok(Vec::new()),
-    }
-}
-
 /// `query` without its groups no product holds (see [`groups_found`]), or `None` when no
 /// product holds any: the query that is ranked, and answers the same.
 ///
@@ -63,7 +44,7 @@ pub async fn kept(db: &Db, corpus: &CorpusStats, query: &TextQuery) -> AppResult
 
 /// The best `limit` products for `query` among those passing `condition`, best first: those
 /// matching every word, then, when they are fewer than [`FULL_PAGE`], those matching any. Every
-/// word is taken as it is: [`search`] leaves out first those no product holds.
+/// word is taken as it is: [`kept`] leaves out first those no product holds.
 ///
 /// # Errors
 /// When the store fails.

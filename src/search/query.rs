@@ -7,7 +7,7 @@
 //!
 //! Stop words ("the", "for", "with"…) are not required to match unless the query has nothing
 //! else, and an `or` with nothing on one side is a word. When not every word matches anything,
-//! [`TextQuery::relaxed`] asks for any of them instead (see `lexical::search`).
+//! [`TextQuery::relaxed`] asks for any of them instead (see `lexical::ranked`).
 
 use crate::error::{AppError, AppResult};
 

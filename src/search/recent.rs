@@ -52,7 +52,7 @@ impl RecentAnswers {
         Self { max_age, answers: Mutex::default(), unreadable: AtomicBool::new(false) }
     }
 
-    /// The best `limit` products for `query` among those passing `condition` ([`lexical::search`]),
+    /// The best `limit` products for `query` among those passing `condition` ([`lexical::ranked`]),
     /// from memory when the same was ranked at the current generation. `filter` names the
     /// condition (the key of the answer with the query and the limit). A query holding words no
     /// product has is answered as the query without them ([`lexical::kept`]), which may have
@@ -69,9 +69,7 @@ impl RecentAnswers {
         condition: Condition,
         limit: u64,
     ) -> AppResult<Arc<[LexicalHit]>> {
-        let Some(generation) = self.generation(db).await else {
-            return Ok(lexical::search(db, corpus, query, condition, limit).await?.into());
-        };
+        let generation = self.generation(db).await;
         let scope = format!("search\u{1f}{limit}\u{1f}{filter}");
         let asked = key(&scope, query);
         if let Some(hits) = self.get(&asked, generation) {
@@ -110,16 +108,13 @@ impl RecentAnswers {
         query: &TextQuery,
         limit: u64,
     ) -> AppResult<Arc<[LexicalHit]>> {
-        let rank = || {
-            let public = ProductCriteria::public().condition(db.backend(), None);
-            lexical::search_all_words(db, corpus, query, public, limit)
-        };
-        let Some(generation) = self.generation(db).await else { return Ok(rank().await?.into()) };
+        let generation = self.generation(db).await;
         let key = key(&format!("suggest\u{1f}{limit}"), query);
         if let Some(hits) = self.get(&key, generation) {
             return Ok(hits);
         }
-        let hits: Arc<[LexicalHit]> = rank().await?.into();
+        let public = ProductCriteria::public().condition(db.backend(), None);
+        let hits: Arc<[LexicalHit]> = lexical::search_all_words(db, corpus, query, public, limit).await?.into();
         self.put(key, generation, hits.clone());
         Ok(hits)
     }
@@ -141,14 +136,18 @@ impl RecentAnswers {
         }
     }
 
-    fn get(&self, key: &str, generation: i64) -> Option<Arc<[LexicalHit]>> {
+    /// The answer kept under `key` at `generation` (none without one).
+    fn get(&self, key: &str, generation: Option<i64>) -> Option<Arc<[LexicalHit]>> {
+        let generation = generation?;
         let answers = self.answers.lock().ok()?;
         let answer = answers.get(key)?;
         let fresh = answer.generation == generation && answer.ranked_at.elapsed() < self.max_age;
         fresh.then(|| answer.hits.clone())
     }
 
-    fn put(&self, key: String, generation: i64, hits: Arc<[LexicalHit]>) {
+    /// Keeps `hits` under `key` at `generation` (not without one: nothing kept could be trusted).
+    fn put(&self, key: String, generation: Option<i64>, hits: Arc<[LexicalHit]>) {
+        let Some(generation) = generation else { return };
         let Ok(mut answers) = self.answers.lock() else { return };
         if answers.len() >= MOST_ANSWERS && !answers.contains_key(&key) {
             answers.retain(|_, answer| answer.ranked_at.elapsed() < self.max_age);
@@ -187,29 +186,29 @@ mod tests {
     #[test]
     fn an_answer_serves_only_its_own_generation() {
         let recent = RecentAnswers::new(Duration::from_secs(60));
-        recent.put("tote".to_owned(), 7, hits("Tote"));
-        let kept = recent.get("tote", 7).map(|hits| hits[0].title.clone());
+        recent.put("tote".to_owned(), Some(7), hits("Tote"));
+        let kept = recent.get("tote", Some(7)).map(|hits| hits[0].title.clone());
         assert_eq!(kept.as_deref(), Some("Tote"));
-        assert!(recent.get("tote", 8).is_none(), "the catalog changed since");
-        assert!(recent.get("coat", 7).is_none());
+        assert!(recent.get("tote", Some(8)).is_none(), "the catalog changed since");
+        assert!(recent.get("coat", Some(7)).is_none());
     }
 
     #[test]
     fn an_answer_expires() {
         let recent = RecentAnswers::new(Duration::from_millis(1));
-        recent.put("tote".to_owned(), 7, hits("Tote"));
+        recent.put("tote".to_owned(), Some(7), hits("Tote"));
         std::thread::sleep(Duration::from_millis(5));
-        assert!(recent.get("tote", 7).is_none());
+        assert!(recent.get("tote", Some(7)).is_none());
     }
 
     #[test]
     fn the_answers_kept_are_bounded() {
         let recent = RecentAnswers::new(Duration::from_secs(60));
         for n in 0..=MOST_ANSWERS {
-            recent.put(format!("query {n}"), 1, hits("Tote"));
+            recent.put(format!("query {n}"), Some(1), hits("Tote"));
         }
         let kept = recent.answers.lock().map_or(usize::MAX, |answers| answers.len());
         assert!(kept <= MOST_ANSWERS, "{kept}");
-        assert!(recent.get(&format!("query {MOST_ANSWERS}"), 1).is_some(), "the newest is kept");
+        assert!(recent.get(&format!("query {MOST_ANSWERS}"), Some(1)).is_some(), "the newest is kept");
     }
 }
