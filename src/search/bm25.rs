@@ -15,7 +15,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use sea_orm::{ConnectionTrait, DatabaseBackend, Statement, Value};
@@ -184,6 +184,8 @@ pub struct CorpusStats {
     ttl: Duration,
     /// Whether a search is reading new figures (the others use the old ones meanwhile).
     refreshing: AtomicBool,
+    /// How many times the corpus figures were read.
+    refreshes: AtomicU64,
 }
 
 impl Default for CorpusStats {
@@ -205,6 +207,8 @@ impl Drop for Refreshing<'_> {
 #[derive(Debug, Default)]
 struct Cached {
     taken: Option<Instant>,
+    /// Expired whatever their age ([`CorpusStats::expire`]).
+    expired: bool,
     documents: u64,
     average_length: f64,
     containing: HashMap<Term, u64>,
@@ -213,7 +217,18 @@ struct Cached {
 impl CorpusStats {
     /// Figures kept for `ttl` before they are read again.
     pub fn with_ttl(ttl: Duration) -> Self {
-        Self { cached: Mutex::default(), ttl, refreshing: AtomicBool::new(false) }
+        Self { cached: Mutex::default(), ttl, refreshing: AtomicBool::new(false), refreshes: AtomicU64::new(0) }
+    }
+
+    /// Expires the figures whatever their age: the next search reads them again (one search,
+    /// as when they age), after a bulk change to the catalog, say.
+    pub fn expire(&self) {
+        self.lock().expired = true;
+    }
+
+    /// How many times the corpus figures (product count, average length) were read.
+    pub fn refreshes(&self) -> u64 {
+        self.refreshes.load(Ordering::Relaxed)
     }
 
     /// The idf of each of `terms` and the corpus's average length, read from the store for
@@ -226,13 +241,21 @@ impl CorpusStats {
     pub async fn weigh(&self, db: &Db, terms: Vec<Term>) -> AppResult<(Vec<(Term, f64)>, f64)> {
         let (fresh, known) = {
             let cached = self.lock();
-            (cached.taken.is_some_and(|taken| taken.elapsed() < self.ttl), cached.taken.is_some())
+            let young = cached.taken.is_some_and(|taken| taken.elapsed() < self.ttl);
+            (young && !cached.expired, cached.taken.is_some())
         };
         if !fresh && (!known || !self.refreshing.swap(true, Ordering::AcqRel)) {
             let _claim = known.then(|| Refreshing(&self.refreshing));
             let (documents, average_length) = corpus(db).await?;
+            self.refreshes.fetch_add(1, Ordering::Relaxed);
             let mut cached = self.lock();
-            *cached = Cached { taken: Some(Instant::now()), documents, average_length, containing: HashMap::new() };
+            *cached = Cached {
+                taken: Some(Instant::now()),
+                expired: false,
+                documents,
+                average_length,
+                containing: HashMap::new(),
+            };
         }
         let counts = self.count(db, &terms).await?;
         let cached = self.lock();
