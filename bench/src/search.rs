@@ -104,9 +104,8 @@ const PROFILE_MAX_SEARCHES: usize = 2_000;
 
 /// Search latency at each of [`PROFILE_CONCURRENCY`], first with first-seen queries (every
 /// search embeds its query), then novel ones (nothing earlier serves them) and then repeated
-/// ones (vectors cached), `seconds` each. One
-/// line per run: searches/s, whole-search percentiles, the server's embedding percentiles and
-/// degraded answers.
+/// ones (vectors cached), `seconds` each. One line per run: searches/s, whole-search
+/// percentiles, the server's embedding percentiles and degraded answers.
 pub async fn profile(client: &reqwest::Client, base: &str, seconds: u64) -> anyhow::Result<()> {
     for concurrency in PROFILE_CONCURRENCY {
         for queries in [Queries::FirstSeen, Queries::Novel, Queries::Repeated] {

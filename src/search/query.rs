@@ -146,9 +146,12 @@ impl TextQuery {
     /// The word being typed (the one word matching as a prefix), with what the query asks
     /// beside it: its other groups and its exclusions, or `None` when nothing else.
     pub fn typed_word(&self) -> Option<(&str, Option<TextQuery>)> {
-        let typed = |unit: &Unit| matches!(unit, Unit::Word { prefix: true, .. });
-        let at = self.groups.iter().position(|group| group.iter().any(typed))?;
-        let Some(Unit::Word { text, .. }) = self.groups[at].iter().find(|unit| typed(unit)) else { return None };
+        let (at, text) = self.groups.iter().enumerate().find_map(|(at, group)| {
+            group.iter().find_map(|unit| match unit {
+                Unit::Word { text, prefix: true } => Some((at, text.as_str())),
+                _ => None,
+            })
+        })?;
         let mut groups = self.groups.clone();
         groups.remove(at);
         let others = (!groups.is_empty() || !self.excluded.is_empty()).then(|| TextQuery {

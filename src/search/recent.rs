@@ -15,6 +15,7 @@
 //! keep the catalog as it was for at most the age limit.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -81,14 +82,8 @@ impl RecentAnswers {
             return Ok(none);
         };
         let ranked = key(&scope, &kept);
-        let hits = match self.get(&ranked, generation) {
-            Some(hits) => hits,
-            None => {
-                let hits: Arc<[LexicalHit]> = lexical::ranked(db, corpus, &kept, condition, limit).await?.into();
-                self.put(ranked.clone(), generation, hits.clone());
-                hits
-            }
-        };
+        let hits =
+            self.answer(ranked.clone(), generation, || lexical::ranked(db, corpus, &kept, condition, limit)).await?;
         if asked != ranked {
             self.put(asked, generation, hits.clone());
         }
@@ -109,12 +104,24 @@ impl RecentAnswers {
         limit: u64,
     ) -> AppResult<Arc<[LexicalHit]>> {
         let generation = self.generation(db).await;
-        let key = key(&format!("suggest\u{1f}{limit}"), query);
+        self.answer(key(&format!("suggest\u{1f}{limit}"), query), generation, || {
+            let public = ProductCriteria::public().condition(db.backend(), None);
+            lexical::search_all_words(db, corpus, query, public, limit)
+        })
+        .await
+    }
+
+    /// The answer kept under `key` at `generation`, or the one `rank` gives, kept.
+    async fn answer<F: Future<Output = AppResult<Vec<LexicalHit>>>>(
+        &self,
+        key: String,
+        generation: Option<i64>,
+        rank: impl FnOnce() -> F,
+    ) -> AppResult<Arc<[LexicalHit]>> {
         if let Some(hits) = self.get(&key, generation) {
             return Ok(hits);
         }
-        let public = ProductCriteria::public().condition(db.backend(), None);
-        let hits: Arc<[LexicalHit]> = lexical::search_all_words(db, corpus, query, public, limit).await?.into();
+        let hits: Arc<[LexicalHit]> = rank().await?.into();
         self.put(key, generation, hits.clone());
         Ok(hits)
     }
